@@ -1,0 +1,87 @@
+//! The domain error. Each variant has a stable machine `code` (part of the API contract); the
+//! HTTP layer owns the one table from code to status.
+
+use serde::Serialize;
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("username is taken")]
+    UsernameTaken,
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("not authenticated")]
+    Unauthorized,
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("idempotency key reused with a different request")]
+    IdempotencyKeyReused,
+    #[error("storage unavailable")]
+    Unavailable(#[source] redis::RedisError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The stable machine code clients switch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Validation(_) => "validation_failed",
+            Error::UsernameTaken => "username_taken",
+            Error::InvalidCredentials => "invalid_credentials",
+            Error::Unauthorized => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound(_) => "not_found",
+            Error::IdempotencyKeyReused => "idempotency_key_reused",
+            Error::Unavailable(_) => "service_unavailable",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Error::Validation(vec![FieldError::new(field, message)])
+    }
+}
+
+impl From<redis::RedisError> for Error {
+    /// Every Redis failure is an outage from the client's point of view (the server is
+    /// unreachable, timed out, or answered something we cannot use): 503, retry later. The
+    /// cause is logged by the HTTP layer, never sent.
+    fn from(err: redis::RedisError) -> Self {
+        Error::Unavailable(err)
+    }
+}
+
+impl From<deadpool_redis::PoolError> for Error {
+    fn from(err: deadpool_redis::PoolError) -> Self {
+        match err {
+            deadpool_redis::PoolError::Backend(e) => Error::Unavailable(e),
+            other => Error::Unavailable(redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "connection pool",
+                other.to_string(),
+            ))),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,72 @@
+//! The Lua scripts of `migrations-redis-lua/scripts`, compiled into the binary.
+//!
+//! `redis::Script` sends EVALSHA and loads the script on NOSCRIPT by itself when invoked alone;
+//! inside a pipeline it does not, so [`run_pipeline`] loads every script and retries once when
+//! Redis answers NOSCRIPT (after a restart, say). That retry is safe only because every pipeline
+//! we send is idempotent.
+
+use std::sync::LazyLock;
+
+use redis::{Pipeline, Script, aio::ConnectionLike};
+
+macro_rules! script {
+    ($name:ident, $file:literal) => {
+        pub static $name: LazyLock<Script> = LazyLock::new(|| {
+            Script::new(include_str!(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../migrations-redis-lua/scripts/",
+                $file
+            )))
+        });
+    };
+}
+
+script!(POST_TWEET, "post_tweet.lua");
+script!(TIMELINE_INSERT, "timeline_insert.lua");
+script!(TIMELINE_PURGE, "timeline_purge.lua");
+script!(CAPPED_INSERT, "capped_insert.lua");
+script!(ADD_EDGE, "add_edge.lua");
+script!(DELETE_TWEET, "delete_tweet.lua");
+script!(SESSION_CREATE, "session_create.lua");
+script!(SESSION_ROTATE, "session_rotate.lua");
+script!(SESSION_CHECK, "session_check.lua");
+script!(LOCK_RELEASE, "lock_release.lua");
+
+fn all() -> [&'static Script; 10] {
+    [
+        &POST_TWEET,
+        &TIMELINE_INSERT,
+        &TIMELINE_PURGE,
+        &CAPPED_INSERT,
+        &ADD_EDGE,
+        &DELETE_TWEET,
+        &SESSION_CREATE,
+        &SESSION_ROTATE,
+        &SESSION_CHECK,
+        &LOCK_RELEASE,
+    ]
+}
+
+/// Loads every script into Redis's script cache.
+pub async fn load_all<C: ConnectionLike>(conn: &mut C) -> redis::RedisResult<()> {
+    let mut pipe = redis::pipe();
+    for script in all() {
+        pipe.load_script(script).ignore();
+    }
+    pipe.query_async::<()>(conn).await
+}
+
+/// Runs an idempotent pipeline that may contain EVALSHAs, loading the scripts on NOSCRIPT.
+pub async fn run_pipeline<C, T>(conn: &mut C, pipe: &Pipeline) -> redis::RedisResult<T>
+where
+    C: ConnectionLike,
+    T: redis::FromRedisValue,
+{
+    match pipe.query_async(conn).await {
+        Err(err) if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+            load_all(conn).await?;
+            pipe.query_async(conn).await
+        }
+        other => other,
+    }
+}

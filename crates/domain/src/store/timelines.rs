@@ -1,0 +1,126 @@
+//! Timelines: a page of ids from one sorted set, then one pipelined hydration of the tweets and
+//! one of their authors.
+
+use std::collections::HashMap;
+
+use deadpool_redis::Connection;
+
+use crate::error::Result;
+use crate::keys;
+use crate::model::{AuthorSummary, Tweet, TweetId, UserId};
+use crate::page::{Page, PageRequest, encode_cursor};
+use crate::store::{Store, page_desc};
+
+/// Which timeline to read.
+#[derive(Debug, Clone, Copy)]
+pub enum Timeline {
+    /// The user's own tweets and those of everyone they follow.
+    Home(UserId),
+    /// The user's own tweets.
+    User(UserId),
+    /// Everyone's newest tweets.
+    Global,
+}
+
+impl Timeline {
+    fn key(self) -> String {
+        match self {
+            Timeline::Home(u) => keys::home(u),
+            Timeline::User(u) => keys::user_tweets(u),
+            Timeline::Global => keys::GLOBAL_TIMELINE.to_owned(),
+        }
+    }
+}
+
+impl Store {
+    /// A page of a timeline, newest first. Ids whose tweet was deleted are skipped (and
+    /// dropped from the set), so a page may hold fewer than `limit` items while
+    /// `next_cursor` still leads on.
+    pub async fn timeline(&self, timeline: Timeline, req: PageRequest) -> Result<Page<Tweet>> {
+        let key = timeline.key();
+        let mut conn = self.conn().await?;
+        let (rows, more) = page_desc(&mut conn, &key, req).await?;
+        let ids: Vec<TweetId> = rows.iter().map(|&(m, _)| TweetId::new(m)).collect();
+        let tweets = hydrate_tweets(&mut conn, &ids).await?;
+        let gone: Vec<u64> = ids
+            .iter()
+            .zip(&tweets)
+            .filter(|(_, t)| t.is_none())
+            .map(|(id, _)| id.get())
+            .collect();
+        if !gone.is_empty() {
+            // Deleted tweets whose removal has not reached this list yet (or never will, after
+            // a crash): reclaim them now.
+            redis::cmd("ZREM")
+                .arg(&key)
+                .arg(gone)
+                .query_async::<()>(&mut conn)
+                .await?;
+        }
+        Ok(Page {
+            items: tweets.into_iter().flatten().collect(),
+            next_cursor: more.then(|| encode_cursor(rows.last().map_or(0, |r| r.1))),
+        })
+    }
+}
+
+/// Tweets for ids, in order; `None` where the tweet no longer exists. Two round trips: the
+/// tweet records, then their distinct authors.
+pub(crate) async fn hydrate_tweets(
+    conn: &mut Connection,
+    ids: &[TweetId],
+) -> Result<Vec<Option<Tweet>>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut pipe = redis::pipe();
+    for &id in ids {
+        pipe.cmd("HMGET")
+            .arg(keys::tweet(id))
+            .arg(&["author", "text", "created_at"]);
+    }
+    let records: Vec<(Option<u64>, Option<String>, Option<String>)> =
+        pipe.query_async(conn).await?;
+
+    let mut authors: Vec<UserId> = records
+        .iter()
+        .filter_map(|r| r.0.map(UserId::new))
+        .collect();
+    authors.sort_unstable();
+    authors.dedup();
+    let mut pipe = redis::pipe();
+    for &a in &authors {
+        pipe.cmd("HMGET")
+            .arg(keys::profile(a))
+            .arg(&["username", "display_name"]);
+    }
+    let names: Vec<(Option<String>, Option<String>)> = if authors.is_empty() {
+        Vec::new()
+    } else {
+        pipe.query_async(conn).await?
+    };
+    let names: HashMap<UserId, (String, String)> = authors
+        .into_iter()
+        .zip(names)
+        .filter_map(|(id, (u, d))| u.map(|u| (id, (u, d.unwrap_or_default()))))
+        .collect();
+
+    Ok(ids
+        .iter()
+        .zip(records)
+        .map(|(&id, (author, text, created_at))| {
+            let author = UserId::new(author?);
+            let (username, display_name) = names.get(&author)?.clone();
+            Some(Tweet {
+                id,
+                text: text?,
+                created_at: created_at?,
+                author: AuthorSummary {
+                    id: author,
+                    username,
+                    display_name,
+                },
+            })
+        })
+        .collect())
+}

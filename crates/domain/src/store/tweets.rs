@@ -1,0 +1,155 @@
+//! Tweets: post, read, delete.
+
+use crate::auth::sha256_hex;
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::events::FanoutEvent;
+use crate::keys;
+use crate::model::{Tweet, TweetId, TweetText, UserId};
+use crate::scripts;
+use crate::store::Store;
+use crate::store::timelines::hydrate_tweets;
+
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 60 * 60;
+
+/// The result of a post: a new tweet, or the one a retry with the same key created before.
+#[derive(Debug)]
+pub enum Posted {
+    Created(Tweet),
+    Replayed(Tweet),
+}
+
+impl Store {
+    /// Posts a tweet: stores it, makes it visible to its author and in the global timeline at
+    /// once (read-your-writes), and appends one event for the workers to fan out.
+    ///
+    /// Steps, each idempotent: (1) take an id; (2) store the tweet record and, in one script in
+    /// the author's slot, settle the idempotency key and add the id to the author's timelines;
+    /// (3) append the fan-out event and add to the global timeline. A retry with the same key
+    /// re-appends the event for the first tweet, so a crash between (2) and (3) is repaired by
+    /// the client's retry; fan-out being idempotent makes the second event harmless.
+    #[tracing::instrument(skip(self, text, idempotency_key))]
+    pub async fn post_tweet(
+        &self,
+        author: UserId,
+        text: &TweetText,
+        idempotency_key: Option<&str>,
+    ) -> Result<Posted> {
+        let mut conn = self.conn().await?;
+        let id = TweetId::new(redis::cmd("INCR").arg(keys::TWEET_SEQ).query_async(&mut conn).await?);
+        let fingerprint = sha256_hex(text.as_str().as_bytes());
+        let idem_key = match idempotency_key {
+            Some(k) => keys::idempotency(author, &sha256_hex(k.as_bytes())),
+            // The script needs some key of the author's slot even when it does not use it.
+            None => keys::idempotency(author, "-"),
+        };
+        let mut pipe = redis::pipe();
+        pipe.hset_multiple(
+            keys::tweet(id),
+            &[
+                ("author", author.to_string()),
+                ("text", text.as_str().to_owned()),
+                ("created_at", clock::now_rfc3339()),
+            ],
+        )
+        .ignore()
+        .invoke_script(
+            scripts::POST_TWEET
+                .key(keys::user_tweets(author))
+                .key(keys::home(author))
+                .key(&idem_key)
+                .arg(id.get())
+                .arg(self.limits.timeline_cap)
+                .arg(if idempotency_key.is_some() { "1" } else { "0" })
+                .arg(&fingerprint)
+                .arg(IDEMPOTENCY_TTL_SECS),
+        );
+        let (outcome,): (Vec<String>,) = scripts::run_pipeline(&mut conn, &pipe).await?;
+        let posted_id = match outcome.first().map(String::as_str) {
+            Some("created") => id,
+            Some("replay") => {
+                // Our record lost the race; the first tweet stands.
+                redis::cmd("DEL").arg(keys::tweet(id)).query_async::<()>(&mut conn).await?;
+                if outcome.get(2) != Some(&fingerprint) {
+                    return Err(Error::IdempotencyKeyReused);
+                }
+                let first = outcome
+                    .get(1)
+                    .and_then(|s| s.parse().ok())
+                    .map(TweetId::new)
+                    .ok_or_else(|| Error::Internal("post_tweet replay without id".into()))?;
+                first
+            }
+            _ => return Err(Error::Internal(format!("post_tweet answered {outcome:?}"))),
+        };
+        let mut pipe = redis::pipe();
+        pipe.cmd("XADD")
+            .arg(keys::FANOUT_STREAM)
+            .arg("*")
+            .arg(FanoutEvent::Posted { tweet: posted_id, author }.to_fields())
+            .ignore()
+            .invoke_script(
+                scripts::CAPPED_INSERT
+                    .key(keys::GLOBAL_TIMELINE)
+                    .arg(self.limits.global_cap)
+                    .arg(posted_id.get()),
+            )
+            .ignore();
+        scripts::run_pipeline::<_, ()>(&mut conn, &pipe).await?;
+        let tweet = hydrate_tweets(&mut conn, &[posted_id])
+            .await?
+            .pop()
+            .flatten()
+            // Deleted between posting and answering: say so rather than invent a body.
+            .ok_or(Error::NotFound("tweet"))?;
+        Ok(if posted_id == id {
+            Posted::Created(tweet)
+        } else {
+            Posted::Replayed(tweet)
+        })
+    }
+
+    pub async fn tweet(&self, id: TweetId) -> Result<Tweet> {
+        let mut conn = self.conn().await?;
+        hydrate_tweets(&mut conn, &[id])
+            .await?
+            .pop()
+            .flatten()
+            .ok_or(Error::NotFound("tweet"))
+    }
+
+    /// Deletes a tweet of `requester`'s. Deleting the record is the commit point (readers skip
+    /// ids without a record); the timeline removals after it reclaim memory, here for the
+    /// author's own lists and through the stream for followers.
+    #[tracing::instrument(skip(self))]
+    pub async fn delete_tweet(&self, requester: UserId, id: TweetId) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let outcome: String = scripts::DELETE_TWEET
+            .key(keys::tweet(id))
+            .arg(requester.get())
+            .invoke_async(&mut conn)
+            .await?;
+        match outcome.as_str() {
+            "deleted" => {}
+            "not_found" => return Err(Error::NotFound("tweet")),
+            "forbidden" => return Err(Error::Forbidden("only the author can delete a tweet")),
+            other => return Err(Error::Internal(format!("delete_tweet answered {other:?}"))),
+        }
+        redis::pipe()
+            .cmd("XADD")
+            .arg(keys::FANOUT_STREAM)
+            .arg("*")
+            .arg(FanoutEvent::Deleted { tweet: id, author: requester }.to_fields())
+            .ignore()
+            .zrem(keys::user_tweets(requester), id.get())
+            .ignore()
+            .zrem(keys::home(requester), id.get())
+            .ignore()
+            .zrem(keys::GLOBAL_TIMELINE, id.get())
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+}
