@@ -1,1 +1,27 @@
+//! Chirp's HTTP API: the thin edge between HTTP and [`chirp_domain`].
+//!
+//! Handlers extract, call the domain, and map the result; errors go through the one table in
+//! [`error`]. [`startup::Application`] is what `main` and the tests start.
+//!
+//! # Layout
+//! - [`settings`]: `CHIRP_*` configuration.
+//! - [`startup`]: `Application::build` / `port` / `run_until_stopped`.
+//! - [`routes`]: `configure` (every path and method) and the handlers, one module per resource.
+//! - [`extract`]: bearer-token extractors, `Idempotency-Key`, extractor error handlers.
+//! - [`dto`]: request and response bodies with their OpenAPI schemas.
+//! - [`error`]: `ApiError`, the code -> status table, RFC 9457 bodies.
+//! - [`openapi`]: the generated OpenAPI document.
+//! - [`telemetry`]: logs and metrics.
 
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use settings::Settings;
+pub use startup::Application;

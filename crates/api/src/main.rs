@@ -1,1 +1,67 @@
-fn main() {}
+use std::process::ExitCode;
+
+use chirp_api::settings::LogFormat;
+use chirp_api::{Application, Settings, openapi, telemetry};
+use clap::{Parser, Subcommand};
+
+/// Chirp's HTTP API server. Configured by CHIRP_* environment variables or the flags below.
+#[derive(Parser)]
+#[command(name = "chirp-api", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    settings: Settings,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply pending data migrations to Redis, then exit.
+    Migrate,
+    /// Print the OpenAPI document (what openapi/openapi.json holds).
+    Openapi,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init_tracing(cli.settings.log_format == LogFormat::Json);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Openapi => {
+            println!("{}", openapi::to_json());
+            Ok(())
+        }
+        Command::Migrate => migrate(cli.settings).await,
+        Command::Serve => serve(cli.settings).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("chirp-api: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> Result<(), String> {
+    let app = Application::build(settings)
+        .await
+        .map_err(|e| e.to_string())?;
+    app.run_until_stopped().await.map_err(|e| e.to_string())?;
+    tracing::info!("chirp-api stopped");
+    Ok(())
+}
+
+async fn migrate(settings: Settings) -> Result<(), String> {
+    let pool =
+        chirp_domain::redis_pool::build_pool(&settings.redis_url, 2).map_err(|e| e.to_string())?;
+    let store = chirp_domain::Store::new(pool, Default::default());
+    let applied = chirp_domain::migrations::run(&store)
+        .await
+        .map_err(|e| format!("migrations failed: {e}"))?;
+    tracing::info!(?applied, "migrations done");
+    Ok(())
+}

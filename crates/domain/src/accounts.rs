@@ -49,13 +49,17 @@ impl Accounts {
             display_name.unwrap_or(username.as_ref().map_or("", |u| u.as_str())),
         ));
         v.finish()?;
-        let (Some(username), Some(password), Some(display_name)) = (username, password, display_name)
+        let (Some(username), Some(password), Some(display_name)) =
+            (username, password, display_name)
         else {
             unreachable!("Validator::finish returned Ok with a missing field");
         };
         let hasher = self.hasher.clone();
         let hash = blocking(move || hasher.hash(&password)).await??;
-        let id = self.store.create_user(&username, &display_name, &hash).await?;
+        let id = self
+            .store
+            .create_user(&username, &display_name, &hash)
+            .await?;
         self.open_session(id).await
     }
 
@@ -83,7 +87,13 @@ impl Accounts {
         let expires = clock::now_ms() + self.keys.refresh_ttl_secs * 1000;
         match self
             .store
-            .rotate_session(presented.user, &presented.session, &presented.hash(), &next.hash(), expires)
+            .rotate_session(
+                presented.user,
+                &presented.session,
+                &presented.hash(),
+                &next.hash(),
+                expires,
+            )
             .await?
         {
             Rotation::Rotated => self.tokens(presented.user, &presented.session, next).await,

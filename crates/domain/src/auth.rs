@@ -140,15 +140,24 @@ impl TokenKeys {
         }
     }
 
-    pub fn issue_access(&self, user: UserId, session: &str, now_secs: u64) -> Result<String, Error> {
+    pub fn issue_access(
+        &self,
+        user: UserId,
+        session: &str,
+        now_secs: u64,
+    ) -> Result<String, Error> {
         let claims = Claims {
             sub: user.to_string(),
             sid: session.to_owned(),
             iat: now_secs,
             exp: now_secs + self.access_ttl_secs,
         };
-        encode(&Header::new(jsonwebtoken::Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|e| Error::Internal(format!("jwt encode: {e}")))
+        encode(
+            &Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )
+        .map_err(|e| Error::Internal(format!("jwt encode: {e}")))
     }
 
     /// Checks signature, algorithm and expiry. Any failure is just "not authenticated".
@@ -177,7 +186,10 @@ pub struct RefreshToken {
 
 impl RefreshToken {
     pub fn generate(user: UserId, session: &str) -> Self {
-        let token = format!("{user}.{session}.{}", URL_SAFE_NO_PAD.encode(random_bytes::<32>()));
+        let token = format!(
+            "{user}.{session}.{}",
+            URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+        );
         Self {
             user,
             session: session.to_owned(),
@@ -214,7 +226,9 @@ pub fn new_session_id() -> String {
 }
 
 fn is_session_id(s: &str) -> bool {
-    s.len() == 22 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    s.len() == 22
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -243,7 +257,9 @@ mod tests {
     #[test]
     fn a_hashed_password_verifies_and_a_wrong_one_does_not() {
         let hasher = cheap();
-        let stored = hasher.hash(&Password::parse("correct horse").unwrap()).unwrap();
+        let stored = hasher
+            .hash(&Password::parse("correct horse").unwrap())
+            .unwrap();
         assert!(stored.starts_with("$argon2id$"));
         assert!(hasher.verify("correct horse", Some(&stored)));
         assert!(!hasher.verify("wrong horse!", Some(&stored)));
@@ -277,7 +293,13 @@ mod tests {
         assert_eq!(parsed.user, UserId::new(1001));
         assert_eq!(parsed.session, sid);
         assert_eq!(parsed.hash(), token.hash());
-        for bad in ["", "1001", "1001.abc.def", "x.y.z", &format!("0.{sid}.{}", "a".repeat(43))] {
+        for bad in [
+            "",
+            "1001",
+            "1001.abc.def",
+            "x.y.z",
+            &format!("0.{sid}.{}", "a".repeat(43)),
+        ] {
             assert!(RefreshToken::parse(bad).is_err(), "{bad}");
         }
     }

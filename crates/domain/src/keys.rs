@@ -69,7 +69,9 @@ pub fn hash_tag(key: &str) -> &str {
     key.find('{')
         .and_then(|open| {
             let rest = &key[open + 1..];
-            rest.find('}').filter(|&close| close > 0).map(|close| &rest[..close])
+            rest.find('}')
+                .filter(|&close| close > 0)
+                .map(|close| &rest[..close])
         })
         .unwrap_or(key)
 }
@@ -98,7 +100,10 @@ mod tests {
 
     #[test]
     fn different_users_and_tweets_have_different_tags() {
-        assert_ne!(hash_tag(&home(UserId::new(1))), hash_tag(&home(UserId::new(2))));
+        assert_ne!(
+            hash_tag(&home(UserId::new(1))),
+            hash_tag(&home(UserId::new(2)))
+        );
         assert_eq!(hash_tag(&tweet(TweetId::new(7))), "t:7");
     }
 }

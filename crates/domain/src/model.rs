@@ -108,10 +108,7 @@ impl Password {
         if (Self::MIN..=Self::MAX).contains(&chars) {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(FieldError::new(
-                "password",
-                "must be 8 to 128 characters",
-            ))
+            Err(FieldError::new("password", "must be 8 to 128 characters"))
         }
     }
 
@@ -131,10 +128,19 @@ impl fmt::Debug for Password {
 fn free_text(field: &str, raw: &str, max: usize, allowed: &[char]) -> Result<String, FieldError> {
     let text: String = raw.nfc().collect();
     if text.chars().count() > max {
-        return Err(FieldError::new(field, format!("must be at most {max} characters")));
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
-    if text.chars().any(|c| c.is_control() && !allowed.contains(&c)) {
-        return Err(FieldError::new(field, "must not contain control characters"));
+    if text
+        .chars()
+        .any(|c| c.is_control() && !allowed.contains(&c))
+    {
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(text)
 }
@@ -182,7 +188,10 @@ impl TweetText {
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let text = free_text("text", raw, Self::MAX, &['\n', '\t'])?;
         if text.trim().is_empty() {
-            return Err(FieldError::new("text", "must not be empty or only whitespace"));
+            return Err(FieldError::new(
+                "text",
+                "must not be empty or only whitespace",
+            ));
         }
         Ok(Self(text))
     }
@@ -317,7 +326,17 @@ mod tests {
     #[test]
     fn ids_are_plain_positive_decimals_within_2_pow_53() {
         assert_eq!(TweetId::parse("10343").unwrap().get(), 10343);
-        for bad in ["", "0", "-1", "+1", "01", "1.5", "abc", "9007199254740993", "99999999999999999999"] {
+        for bad in [
+            "",
+            "0",
+            "-1",
+            "+1",
+            "01",
+            "1.5",
+            "abc",
+            "9007199254740993",
+            "99999999999999999999",
+        ] {
             assert!(TweetId::parse(bad).is_err(), "{bad}");
         }
     }

@@ -85,7 +85,14 @@ mod tests {
 
     #[test]
     fn foreign_cursors_are_rejected() {
-        for bad in ["", "abc", "djE6", "djE6LTE", "12345", &URL_SAFE_NO_PAD.encode("v2:5")] {
+        for bad in [
+            "",
+            "abc",
+            "djE6",
+            "djE6LTE",
+            "12345",
+            &URL_SAFE_NO_PAD.encode("v2:5"),
+        ] {
             assert!(decode_cursor(bad).is_err(), "{bad}");
         }
     }

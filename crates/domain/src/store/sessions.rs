@@ -47,7 +47,11 @@ impl Store {
             .arg(clock::now_ms())
             .invoke_async(&mut conn)
             .await?;
-        if live == 1 { Ok(()) } else { Err(Error::Unauthorized) }
+        if live == 1 {
+            Ok(())
+        } else {
+            Err(Error::Unauthorized)
+        }
     }
 
     pub async fn rotate_session(
@@ -72,7 +76,9 @@ impl Store {
             "rotated" => Ok(Rotation::Rotated),
             "reused" => Ok(Rotation::Reused),
             "unknown" => Ok(Rotation::Unknown),
-            other => Err(Error::Internal(format!("session_rotate answered {other:?}"))),
+            other => Err(Error::Internal(format!(
+                "session_rotate answered {other:?}"
+            ))),
         }
     }
 

@@ -37,7 +37,12 @@ impl Store {
         idempotency_key: Option<&str>,
     ) -> Result<Posted> {
         let mut conn = self.conn().await?;
-        let id = TweetId::new(redis::cmd("INCR").arg(keys::TWEET_SEQ).query_async(&mut conn).await?);
+        let id = TweetId::new(
+            redis::cmd("INCR")
+                .arg(keys::TWEET_SEQ)
+                .query_async(&mut conn)
+                .await?,
+        );
         let fingerprint = sha256_hex(text.as_str().as_bytes());
         let idem_key = match idempotency_key {
             Some(k) => keys::idempotency(author, &sha256_hex(k.as_bytes())),
@@ -70,7 +75,10 @@ impl Store {
             Some("created") => id,
             Some("replay") => {
                 // Our record lost the race; the first tweet stands.
-                redis::cmd("DEL").arg(keys::tweet(id)).query_async::<()>(&mut conn).await?;
+                redis::cmd("DEL")
+                    .arg(keys::tweet(id))
+                    .query_async::<()>(&mut conn)
+                    .await?;
                 if outcome.get(2) != Some(&fingerprint) {
                     return Err(Error::IdempotencyKeyReused);
                 }
@@ -87,7 +95,13 @@ impl Store {
         pipe.cmd("XADD")
             .arg(keys::FANOUT_STREAM)
             .arg("*")
-            .arg(FanoutEvent::Posted { tweet: posted_id, author }.to_fields())
+            .arg(
+                FanoutEvent::Posted {
+                    tweet: posted_id,
+                    author,
+                }
+                .to_fields(),
+            )
             .ignore()
             .invoke_script(
                 scripts::CAPPED_INSERT
@@ -140,7 +154,13 @@ impl Store {
             .cmd("XADD")
             .arg(keys::FANOUT_STREAM)
             .arg("*")
-            .arg(FanoutEvent::Deleted { tweet: id, author: requester }.to_fields())
+            .arg(
+                FanoutEvent::Deleted {
+                    tweet: id,
+                    author: requester,
+                }
+                .to_fields(),
+            )
             .ignore()
             .zrem(keys::user_tweets(requester), id.get())
             .ignore()

@@ -23,7 +23,12 @@ impl Store {
         password_hash: &str,
     ) -> Result<UserId> {
         let mut conn = self.conn().await?;
-        let id = UserId::new(redis::cmd("INCR").arg(keys::USER_SEQ).query_async(&mut conn).await?);
+        let id = UserId::new(
+            redis::cmd("INCR")
+                .arg(keys::USER_SEQ)
+                .query_async(&mut conn)
+                .await?,
+        );
         let (claimed,): (Option<String>,) = redis::pipe()
             .hset_multiple(
                 keys::profile(id),
@@ -127,7 +132,9 @@ pub(crate) async fn load_users(
     }
     let mut pipe = redis::pipe();
     for &id in ids {
-        pipe.cmd("HMGET").arg(keys::profile(id)).arg(&PROFILE_FIELDS[..]);
+        pipe.cmd("HMGET")
+            .arg(keys::profile(id))
+            .arg(&PROFILE_FIELDS[..]);
         pipe.zcard(keys::followers(id));
         pipe.zcard(keys::following(id));
         pipe.zcard(keys::user_tweets(id));
@@ -150,7 +157,8 @@ pub(crate) async fn load_users(
 fn parse_user(id: UserId, chunk: Vec<redis::Value>, with_relation: bool) -> Result<Option<User>> {
     let mut it = chunk.into_iter();
     let mut next = || it.next().unwrap_or(redis::Value::Nil);
-    let profile: Vec<Option<String>> = redis::from_redis_value(next()).map_err(redis::RedisError::from)?;
+    let profile: Vec<Option<String>> =
+        redis::from_redis_value(next()).map_err(redis::RedisError::from)?;
     let count = |v: redis::Value| -> Result<u64> {
         Ok(redis::from_redis_value(v).map_err(redis::RedisError::from)?)
     };

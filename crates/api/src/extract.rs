@@ -1,0 +1,137 @@
+//! Request extraction: the bearer-token extractors, the `Idempotency-Key` header, and the
+//! configuration that makes actix's own extractors (JSON, query, path) fail as problem+json.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use chirp_domain::Error;
+use chirp_domain::auth::Identity;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The caller, proven by a valid access token of a live session. Answers 401 otherwise.
+pub struct Auth(pub Identity);
+
+/// The caller if a token was sent (then it must be valid: a bad token is a 401 even where
+/// none is needed, so a client learns its token went stale), else nobody.
+pub struct MaybeAuth(pub Option<Identity>);
+
+type Fut<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
+fn bearer(req: &HttpRequest) -> Option<Result<String, ApiError>> {
+    let value = req.headers().get(header::AUTHORIZATION)?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned())
+        .filter(|t| !t.is_empty());
+    Some(token.ok_or(ApiError::Domain(Error::Unauthorized)))
+}
+
+async fn authenticate(
+    state: Option<web::Data<AppState>>,
+    token: String,
+) -> Result<Identity, ApiError> {
+    let state = state.ok_or_else(|| Error::Internal("app state missing".into()))?;
+    Ok(state.accounts.authenticate(&token).await?)
+}
+
+impl FromRequest for Auth {
+    type Error = ApiError;
+    type Future = Fut<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req);
+        Box::pin(async move {
+            let token = token.unwrap_or(Err(ApiError::Domain(Error::Unauthorized)))?;
+            authenticate(state, token).await.map(Auth)
+        })
+    }
+}
+
+impl FromRequest for MaybeAuth {
+    type Error = ApiError;
+    type Future = Fut<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer(req);
+        Box::pin(async move {
+            match token {
+                None => Ok(MaybeAuth(None)),
+                Some(token) => authenticate(state, token?)
+                    .await
+                    .map(|i| MaybeAuth(Some(i))),
+            }
+        })
+    }
+}
+
+impl MaybeAuth {
+    pub fn user(&self) -> Option<chirp_domain::model::UserId> {
+        self.0.as_ref().map(|i| i.user)
+    }
+}
+
+/// The `Idempotency-Key` header: absent, or 1-255 printable ASCII characters.
+pub fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    let bytes = value.as_bytes();
+    if bytes.is_empty() || bytes.len() > 255 || !bytes.iter().all(|b| (0x20..=0x7e).contains(b)) {
+        return Err(Error::invalid(
+            "Idempotency-Key",
+            "must be 1 to 255 printable ASCII characters",
+        )
+        .into());
+    }
+    Ok(Some(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_BODY_BYTES)
+        .error_handler(|err, _req| {
+            match err {
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
+                JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+                JsonPayloadError::Deserialize(e) => ApiError::Malformed(format!(
+                    "The body is not valid JSON of the expected shape: {e}."
+                )),
+                other => ApiError::Malformed(format!("The body could not be read: {other}.")),
+            }
+            .into()
+        })
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
+        ApiError::Malformed(format!("Invalid query string: {err}.")).into()
+    })
+}
+
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|err: PathError, _req| {
+        ApiError::Malformed(format!("Invalid path: {err}.")).into()
+    })
+}
+
+/// The text of a required string field, or a 422 naming it.
+pub fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str, ApiError> {
+    value
+        .as_deref()
+        .ok_or_else(|| Error::invalid(field, "is required").into())
+}

@@ -1,0 +1,105 @@
+//! `/v1/auth/*`: register, login, refresh, logout.
+
+use actix_web::{HttpResponse, web};
+
+use crate::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokensResponse};
+use crate::error::{ApiResult, Problem};
+use crate::extract::{Auth, required};
+use crate::state::AppState;
+
+/// Create an account and log in.
+#[utoipa::path(post, path = "/v1/auth/register", operation_id = "register", tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered and logged in", body = TokensResponse),
+        (status = 400, description = "Malformed JSON body", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Username taken (in any letter case)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn register(
+    state: web::Data<AppState>,
+    body: web::Json<RegisterRequest>,
+) -> ApiResult<HttpResponse> {
+    let tokens = state
+        .accounts
+        .register(
+            body.username.as_deref().unwrap_or_default(),
+            body.password.as_deref().unwrap_or_default(),
+            body.display_name.as_deref(),
+        )
+        .await?;
+    Ok(HttpResponse::Created().json(TokensResponse::from(tokens)))
+}
+
+/// Log in with a username (any letter case) and password.
+#[utoipa::path(post, path = "/v1/auth/login", operation_id = "login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = TokensResponse),
+        (status = 400, description = "Malformed JSON body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong username or password (the same answer for both)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing fields", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn login(
+    state: web::Data<AppState>,
+    body: web::Json<LoginRequest>,
+) -> ApiResult<HttpResponse> {
+    let username = required(&body.username, "username")?;
+    let password = required(&body.password, "password")?;
+    let tokens = state.accounts.login(username, password).await?;
+    Ok(HttpResponse::Ok().json(TokensResponse::from(tokens)))
+}
+
+/// Trade a refresh token for new tokens. The old refresh token stops working; presenting it
+/// again revokes the session.
+#[utoipa::path(post, path = "/v1/auth/refresh", operation_id = "refreshTokens", tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens", body = TokensResponse),
+        (status = 400, description = "Malformed JSON body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Unknown, expired, revoked or reused refresh token", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing refresh_token", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> ApiResult<HttpResponse> {
+    let token = required(&body.refresh_token, "refresh_token")?;
+    let tokens = state.accounts.refresh(token).await?;
+    Ok(HttpResponse::Ok().json(TokensResponse::from(tokens)))
+}
+
+/// End this session: its access and refresh tokens are rejected from now on.
+#[utoipa::path(post, path = "/v1/auth/logout", operation_id = "logout", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Logged out"),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn logout(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
+    state.accounts.logout(&auth.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// End every session of the user.
+#[utoipa::path(post, path = "/v1/auth/logout-all", operation_id = "logoutAll", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Every session ended"),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn logout_all(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
+    state.accounts.logout_all(&auth.0).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

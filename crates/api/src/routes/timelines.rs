@@ -1,0 +1,69 @@
+//! `/v1/timelines/*`: the home and global timelines.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chirp_domain::Error;
+use chirp_domain::model::TweetId;
+use chirp_domain::page::PageRequest;
+use chirp_domain::store::timelines::Timeline;
+
+use crate::dto::{HomeQuery, PageQuery, TweetPage};
+use crate::error::{ApiResult, Problem};
+use crate::extract::{Auth, MaybeAuth};
+use crate::routes::paged;
+use crate::state::AppState;
+
+/// The caller's own tweets and those of everyone they follow, newest first.
+#[utoipa::path(get, path = "/v1/timelines/home", operation_id = "getHomeTimeline", tag = "timelines",
+    security(("bearer" = [])),
+    params(HomeQuery),
+    responses(
+        (status = 200, description = "A page of tweets; `Link: <...>; rel=\"next\"` when there is a next page", body = TweetPage),
+        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid limit, cursor or since_id", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn home(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: Auth,
+    query: web::Query<HomeQuery>,
+) -> ApiResult<HttpResponse> {
+    let mut page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
+    page.after = query
+        .since_id
+        .as_deref()
+        .map(|s| {
+            TweetId::parse(s)
+                .map(TweetId::get)
+                .map_err(|_| Error::invalid("since_id", "must be a tweet id"))
+        })
+        .transpose()?;
+    let tweets = state
+        .store()
+        .timeline(Timeline::Home(auth.0.user), page)
+        .await?;
+    Ok(paged(&req, page.limit, page.after, TweetPage::from(tweets)))
+}
+
+/// Everyone's newest tweets (at most the last 1000).
+#[utoipa::path(get, path = "/v1/timelines/global", operation_id = "getGlobalTimeline", tag = "timelines",
+    security((), ("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of tweets; `Link: <...>; rel=\"next\"` when there is a next page", body = TweetPage),
+        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "A token was sent but is invalid, expired or revoked", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn global(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _auth: MaybeAuth,
+    query: web::Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
+    let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
+    let tweets = state.store().timeline(Timeline::Global, page).await?;
+    Ok(paged(&req, page.limit, None, TweetPage::from(tweets)))
+}

@@ -1,0 +1,118 @@
+//! `/v1/users/{username}`: public profiles, a user's tweets, followers and following.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chirp_domain::page::PageRequest;
+use chirp_domain::store::social::FollowList;
+use chirp_domain::store::timelines::Timeline;
+
+use crate::dto::{PageQuery, TweetPage, UserPage, UserResponse};
+use crate::error::{ApiResult, Problem};
+use crate::extract::MaybeAuth;
+use crate::routes::paged;
+use crate::state::AppState;
+
+/// A user's public profile (any letter case).
+#[utoipa::path(get, path = "/v1/users/{username}", operation_id = "getUser", tag = "users",
+    security((), ("bearer" = [])),
+    params(("username" = String, Path, description = "Username, any letter case")),
+    responses(
+        (status = 200, description = "The user", body = UserResponse),
+        (status = 401, description = "A token was sent but is invalid, expired or revoked", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_user(
+    state: web::Data<AppState>,
+    auth: MaybeAuth,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = state.store().user_id_by_name(&path).await?;
+    let user = state.store().user(id, auth.user()).await?;
+    Ok(HttpResponse::Ok().json(UserResponse::from(user)))
+}
+
+/// A user's own tweets, newest first.
+#[utoipa::path(get, path = "/v1/users/{username}/tweets", operation_id = "listUserTweets", tag = "timelines",
+    security((), ("bearer" = [])),
+    params(("username" = String, Path, description = "Username, any letter case"), PageQuery),
+    responses(
+        (status = 200, description = "A page of tweets; `Link: <...>; rel=\"next\"` when there is a next page", body = TweetPage),
+        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "A token was sent but is invalid, expired or revoked", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_user_tweets(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _auth: MaybeAuth,
+    path: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
+    let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
+    let id = state.store().user_id_by_name(&path).await?;
+    let tweets = state.store().timeline(Timeline::User(id), page).await?;
+    Ok(paged(&req, page.limit, None, TweetPage::from(tweets)))
+}
+
+/// Who follows a user, newest follow first.
+#[utoipa::path(get, path = "/v1/users/{username}/followers", operation_id = "listFollowers", tag = "social",
+    security((), ("bearer" = [])),
+    params(("username" = String, Path, description = "Username, any letter case"), PageQuery),
+    responses(
+        (status = 200, description = "A page of users; `Link: <...>; rel=\"next\"` when there is a next page", body = UserPage),
+        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "A token was sent but is invalid, expired or revoked", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_followers(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: MaybeAuth,
+    path: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
+    follow_list(req, state, auth, path, query, FollowList::Followers).await
+}
+
+/// Whom a user follows, newest follow first.
+#[utoipa::path(get, path = "/v1/users/{username}/following", operation_id = "listFollowing", tag = "social",
+    security((), ("bearer" = [])),
+    params(("username" = String, Path, description = "Username, any letter case"), PageQuery),
+    responses(
+        (status = 200, description = "A page of users; `Link: <...>; rel=\"next\"` when there is a next page", body = UserPage),
+        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "A token was sent but is invalid, expired or revoked", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_following(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: MaybeAuth,
+    path: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> ApiResult<HttpResponse> {
+    follow_list(req, state, auth, path, query, FollowList::Following).await
+}
+
+async fn follow_list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: MaybeAuth,
+    path: web::Path<String>,
+    query: web::Query<PageQuery>,
+    list: FollowList,
+) -> ApiResult<HttpResponse> {
+    let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
+    let id = state.store().user_id_by_name(&path).await?;
+    let users = state
+        .store()
+        .follow_list(id, list, page, auth.user())
+        .await?;
+    Ok(paged(&req, page.limit, None, UserPage::from(users)))
+}

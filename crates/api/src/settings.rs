@@ -1,0 +1,174 @@
+//! Typed settings from `CHIRP_*` environment variables (or the matching flags). Each field's
+//! doc is its `--help` text. Invalid values stop start-up with clap's message.
+
+use std::fmt;
+
+use chirp_domain::auth::{HashCost, Secret};
+use clap::builder::BoolishValueParser;
+use clap::{Args, Parser, ValueEnum};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Args)]
+pub struct Settings {
+    /// Redis to use; `rediss://` for TLS, credentials as `redis://user:password@host:port`.
+    #[arg(
+        long,
+        env = "CHIRP_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    pub redis_url: String,
+    /// Address the API listens on (port 0 picks a free port).
+    #[arg(long, env = "CHIRP_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Secret that signs access tokens: at least 32 bytes. Required unless CHIRP_DEV_MODE is on.
+    #[arg(long, env = "CHIRP_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Development mode: without CHIRP_JWT_SECRET, sign tokens with a random per-process
+    /// secret (every token dies with the process). Never in production.
+    #[arg(long, env = "CHIRP_DEV_MODE", default_value = "false", value_parser = BoolishValueParser::new())]
+    pub dev_mode: bool,
+    /// Entries kept per home timeline.
+    #[arg(long, env = "CHIRP_TIMELINE_CAP", default_value_t = 800,
+        value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub timeline_cap: u32,
+    /// Log format: `text` for people, `json` for log shippers.
+    #[arg(long, env = "CHIRP_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Access token lifetime, seconds.
+    #[arg(long, env = "CHIRP_ACCESS_TOKEN_TTL_SECS", default_value_t = 900,
+        value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub access_token_ttl_secs: u64,
+    /// Refresh token (session) lifetime, seconds.
+    #[arg(long, env = "CHIRP_REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 86_400,
+        value_parser = clap::value_parser!(u64).range(60..=365 * 86_400))]
+    pub refresh_token_ttl_secs: u64,
+    /// Argon2id memory cost, KiB (OWASP minimum: 19456).
+    #[arg(long, env = "CHIRP_ARGON2_MEMORY_KIB", default_value_t = 19 * 1024,
+        value_parser = clap::value_parser!(u32).range(8..=4 * 1024 * 1024))]
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations (OWASP minimum with 19 MiB: 2).
+    #[arg(long, env = "CHIRP_ARGON2_ITERATIONS", default_value_t = 2,
+        value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub argon2_iterations: u32,
+    /// Argon2id parallelism.
+    #[arg(long, env = "CHIRP_ARGON2_PARALLELISM", default_value_t = 1,
+        value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub argon2_parallelism: u32,
+    /// Redis connections per API process.
+    #[arg(long, env = "CHIRP_REDIS_POOL_SIZE", default_value_t = 32,
+        value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub redis_pool_size: u32,
+    /// HTTP worker threads (default: one per CPU core).
+    #[arg(long, env = "CHIRP_HTTP_WORKERS",
+        value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub http_workers: Option<u32>,
+    /// Apply pending data migrations at start-up (`chirp-api migrate` does it alone).
+    #[arg(long, env = "CHIRP_MIGRATE_ON_START", default_value = "true", value_parser = BoolishValueParser::new())]
+    pub migrate_on_start: bool,
+}
+
+/// Hand-written so that secrets (the JWT secret, a password in the Redis URL) never print.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("redis_url", &redact_url(&self.redis_url))
+            .field("bind", &self.bind)
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("dev_mode", &self.dev_mode)
+            .field("timeline_cap", &self.timeline_cap)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The URL with any credentials replaced, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[derive(Parser)]
+struct SettingsOnly {
+    #[command(flatten)]
+    settings: Settings,
+}
+
+impl Settings {
+    /// Settings from these arguments plus the environment (tests use it with `["chirp-api", ...]`).
+    pub fn try_from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        SettingsOnly::try_parse_from(args).map(|s| s.settings)
+    }
+
+    /// The token-signing secret, or why the API must not start.
+    pub fn jwt_secret(&self) -> Result<Secret, String> {
+        match &self.jwt_secret {
+            Some(s) if s.len() >= 32 => Ok(Secret::new(s.as_str())),
+            Some(_) => Err("CHIRP_JWT_SECRET must be at least 32 bytes; \
+                generate one with `openssl rand -hex 32`"
+                .into()),
+            None if self.dev_mode => {
+                tracing::warn!("CHIRP_DEV_MODE: signing tokens with a random throwaway secret");
+                Ok(Secret::new(chirp_domain::auth::new_session_id().repeat(2)))
+            }
+            None => Err(
+                "CHIRP_JWT_SECRET is not set: set it to at least 32 random bytes \
+                (`openssl rand -hex 32`), or set CHIRP_DEV_MODE=1 for a throwaway secret"
+                    .into(),
+            ),
+        }
+    }
+
+    pub fn hash_cost(&self) -> HashCost {
+        HashCost {
+            memory_kib: self.argon2_memory_kib,
+            iterations: self.argon2_iterations,
+            parallelism: self.argon2_parallelism,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_credentials_in_logs() {
+        assert_eq!(redact_url("redis://:pw@host:6379"), "redis://***@host:6379");
+        assert_eq!(redact_url("redis://host:6379"), "redis://host:6379");
+    }
+
+    #[test]
+    fn a_short_or_missing_secret_stops_start_up_outside_dev_mode() {
+        let short = Settings::try_from_args(["t", "--jwt-secret", "short"]).unwrap();
+        assert!(short.jwt_secret().is_err());
+        let none = Settings::try_from_args(["t"]).unwrap();
+        if std::env::var_os("CHIRP_JWT_SECRET").is_none() && !none.dev_mode {
+            assert!(none.jwt_secret().is_err());
+        }
+        let dev = Settings::try_from_args(["t", "--dev-mode", "true"]).unwrap();
+        if dev.jwt_secret.is_none() {
+            assert!(dev.jwt_secret().unwrap().expose().len() >= 32);
+        }
+    }
+
+    #[test]
+    fn invalid_values_are_refused() {
+        assert!(Settings::try_from_args(["t", "--timeline-cap", "0"]).is_err());
+        assert!(Settings::try_from_args(["t", "--log-format", "xml"]).is_err());
+    }
+}

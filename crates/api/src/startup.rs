@@ -1,0 +1,148 @@
+//! [`Application`]: builds everything the API needs, binds, and runs. `main` and the tests
+//! start the API the same way.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::Server;
+use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::{App, HttpServer, web};
+use chirp_domain::Store;
+use chirp_domain::accounts::Accounts;
+use chirp_domain::auth::{PasswordHasher, TokenKeys};
+use chirp_domain::migrations;
+use chirp_domain::redis_pool::build_pool;
+use chirp_domain::store::Limits;
+
+use crate::settings::{Settings, redact_url};
+use crate::state::AppState;
+use crate::{extract, openapi, routes, telemetry};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("redis at {url}: {source}")]
+    Redis {
+        url: String,
+        #[source]
+        source: chirp_domain::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+/// How long start-up waits for Redis (a compose stack may start Redis after the API).
+const REDIS_WAIT: Duration = Duration::from_secs(30);
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let secret = settings.jwt_secret().map_err(StartupError::Config)?;
+        let redis_err = |source| StartupError::Redis {
+            url: redact_url(&settings.redis_url),
+            source,
+        };
+        let pool = build_pool(&settings.redis_url, settings.redis_pool_size as usize)
+            .map_err(|e| redis_err(e.into()))?;
+        let store = Store::new(
+            pool,
+            Limits {
+                timeline_cap: settings.timeline_cap as usize,
+                ..Limits::default()
+            },
+        );
+        wait_for_redis(&store).await.map_err(redis_err)?;
+        if settings.migrate_on_start {
+            migrations::run(&store).await.map_err(redis_err)?;
+        }
+        let hasher = PasswordHasher::new(settings.hash_cost())
+            .map_err(|e| StartupError::Config(e.to_string()))?;
+        let keys = TokenKeys::new(
+            &secret,
+            settings.access_token_ttl_secs,
+            settings.refresh_token_ttl_secs,
+        );
+        let state = web::Data::new(AppState {
+            accounts: Accounts::new(store, hasher, keys),
+            openapi_json: openapi::to_json(),
+        });
+        telemetry::init_metrics();
+
+        let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
+            addr: settings.bind.clone(),
+            source,
+        })?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(extract::json_config())
+                .app_data(extract::query_config())
+                .app_data(extract::path_config())
+                .wrap(from_fn(telemetry::observe))
+                .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+                .configure(routes::configure)
+                .default_service(web::to(routes::route_not_found))
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind {
+            addr: settings.bind.clone(),
+            source,
+        })?
+        .workers(
+            settings
+                .http_workers
+                .map_or_else(num_workers, |n| n as usize),
+        )
+        // On SIGTERM/SIGINT: stop accepting, let in-flight requests finish (up to 30 s).
+        .shutdown_timeout(30)
+        .run();
+        tracing::info!(port, redis = %redact_url(&settings.redis_url), "chirp-api listening");
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM or SIGINT, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    /// A handle to stop the server from code (tests).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+}
+
+fn num_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+async fn wait_for_redis(store: &Store) -> Result<(), chirp_domain::Error> {
+    let started = Instant::now();
+    let mut warned = false;
+    loop {
+        match store.ping().await {
+            Ok(()) => return Ok(()),
+            Err(e) if started.elapsed() < REDIS_WAIT => {
+                if !warned {
+                    tracing::warn!(error = %e, "waiting for redis");
+                    warned = true;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
