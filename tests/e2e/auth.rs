@@ -249,3 +249,59 @@ async fn bad_bearer_tokens_answer_401_with_www_authenticate() {
     }
     assert_problem(app.get("/v1/me", None).await, 401, "unauthorized").await;
 }
+
+#[tokio::test]
+async fn repeated_failed_logins_for_a_username_are_429_with_retry_after() {
+    let app = TestApp::spawn_without_worker().await;
+    app.register("alice").await;
+    app.register("bob").await;
+    for attempt in 1..=5u64 {
+        let response = login(&app, "alice", "wrong password").await;
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(header("x-ratelimit-limit"), "5");
+        assert_eq!(header("x-ratelimit-remaining"), (5 - attempt).to_string());
+        let reset: u64 = header("x-ratelimit-reset").parse().unwrap();
+        assert!((1..=60).contains(&reset));
+        assert_problem(response, 401, "invalid_credentials").await;
+    }
+    // Now even the right password waits: that is what stops guessing.
+    let limited = login(&app, "ALICE", "correct horse battery").await;
+    let retry_after: u64 = limited
+        .headers()
+        .get("retry-after")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after));
+    assert_eq!(limited.headers().get("x-ratelimit-remaining").unwrap(), "0");
+    assert_problem(limited, 429, "rate_limited").await;
+    // Other accounts are not affected.
+    assert_eq!(
+        login(&app, "bob", "correct horse battery").await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_successful_login_clears_earlier_failures() {
+    let app = TestApp::spawn_without_worker().await;
+    app.register("alice").await;
+    for _ in 0..4 {
+        login(&app, "alice", "wrong password").await;
+    }
+    let ok = login(&app, "alice", "correct horse battery").await;
+    assert_eq!(ok.headers().get("x-ratelimit-remaining").unwrap(), "5");
+    assert_eq!(ok.status(), 200);
+    let after = login(&app, "alice", "wrong password").await;
+    assert_eq!(after.headers().get("x-ratelimit-remaining").unwrap(), "4");
+}

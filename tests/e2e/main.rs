@@ -5,6 +5,7 @@ mod auth;
 mod errors;
 mod fanout;
 mod openapi;
+mod operations;
 mod social;
 mod timelines;
 mod tweets;

@@ -2,8 +2,9 @@
 //! error answers with: domain errors, extractor failures, unknown routes and wrong methods.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use chirp_domain::ratelimit::Quota;
 use chirp_domain::{Error, FieldError};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -78,6 +79,9 @@ impl ApiError {
                 Error::NotFound(what) => format!("No such {what}."),
                 Error::IdempotencyKeyReused => {
                     "This Idempotency-Key was used with a different request.".into()
+                }
+                Error::RateLimited(q) => {
+                    format!("Too many attempts; retry in {} s.", q.reset_secs)
                 }
                 Error::Unavailable(_) => "The service is temporarily unavailable; retry.".into(),
                 Error::Internal(_) => "Something went wrong on our side.".into(),
@@ -160,10 +164,28 @@ impl ResponseError for ApiError {
             ApiError::Domain(Error::Unavailable(_)) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
+            ApiError::Domain(Error::RateLimited(quota)) => {
+                response.insert_header((header::RETRY_AFTER, quota.reset_secs.to_string()));
+            }
             _ => {}
         }
-        response.json(body)
+        let mut response = response.json(body);
+        if let ApiError::Domain(Error::RateLimited(quota)) = self {
+            insert_quota(response.headers_mut(), quota);
+        }
+        response
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The `X-RateLimit-*` headers of a rate-limited endpoint.
+pub fn insert_quota(headers: &mut HeaderMap, quota: &Quota) {
+    for (name, value) in [
+        ("x-ratelimit-limit", quota.limit),
+        ("x-ratelimit-remaining", quota.remaining),
+        ("x-ratelimit-reset", quota.reset_secs),
+    ] {
+        headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+    }
+}

@@ -67,6 +67,13 @@ pub struct Settings {
     #[arg(long, env = "CHIRP_HTTP_WORKERS",
         value_parser = clap::value_parser!(u32).range(1..=256))]
     pub http_workers: Option<u32>,
+    /// `off` turns every rate limit off (for benchmarks only).
+    #[arg(long, env = "CHIRP_RATE_LIMITS", default_value = "on", value_parser = BoolishValueParser::new())]
+    pub rate_limits: bool,
+    /// Failed logins allowed per username per minute before 429.
+    #[arg(long, env = "CHIRP_LOGIN_MAX_FAILURES", default_value_t = 5,
+        value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub login_max_failures: u64,
     /// Apply pending data migrations at start-up (`chirp-api migrate` does it alone).
     #[arg(long, env = "CHIRP_MIGRATE_ON_START", default_value = "true", value_parser = BoolishValueParser::new())]
     pub migrate_on_start: bool,

@@ -11,6 +11,7 @@ use chirp_domain::Store;
 use chirp_domain::accounts::Accounts;
 use chirp_domain::auth::{PasswordHasher, TokenKeys};
 use chirp_domain::migrations;
+use chirp_domain::ratelimit::{Limit, RateLimiter};
 use chirp_domain::redis_pool::build_pool;
 use chirp_domain::store::Limits;
 
@@ -71,8 +72,14 @@ impl Application {
             settings.access_token_ttl_secs,
             settings.refresh_token_ttl_secs,
         );
+        let limiter = RateLimiter::new(store.clone(), settings.rate_limits);
         let state = web::Data::new(AppState {
             accounts: Accounts::new(store, hasher, keys),
+            limiter,
+            login_failures: Limit {
+                max: settings.login_max_failures,
+                window: Duration::from_secs(60),
+            },
             openapi_json: openapi::to_json(),
         });
         telemetry::init_metrics();

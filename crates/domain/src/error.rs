@@ -35,6 +35,8 @@ pub enum Error {
     NotFound(&'static str),
     #[error("idempotency key reused with a different request")]
     IdempotencyKeyReused,
+    #[error("rate limited")]
+    RateLimited(crate::ratelimit::Quota),
     #[error("storage unavailable")]
     Unavailable(#[source] redis::RedisError),
     #[error("internal error: {0}")]
@@ -52,6 +54,7 @@ impl Error {
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
             Error::IdempotencyKeyReused => "idempotency_key_reused",
+            Error::RateLimited(_) => "rate_limited",
             Error::Unavailable(_) => "service_unavailable",
             Error::Internal(_) => "internal",
         }

@@ -18,6 +18,7 @@
 //! | `chirp:{global}:timeline` | zset | the last 1000 tweets of everyone |
 //! | `chirp:{fanout}:events` | stream | fan-out events, consumer group `fanout` |
 //! | `chirp:{fanout}:dead` | stream | events that failed too often, with the reason |
+//! | `chirp:{rl:<kind>:<subject>}` | string | a rate-limit counter, expiring with its window |
 //! | `chirp:{migrations}:applied` | hash | migration version -> name and time applied |
 //! | `chirp:{migrations}:lock` | string | held while migrations run |
 //!

@@ -15,6 +15,7 @@
 //! - [`events`] and [`fanout`]: the fan-out stream's events and their idempotent effects.
 //! - [`migrations`]: the numbered data migrations and their runner.
 //! - [`page`]: pages and exact cursors.
+//! - [`ratelimit`]: rate limits kept in Redis.
 
 pub mod accounts;
 pub mod auth;
@@ -26,6 +27,7 @@ pub mod keys;
 pub mod migrations;
 pub mod model;
 pub mod page;
+pub mod ratelimit;
 pub mod redis_pool;
 pub mod scripts;
 pub mod store;

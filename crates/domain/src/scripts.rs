@@ -31,8 +31,9 @@ script!(SESSION_CREATE, "session_create.lua");
 script!(SESSION_ROTATE, "session_rotate.lua");
 script!(SESSION_CHECK, "session_check.lua");
 script!(LOCK_RELEASE, "lock_release.lua");
+script!(RATE_LIMIT_HIT, "rate_limit_hit.lua");
 
-fn all() -> [&'static Script; 10] {
+fn all() -> [&'static Script; 11] {
     [
         &POST_TWEET,
         &TIMELINE_INSERT,
@@ -44,6 +45,7 @@ fn all() -> [&'static Script; 10] {
         &SESSION_ROTATE,
         &SESSION_CHECK,
         &LOCK_RELEASE,
+        &RATE_LIMIT_HIT,
     ]
 }
 

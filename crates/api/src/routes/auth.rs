@@ -1,9 +1,12 @@
 //! `/v1/auth/*`: register, login, refresh, logout.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, ResponseError, web};
+use chirp_domain::Error;
+use chirp_domain::model::Username;
+use chirp_domain::ratelimit::Quota;
 
 use crate::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokensResponse};
-use crate::error::{ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Problem, insert_quota};
 use crate::extract::{Auth, required};
 use crate::state::AppState;
 
@@ -40,10 +43,11 @@ pub async fn register(
     responses(
         (status = 200, description = "Logged in", body = TokensResponse),
         (status = 400, description = "Malformed JSON body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Wrong username or password (the same answer for both)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong username or password (the same answer for both); carries `X-RateLimit-*`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed logins for this username; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(
@@ -52,8 +56,37 @@ pub async fn login(
 ) -> ApiResult<HttpResponse> {
     let username = required(&body.username, "username")?;
     let password = required(&body.password, "password")?;
-    let tokens = state.accounts.login(username, password).await?;
-    Ok(HttpResponse::Ok().json(TokensResponse::from(tokens)))
+    // Failures are counted per account (what a password-guessing attack targets). A name that
+    // cannot exist has no account to protect, and counting it would let anyone fill Redis.
+    let subject = Username::parse(username).ok().map(|u| u.canonical());
+    let limit = &state.login_failures;
+    if let Some(subject) = &subject {
+        state.limiter.check("login", subject, limit).await?;
+    }
+    match state.accounts.login(username, password).await {
+        Ok(tokens) => {
+            if let Some(subject) = &subject {
+                state.limiter.reset("login", subject).await?;
+            }
+            let mut response = HttpResponse::Ok().json(TokensResponse::from(tokens));
+            if state.limiter.enabled() {
+                insert_quota(response.headers_mut(), &Quota::fresh(limit));
+            }
+            Ok(response)
+        }
+        Err(Error::InvalidCredentials) => {
+            let quota = match &subject {
+                Some(s) => state.limiter.hit("login", s, limit).await?,
+                None => None,
+            };
+            let mut response = ApiError::from(Error::InvalidCredentials).error_response();
+            if let Some(quota) = quota {
+                insert_quota(response.headers_mut(), &quota);
+            }
+            Ok(response)
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 /// Trade a refresh token for new tokens. The old refresh token stops working; presenting it

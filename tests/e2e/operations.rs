@@ -1,0 +1,81 @@
+//! Health, readiness, metrics and data migrations.
+
+use chirp_e2e::{RedisServer, TestApp};
+
+#[tokio::test]
+async fn healthz_and_readyz_answer_200_when_all_is_well() {
+    let app = TestApp::spawn_without_worker().await;
+    let health = app.get("/healthz", None).await;
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.text().await.unwrap(), "ok");
+    assert_eq!(app.get("/readyz", None).await.status(), 200);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status() {
+    let app = TestApp::spawn_without_worker().await;
+    app.get("/v1/users/nobody", None).await;
+    let response = app.get("/metrics", None).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = response.text().await.unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("chirp_http_requests_total")
+                && l.contains(r#"route="/v1/users/{username}""#)
+                && l.contains(r#"status="404""#)),
+        "{text}"
+    );
+    assert!(text.contains("chirp_http_request_duration_seconds_bucket"));
+}
+
+#[tokio::test]
+async fn migrations_apply_once_in_order_even_when_processes_start_together() {
+    let redis = RedisServer::start();
+    let store = || {
+        chirp_domain::Store::new(
+            chirp_domain::redis_pool::build_pool(&redis.url(), 2).unwrap(),
+            Default::default(),
+        )
+    };
+    let stores: Vec<_> = (0..6).map(|_| store()).collect();
+    let runs = stores.iter().map(chirp_domain::migrations::run);
+    let results = futures_util::future::join_all(runs).await;
+    let mut applied: Vec<u32> = results.into_iter().flat_map(|r| r.unwrap()).collect();
+    applied.sort_unstable();
+    let all: Vec<u32> = chirp_domain::migrations::ALL
+        .iter()
+        .map(|m| m.version)
+        .collect();
+    assert_eq!(applied, all, "each migration ran exactly once");
+
+    let mut conn = redis.conn();
+    let recorded: Vec<u32> = redis::cmd("HKEYS")
+        .arg(chirp_domain::keys::MIGRATIONS_APPLIED)
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(recorded.len(), all.len());
+    let user_seq: u64 = redis::cmd("GET")
+        .arg(chirp_domain::keys::USER_SEQ)
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(user_seq, 999);
+    let groups: Vec<redis::Value> = redis::cmd("XINFO")
+        .arg("GROUPS")
+        .arg(chirp_domain::keys::FANOUT_STREAM)
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(groups.len(), 1, "the fanout group exists");
+    // A later start finds nothing to do.
+    assert!(
+        chirp_domain::migrations::run(&store())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
