@@ -7,10 +7,10 @@ async fn a_new_tweet_is_visible_to_its_author_at_once() {
     let app = TestApp::spawn_without_worker().await;
     let alice = app.token("alice").await;
     let id = app.tweet(&alice, "mine").await;
-    assert_eq!(app.home_ids(&alice).await, [id.clone()]);
+    assert_eq!(app.home_ids(&alice).await, [id.as_str()]);
     assert_eq!(
         app.all_ids("/v1/users/alice/tweets", None, 20).await,
-        [id.clone()]
+        [id.as_str()]
     );
     assert_eq!(app.all_ids("/v1/timelines/global", None, 20).await, [id]);
 }

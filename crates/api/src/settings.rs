@@ -5,7 +5,7 @@ use std::fmt;
 
 use chirp_domain::auth::{HashCost, Secret};
 use clap::builder::BoolishValueParser;
-use clap::{Args, Parser, ValueEnum};
+use clap::{ArgAction, Args, Parser, ValueEnum};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -30,7 +30,7 @@ pub struct Settings {
     pub jwt_secret: Option<String>,
     /// Development mode: without CHIRP_JWT_SECRET, sign tokens with a random per-process
     /// secret (every token dies with the process). Never in production.
-    #[arg(long, env = "CHIRP_DEV_MODE", default_value = "false", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "CHIRP_DEV_MODE", default_value = "false", action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub dev_mode: bool,
     /// Entries kept per home timeline.
     #[arg(long, env = "CHIRP_TIMELINE_CAP", default_value_t = 800,
@@ -68,14 +68,14 @@ pub struct Settings {
         value_parser = clap::value_parser!(u32).range(1..=256))]
     pub http_workers: Option<u32>,
     /// `off` turns every rate limit off (for benchmarks only).
-    #[arg(long, env = "CHIRP_RATE_LIMITS", default_value = "on", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "CHIRP_RATE_LIMITS", default_value = "on", action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub rate_limits: bool,
     /// Failed logins allowed per username per minute before 429.
     #[arg(long, env = "CHIRP_LOGIN_MAX_FAILURES", default_value_t = 5,
         value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub login_max_failures: u64,
     /// Apply pending data migrations at start-up (`chirp-api migrate` does it alone).
-    #[arg(long, env = "CHIRP_MIGRATE_ON_START", default_value = "true", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "CHIRP_MIGRATE_ON_START", default_value = "true", action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub migrate_on_start: bool,
 }
 

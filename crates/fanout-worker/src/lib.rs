@@ -1,1 +1,26 @@
+//! Chirp's fan-out worker: consumes the fan-out stream (`chirp:{fanout}:events`) as one member
+//! of the consumer group `fanout` and applies each event with [`chirp_domain::fanout::apply`],
+//! which writes tweets into (or out of) followers' home timelines.
+//!
+//! The binary (`main.rs`) reads [`Settings`], installs logging and the Prometheus endpoint, and
+//! runs a [`Worker`] until SIGTERM or SIGINT. Tests build a [`Worker`] themselves and either run
+//! it the same way or drive [`Worker::process_batch`] one step at a time.
+//!
+//! # Layout
+//! - [`worker`]: [`Worker`], its step function and run loop; what is read, acknowledged,
+//!   retried, reclaimed and dead-lettered, and when.
+//! - `stream`: the stream commands (`XREADGROUP`, `XAUTOCLAIM`, `XPENDING`, `XACK`, dead-letter
+//!   `XADD`) and their replies, parsed from raw values so a malformed entry cannot break a read.
+//! - [`error`]: the one error type, [`WorkerError`], and how its causes are logged.
+//! - [`metrics`]: metric names and what is recorded; the binary installs the exporter.
+//! - [`settings`]: the binary's `CHIRP_*` settings.
 
+pub mod error;
+pub mod metrics;
+pub mod settings;
+mod stream;
+pub mod worker;
+
+pub use error::WorkerError;
+pub use settings::Settings;
+pub use worker::{BatchOutcome, BatchSource, TOO_MANY_DELIVERIES, Worker, WorkerConfig};

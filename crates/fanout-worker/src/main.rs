@@ -1,1 +1,118 @@
-fn main() {}
+//! `chirp-fanout-worker`: reads its settings, sets up logging and metrics, runs migrations, and
+//! runs one [`Worker`] until SIGTERM or SIGINT.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use chirp_domain::{Store, migrations, redis_pool};
+use chirp_fanout_worker::settings::LogFormat;
+use chirp_fanout_worker::{Settings, Worker, error, metrics};
+use clap::Parser;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+
+/// Pooled connections the worker uses: one for stream bookkeeping, a few for applying events.
+const POOL_SIZE: usize = 4;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let settings = Settings::parse();
+    init_logging(&settings);
+    match run(settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(settings: Settings) -> Result<(), String> {
+    PrometheusBuilder::new()
+        .with_http_listener(settings.metrics_bind)
+        .set_buckets_for_metric(
+            Matcher::Full(metrics::DURATION.to_owned()),
+            metrics::DURATION_BUCKETS,
+        )
+        .and_then(|builder| builder.install())
+        .map_err(|e| format!("metrics endpoint on {}: {e}", settings.metrics_bind))?;
+    metrics::describe();
+
+    let stopped = shutdown_signal()?;
+    let pool = redis_pool::build_pool(settings.redis_url.expose(), POOL_SIZE)
+        .map_err(|e| format!("redis pool for {}: {e}", settings.redis_url))?;
+    let store = Store::new(pool, settings.limits());
+    let config = settings.worker_config();
+    tracing::info!(
+        redis = %settings.redis_url,
+        consumer = %config.consumer,
+        metrics = %settings.metrics_bind,
+        "starting",
+    );
+
+    if !migrate(&store, stopped.clone()).await {
+        return Ok(());
+    }
+    let worker = Worker::new(store, settings.redis_url.expose(), config);
+    worker.run_until_stopped(wait_for(stopped)).await;
+    Ok(())
+}
+
+/// Applies pending data migrations, retrying while Redis is unavailable: a worker started before
+/// its Redis should wait for it, not crash-loop. `false` if stopped meanwhile.
+async fn migrate(store: &Store, stopped: watch::Receiver<bool>) -> bool {
+    let mut delay = Duration::from_millis(100);
+    let mut warned = false;
+    loop {
+        match migrations::run(store).await {
+            Ok(applied) => {
+                if !applied.is_empty() {
+                    tracing::info!(?applied, "applied migrations");
+                }
+                return true;
+            }
+            Err(e) => {
+                if !warned {
+                    tracing::warn!(error = %error::chain(&e), "migrations not run yet, retrying");
+                    warned = true;
+                }
+            }
+        }
+        tokio::select! {
+            () = wait_for(stopped.clone()) => return false,
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Flips to `true` on the first SIGTERM or SIGINT.
+fn shutdown_signal() -> Result<watch::Receiver<bool>, String> {
+    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?;
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(signal = name, "shutting down");
+        let _ = tx.send(true);
+    });
+    Ok(rx)
+}
+
+async fn wait_for(mut stopped: watch::Receiver<bool>) {
+    // An error means the sender is gone, which only happens after it sent.
+    let _ = stopped.wait_for(|&stop| stop).await;
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::new(&settings.log_filter);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match settings.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

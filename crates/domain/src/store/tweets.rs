@@ -82,12 +82,11 @@ impl Store {
                 if outcome.get(2) != Some(&fingerprint) {
                     return Err(Error::IdempotencyKeyReused);
                 }
-                let first = outcome
+                outcome
                     .get(1)
                     .and_then(|s| s.parse().ok())
                     .map(TweetId::new)
-                    .ok_or_else(|| Error::Internal("post_tweet replay without id".into()))?;
-                first
+                    .ok_or_else(|| Error::Internal("post_tweet replay without id".into()))?
             }
             _ => return Err(Error::Internal(format!("post_tweet answered {outcome:?}"))),
         };

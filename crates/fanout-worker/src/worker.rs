@@ -1,0 +1,528 @@
+//! The worker: one step, [`Worker::process_batch`], and a loop around it,
+//! [`Worker::run_until_stopped`].
+//!
+//! Delivery is at least once: an entry is acknowledged only after its effects are written, so a
+//! crash anywhere repeats work rather than losing it, and [`chirp_domain::fanout::apply`] is
+//! idempotent, so repeating is harmless. What one step takes, in order of preference:
+//! 1. entries idle with any consumer for longer than the claim idle time (`XAUTOCLAIM`): a
+//!    worker that died, or an earlier failure of this one;
+//! 2. this consumer's own pending entries (`XREADGROUP ... 0`), at start and after a failure,
+//!    so a worker restarted under its old name resumes at once;
+//! 3. new entries (`XREADGROUP ... >`), waiting up to the block time for some.
+//!
+//! Redelivered entries carry a delivery count; past the limit an entry is copied to the
+//! dead-letter stream and acknowledged, as is an entry that is not a valid event at all, so a
+//! bad entry is set aside instead of being retried forever or holding up the others.
+
+use std::future::Future;
+use std::pin::pin;
+use std::time::{Duration, Instant};
+
+use chirp_domain::Store;
+use chirp_domain::clock;
+use chirp_domain::events::FanoutEvent;
+use chirp_domain::fanout;
+use chirp_domain::redis_pool;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+
+use crate::error::WorkerError;
+use crate::metrics;
+use crate::stream::{self, Entry};
+
+/// The dead-letter `reason` of an entry delivered more than `max_deliveries` times.
+pub const TOO_MANY_DELIVERIES: &str = "too many deliveries";
+
+/// How one worker reads the stream.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// This worker's name in the consumer group; entries it holds are pending under this name.
+    pub consumer: String,
+    /// How long one read waits for new entries. It bounds how late shutdown and reclaiming
+    /// notice anything while the stream is quiet.
+    pub block: Duration,
+    /// Entries read, or reclaimed, per step.
+    pub batch_size: usize,
+    /// How long an entry may sit unacknowledged with a consumer before it is taken over.
+    pub claim_idle: Duration,
+    /// Deliveries after which an entry goes to the dead-letter stream instead.
+    pub max_deliveries: u64,
+}
+
+impl WorkerConfig {
+    /// The defaults, under the given consumer name.
+    pub fn new(consumer: impl Into<String>) -> Self {
+        Self {
+            consumer: consumer.into(),
+            block: Duration::from_millis(2_000),
+            batch_size: 100,
+            claim_idle: Duration::from_millis(30_000),
+            max_deliveries: 5,
+        }
+    }
+
+    /// `<hostname>-<pid>`: unique among live workers, and readable in `XINFO CONSUMERS`.
+    pub fn default_consumer_name() -> String {
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "worker".to_owned());
+        format!("{host}-{}", std::process::id())
+    }
+
+    /// How often idle entries are looked for: often enough that an entry waits little longer
+    /// than `claim_idle`, rarely enough that a quiet stream costs next to nothing.
+    fn reclaim_every(&self) -> Duration {
+        (self.claim_idle / 2).clamp(Duration::from_millis(10), Duration::from_secs(5))
+    }
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self::new(Self::default_consumer_name())
+    }
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchOutcome {
+    /// Nothing new arrived within the block time and nothing was due for reclaiming.
+    Idle,
+    /// A batch of entries was handled: every one of them was applied and acknowledged, moved to
+    /// the dead-letter stream, or found gone from the stream or taken by another consumer.
+    Processed {
+        source: BatchSource,
+        entries: usize,
+        applied: usize,
+        dead_lettered: usize,
+    },
+}
+
+/// Where a batch came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchSource {
+    /// Taken over after sitting idle with some consumer (possibly this one) too long.
+    Reclaimed,
+    /// This consumer's own pending entries, re-read at start or after a failure.
+    Resumed,
+    /// Entries no consumer had before.
+    New,
+}
+
+/// A fan-out worker: one consumer of the fan-out stream's consumer group.
+pub struct Worker {
+    store: Store,
+    redis_url: String,
+    config: WorkerConfig,
+    /// The connection for blocking reads, opened on first use and dropped after any failure.
+    reader: Option<MultiplexedConnection>,
+    /// Whether the consumer group is known to exist. Forgotten after a failure: a Redis that
+    /// restarted without its data lost the group, and every read would fail with NOGROUP.
+    group_ready: bool,
+    read_from: ReadFrom,
+    /// Where the `XAUTOCLAIM` scan of the pending list goes on from; `0-0` between scans.
+    claim_cursor: String,
+    next_reclaim: Instant,
+}
+
+/// Which entries the next read asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ReadFrom {
+    /// This consumer's own pending entries after this id.
+    Own(String),
+    New,
+}
+
+const SCAN_START: &str = "0-0";
+
+struct Batch {
+    source: BatchSource,
+    entries: Vec<Entry>,
+}
+
+enum Handled {
+    Applied,
+    DeadLettered,
+    /// Deleted from the stream, or no longer pending with us: nothing to do.
+    Skipped,
+}
+
+impl Worker {
+    /// A worker over `store`; `redis_url` is for its dedicated blocking-read connection. Nothing
+    /// is connected until the first step.
+    pub fn new(store: Store, redis_url: impl Into<String>, config: WorkerConfig) -> Self {
+        Self {
+            store,
+            redis_url: redis_url.into(),
+            config,
+            reader: None,
+            group_ready: false,
+            read_from: ReadFrom::Own(SCAN_START.to_owned()),
+            claim_cursor: SCAN_START.to_owned(),
+            next_reclaim: Instant::now(),
+        }
+    }
+
+    pub fn config(&self) -> &WorkerConfig {
+        &self.config
+    }
+
+    /// One step: take one batch (reclaimed, resumed or new, see the module docs), handle every
+    /// entry in it, acknowledge what is done. On error, whatever was not acknowledged stays
+    /// pending and the next step starts by re-reading it.
+    pub async fn process_batch(&mut self) -> Result<BatchOutcome, WorkerError> {
+        let batch = self.next_batch().await?;
+        self.handle(batch).await
+    }
+
+    /// Runs steps until `shutdown` completes, backing off while Redis is unavailable. Shutdown
+    /// interrupts only a wait (a blocking read, a back-off), never a batch being handled: what
+    /// this worker holds unacknowledged when it stops is taken over by another, or by itself
+    /// when restarted under the same name.
+    pub async fn run_until_stopped(mut self, shutdown: impl Future<Output = ()>) {
+        let mut shutdown = pin!(shutdown);
+        let mut outage: Option<Failing> = None;
+        let mut next_gauges = Instant::now();
+        tracing::info!(consumer = %self.config.consumer, "fan-out worker started");
+        loop {
+            if Instant::now() >= next_gauges {
+                tokio::select! {
+                    biased;
+                    () = &mut shutdown => break,
+                    () = self.refresh_gauges() => {}
+                }
+                next_gauges = Instant::now() + GAUGES_EVERY;
+            }
+            let batch = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                batch = self.next_batch() => batch,
+            };
+            let result = match batch {
+                Ok(batch) => self.handle(batch).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(_) => {
+                    if outage.take().is_some_and(|failing| failing.warned) {
+                        tracing::info!("redis available again");
+                    }
+                }
+                Err(err) => {
+                    let failing = outage.get_or_insert_with(Failing::new);
+                    if !err.is_outage() {
+                        // Not expected to clear by itself, so it is said every time.
+                        tracing::error!(error = %err.chain(), "fan-out step failed, retrying");
+                    } else if !failing.warned {
+                        failing.warned = true;
+                        tracing::warn!(error = %err.chain(), "redis unavailable, retrying");
+                    } else {
+                        tracing::debug!(error = %err.chain(), "redis still unavailable");
+                    }
+                    let delay = failing.backoff.next_delay();
+                    tokio::select! {
+                        biased;
+                        () = &mut shutdown => break,
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+        tracing::info!(consumer = %self.config.consumer, "fan-out worker stopped");
+    }
+
+    async fn next_batch(&mut self) -> Result<Option<Batch>, WorkerError> {
+        let batch = self.try_next_batch().await;
+        if batch.is_err() {
+            self.after_failure();
+        }
+        batch
+    }
+
+    /// After a failure nothing about the connection or this consumer's position is trusted:
+    /// reconnect, make sure the group exists, and re-read what this consumer holds.
+    fn after_failure(&mut self) {
+        self.reader = None;
+        self.group_ready = false;
+        self.read_from = ReadFrom::Own(SCAN_START.to_owned());
+    }
+
+    async fn try_next_batch(&mut self) -> Result<Option<Batch>, WorkerError> {
+        if !self.group_ready {
+            stream::create_group(&mut self.store.conn().await?).await?;
+            self.group_ready = true;
+        }
+
+        if self.claim_cursor != SCAN_START || Instant::now() >= self.next_reclaim {
+            let (next, entries) = stream::auto_claim(
+                &mut self.store.conn().await?,
+                &self.config.consumer,
+                millis(self.config.claim_idle),
+                &self.claim_cursor,
+                self.config.batch_size,
+            )
+            .await?;
+            if next == SCAN_START {
+                self.next_reclaim = Instant::now() + self.config.reclaim_every();
+            }
+            self.claim_cursor = next;
+            if !entries.is_empty() {
+                tracing::info!(count = entries.len(), "reclaimed idle entries");
+                return Ok(Some(Batch {
+                    source: BatchSource::Reclaimed,
+                    entries,
+                }));
+            }
+        }
+
+        let reader = match &mut self.reader {
+            Some(reader) => reader,
+            slot @ None => slot
+                .insert(redis_pool::blocking_connection(&self.redis_url, self.config.block).await?),
+        };
+        if let ReadFrom::Own(after) = &self.read_from {
+            let entries = read(reader, &self.config, None, after).await?;
+            match entries.last() {
+                Some(last) => {
+                    self.read_from = ReadFrom::Own(last.id.clone());
+                    return Ok(Some(Batch {
+                        source: BatchSource::Resumed,
+                        entries,
+                    }));
+                }
+                None => self.read_from = ReadFrom::New,
+            }
+        }
+        let entries = read(reader, &self.config, Some(self.config.block), ">").await?;
+        Ok((!entries.is_empty()).then_some(Batch {
+            source: BatchSource::New,
+            entries,
+        }))
+    }
+
+    async fn handle(&mut self, batch: Option<Batch>) -> Result<BatchOutcome, WorkerError> {
+        let Some(Batch { source, entries }) = batch else {
+            return Ok(BatchOutcome::Idle);
+        };
+        let result = self.handle_entries(source, &entries).await;
+        if result.is_err() {
+            self.after_failure();
+        }
+        result
+    }
+
+    async fn handle_entries(
+        &self,
+        source: BatchSource,
+        entries: &[Entry],
+    ) -> Result<BatchOutcome, WorkerError> {
+        let mut conn = self.store.conn().await?;
+        let deliveries = match source {
+            // Read with `>`: delivered just now, for the first time.
+            BatchSource::New => vec![Some(1); entries.len()],
+            BatchSource::Reclaimed | BatchSource::Resumed => {
+                let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+                stream::deliveries(&mut conn, &ids)
+                    .await?
+                    .into_iter()
+                    // Held by another consumer now (it reclaimed the entry from us, a slow
+                    // worker): it is that consumer's to finish.
+                    .map(|p| p.filter(|p| p.consumer == self.config.consumer))
+                    .map(|p| p.map(|p| p.deliveries))
+                    .collect()
+            }
+        };
+
+        let (mut applied, mut dead_lettered) = (0, 0);
+        let mut done = Vec::with_capacity(entries.len());
+        for (entry, delivered) in entries.iter().zip(deliveries) {
+            let handled = match delivered {
+                Some(delivered) => self.handle_entry(&mut conn, entry, delivered).await,
+                None => Ok(Handled::Skipped),
+            };
+            match handled {
+                Ok(Handled::Applied) => {
+                    applied += 1;
+                    done.push(entry.id.clone());
+                }
+                Ok(Handled::DeadLettered) => dead_lettered += 1,
+                Ok(Handled::Skipped) => {
+                    if delivered.is_some() {
+                        done.push(entry.id.clone());
+                    }
+                }
+                Err(err) => {
+                    // Keep what did succeed; if this fails too, it is only repeated later.
+                    if let Err(ack_err) = stream::ack(&mut conn, &done).await {
+                        tracing::debug!(error = %ack_err.chain(), "acknowledging before a retry failed");
+                    }
+                    return Err(err);
+                }
+            }
+        }
+        stream::ack(&mut conn, &done).await?;
+        Ok(BatchOutcome::Processed {
+            source,
+            entries: entries.len(),
+            applied,
+            dead_lettered,
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(id = %entry.id, delivered = delivered))]
+    async fn handle_entry(
+        &self,
+        conn: &mut impl ConnectionLike,
+        entry: &Entry,
+        delivered: u64,
+    ) -> Result<Handled, WorkerError> {
+        let Some(fields) = &entry.fields else {
+            metrics::gone();
+            return Ok(Handled::Skipped);
+        };
+        if delivered > self.config.max_deliveries {
+            tracing::warn!("giving up on an entry delivered too often: dead-lettering it");
+            stream::dead_letter(conn, entry, TOO_MANY_DELIVERIES, delivered).await?;
+            metrics::dead_lettered("too_many_deliveries");
+            return Ok(Handled::DeadLettered);
+        }
+        let event = match parse(fields) {
+            Ok(event) => event,
+            Err(why) => {
+                let reason = format!("unparseable: {why}");
+                tracing::warn!(%reason, "dead-lettering an entry that is not an event");
+                stream::dead_letter(conn, entry, &reason, delivered).await?;
+                metrics::dead_lettered("unparseable");
+                return Ok(Handled::DeadLettered);
+            }
+        };
+        let started = Instant::now();
+        let applied =
+            fanout::apply(&self.store, event)
+                .await
+                .map_err(|source| WorkerError::Apply {
+                    id: entry.id.clone(),
+                    source,
+                })?;
+        metrics::applied(&event, &applied, started.elapsed());
+        tracing::debug!(?event, ?applied, "applied");
+        Ok(Handled::Applied)
+    }
+
+    /// Updates the backlog gauges. A failure here is left to the steps to report.
+    async fn refresh_gauges(&self) {
+        let backlog = match self.store.conn().await {
+            Ok(mut conn) => stream::backlog(&mut conn).await,
+            Err(e) => Err(e.into()),
+        };
+        match backlog {
+            Ok(backlog) => metrics::backlog(&backlog, clock::now_ms()),
+            Err(e) => tracing::debug!(error = %e.chain(), "could not refresh the backlog gauges"),
+        }
+    }
+}
+
+/// How often the backlog gauges are refreshed.
+const GAUGES_EVERY: Duration = Duration::from_secs(5);
+
+async fn read(
+    conn: &mut MultiplexedConnection,
+    config: &WorkerConfig,
+    block: Option<Duration>,
+    after: &str,
+) -> Result<Vec<Entry>, WorkerError> {
+    stream::read_group(
+        conn,
+        &config.consumer,
+        config.batch_size,
+        block.map(millis),
+        after,
+    )
+    .await
+}
+
+fn parse(fields: &[(Vec<u8>, Vec<u8>)]) -> Result<FanoutEvent, String> {
+    let fields = fields
+        .iter()
+        .map(|(k, v)| Some((std::str::from_utf8(k).ok()?, std::str::from_utf8(v).ok()?)))
+        .collect::<Option<Vec<_>>>()
+        .ok_or("a field is not UTF-8")?;
+    FanoutEvent::from_fields(fields)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The run loop's state while steps keep failing.
+struct Failing {
+    backoff: Backoff,
+    /// Whether the outage was logged: once per outage, not once per attempt.
+    warned: bool,
+}
+
+impl Failing {
+    fn new() -> Self {
+        Self {
+            backoff: Backoff::new(),
+            warned: false,
+        }
+    }
+}
+
+/// Exponential back-off between failed steps: quick to notice a blip is over, gentle on a
+/// Redis that is down for longer.
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(5);
+
+    fn new() -> Self {
+        Self { next: Self::FIRST }
+    }
+
+    fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        delay
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_ceiling() {
+        let mut b = Backoff::new();
+        let delays: Vec<u64> = (0..8).map(|_| millis(b.next_delay())).collect();
+        assert_eq!(delays, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+    }
+
+    #[test]
+    fn entries_that_are_not_events_say_why() {
+        let field = |k: &str, v: &[u8]| (k.as_bytes().to_vec(), v.to_vec());
+        let zap = parse(&[field("kind", b"zap")]).unwrap_err();
+        assert!(zap.contains("zap"), "{zap}");
+        let binary = parse(&[field("kind", b"posted\xff")]).unwrap_err();
+        assert!(binary.contains("UTF-8"), "{binary}");
+        let posted = parse(&[
+            field("kind", b"posted"),
+            field("tweet", b"7"),
+            field("author", b"3"),
+        ]);
+        assert!(matches!(posted, Ok(FanoutEvent::Posted { .. })));
+    }
+
+    #[test]
+    fn reclaiming_is_checked_often_but_not_constantly() {
+        let mut config = WorkerConfig::new("w");
+        assert_eq!(config.reclaim_every(), Duration::from_secs(5));
+        config.claim_idle = Duration::from_millis(50);
+        assert_eq!(config.reclaim_every(), Duration::from_millis(25));
+    }
+}

@@ -1,0 +1,495 @@
+//! The worker against a real, throwaway `redis-server` per test: poison entries, reclaiming from
+//! a dead consumer, the delivery limit, resuming, shutdown and a Redis restart.
+//!
+//! Set `TEST_LOG=1` to see the worker's logs.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use chirp_domain::keys::{self, FANOUT_DEAD, FANOUT_GROUP, FANOUT_STREAM};
+use chirp_domain::model::{DisplayName, TweetId, TweetText, UserId, Username};
+use chirp_domain::store::Limits;
+use chirp_domain::store::tweets::Posted;
+use chirp_domain::{Store, migrations, redis_pool};
+use chirp_fanout_worker::{BatchOutcome, BatchSource, TOO_MANY_DELIVERIES, Worker, WorkerConfig};
+use redis::aio::MultiplexedConnection;
+use redis::streams::{StreamId, StreamPendingReply, StreamRangeReply, StreamReadReply};
+use tempfile::TempDir;
+
+const DEADLINE: Duration = Duration::from_secs(15);
+
+/// A `redis-server` of this test's own, on a free port, killed when dropped.
+struct TestRedis {
+    child: Child,
+    port: u16,
+    dir: TempDir,
+}
+
+impl TestRedis {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let child = spawn_redis(port, dir.path());
+        let redis = TestRedis { child, port, dir };
+        redis.wait_until_up().await;
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server and starts an empty one on the same port: an outage that also loses
+    /// the data (no persistence), consumer group included.
+    async fn restart(&mut self) {
+        self.stop();
+        self.child = spawn_redis(self.port, self.dir.path());
+        self.wait_until_up().await;
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    async fn wait_until_up(&self) {
+        let client = redis::Client::open(self.url()).unwrap();
+        let started = Instant::now();
+        loop {
+            if let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                && redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .is_ok()
+            {
+                return;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "redis-server on port {} did not answer PING",
+                self.port
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn conn(&self) -> MultiplexedConnection {
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn spawn_redis(port: u16, dir: &Path) -> Child {
+    Command::new("/usr/bin/redis-server")
+        .args(["--port", &port.to_string()])
+        .args(["--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start /usr/bin/redis-server")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn init_logs() {
+    static INIT: Once = Once::new();
+    if std::env::var_os("TEST_LOG").is_some() {
+        INIT.call_once(|| {
+            tracing_subscriber::fmt()
+                .with_env_filter("info,chirp_fanout_worker=debug")
+                .with_test_writer()
+                .init();
+        });
+    }
+}
+
+/// A migrated Redis and a store on it.
+async fn setup() -> (TestRedis, Store) {
+    init_logs();
+    let redis = TestRedis::start().await;
+    let store = new_store(&redis);
+    migrations::run(&store).await.expect("migrations");
+    (redis, store)
+}
+
+fn new_store(redis: &TestRedis) -> Store {
+    Store::new(
+        redis_pool::build_pool(&redis.url(), 8).unwrap(),
+        Limits::default(),
+    )
+}
+
+fn config(consumer: &str) -> WorkerConfig {
+    WorkerConfig {
+        block: Duration::from_millis(50),
+        claim_idle: Duration::from_millis(50),
+        ..WorkerConfig::new(consumer)
+    }
+}
+
+async fn user(store: &Store, name: &str) -> UserId {
+    store
+        .create_user(
+            &Username::parse(name).unwrap(),
+            &DisplayName::parse(name).unwrap(),
+            "not-a-real-hash",
+        )
+        .await
+        .unwrap()
+}
+
+async fn post(store: &Store, author: UserId, text: &str) -> TweetId {
+    match store
+        .post_tweet(author, &TweetText::parse(text).unwrap(), None)
+        .await
+        .unwrap()
+    {
+        Posted::Created(tweet) | Posted::Replayed(tweet) => tweet.id,
+    }
+}
+
+/// Alice, and Bob who follows her.
+async fn alice_and_follower(store: &Store) -> (UserId, UserId) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    store.follow(bob, alice).await.unwrap();
+    (alice, bob)
+}
+
+async fn home(conn: &mut MultiplexedConnection, owner: UserId) -> Vec<u64> {
+    redis::cmd("ZRANGE")
+        .arg(keys::home(owner))
+        .arg(0)
+        .arg(-1)
+        .query_async(conn)
+        .await
+        .unwrap()
+}
+
+async fn pending(conn: &mut MultiplexedConnection) -> usize {
+    redis::cmd("XPENDING")
+        .arg(FANOUT_STREAM)
+        .arg(FANOUT_GROUP)
+        .query_async::<StreamPendingReply>(conn)
+        .await
+        .unwrap()
+        .count()
+}
+
+async fn dead_letters(conn: &mut MultiplexedConnection) -> Vec<StreamId> {
+    redis::cmd("XRANGE")
+        .arg(FANOUT_DEAD)
+        .arg("-")
+        .arg("+")
+        .query_async::<StreamRangeReply>(conn)
+        .await
+        .unwrap()
+        .ids
+}
+
+/// Reads every new entry as `consumer` and never acknowledges them: a worker that died
+/// mid-batch. Returns the ids read.
+async fn read_and_abandon(conn: &mut MultiplexedConnection, consumer: &str) -> Vec<String> {
+    redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(FANOUT_GROUP)
+        .arg(consumer)
+        .arg("STREAMS")
+        .arg(FANOUT_STREAM)
+        .arg(">")
+        .query_async::<StreamReadReply>(conn)
+        .await
+        .unwrap()
+        .keys
+        .into_iter()
+        .flat_map(|k| k.ids)
+        .map(|e| e.id)
+        .collect()
+}
+
+/// Runs steps until `done` holds; returns every outcome seen. Fails at the deadline.
+async fn step_until<F, Fut>(worker: &mut Worker, what: &str, mut done: F) -> Vec<BatchOutcome>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    let mut outcomes = Vec::new();
+    loop {
+        outcomes.push(worker.process_batch().await.expect("a step"));
+        if done().await {
+            return outcomes;
+        }
+        assert!(started.elapsed() < DEADLINE, "timed out waiting for {what}");
+    }
+}
+
+/// Polls `done` until it holds. Fails at the deadline.
+async fn eventually<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !done().await {
+        assert!(started.elapsed() < DEADLINE, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn field(entry: &StreamId, name: &str) -> Option<String> {
+    entry.get(name)
+}
+
+#[tokio::test]
+async fn an_unparseable_entry_is_dead_lettered_and_the_next_event_is_still_applied() {
+    // Arrange
+    let (redis, store) = setup().await;
+    let mut conn = redis.conn().await;
+    let (alice, bob) = alice_and_follower(&store).await;
+    let poison: String = redis::cmd("XADD")
+        .arg(FANOUT_STREAM)
+        .arg("*")
+        .arg(&[("kind", "zap"), ("tweet", "1")])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let tweet = post(&store, alice, "after the poison").await;
+    let mut worker = Worker::new(store, redis.url(), config("w1"));
+
+    // Act
+    let outcome = worker.process_batch().await.unwrap();
+
+    // Assert: follow change, poison, post, in one batch of new entries.
+    assert_eq!(
+        outcome,
+        BatchOutcome::Processed {
+            source: BatchSource::New,
+            entries: 3,
+            applied: 2,
+            dead_lettered: 1,
+        }
+    );
+    assert_eq!(home(&mut conn, bob).await, [tweet.get()]);
+    assert_eq!(pending(&mut conn).await, 0, "everything is acknowledged");
+    let dead = dead_letters(&mut conn).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(field(&dead[0], "kind").as_deref(), Some("zap"));
+    assert_eq!(field(&dead[0], "tweet").as_deref(), Some("1"));
+    assert_eq!(field(&dead[0], "original_id"), Some(poison));
+    assert_eq!(field(&dead[0], "deliveries").as_deref(), Some("1"));
+    let reason = field(&dead[0], "reason").unwrap();
+    assert!(reason.contains("unknown kind \"zap\""), "{reason}");
+}
+
+#[tokio::test]
+async fn entries_left_pending_by_a_dead_consumer_are_reclaimed_once_idle() {
+    // Arrange
+    let (redis, store) = setup().await;
+    let mut conn = redis.conn().await;
+    let (alice, bob) = alice_and_follower(&store).await;
+    let tweet = post(&store, alice, "held by a dead worker").await;
+    assert_eq!(read_and_abandon(&mut conn, "ghost").await.len(), 2);
+    let mut worker = Worker::new(store, redis.url(), config("live"));
+
+    // Act
+    let outcomes = step_until(&mut worker, "the reclaimed post to be applied", || {
+        let mut conn = conn.clone();
+        async move { home(&mut conn, bob).await == [tweet.get()] }
+    })
+    .await;
+
+    // Assert
+    assert!(
+        outcomes.iter().any(|o| matches!(
+            o,
+            BatchOutcome::Processed {
+                source: BatchSource::Reclaimed,
+                ..
+            }
+        )),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        pending(&mut conn).await,
+        0,
+        "the ghost's entries are acknowledged"
+    );
+    assert!(dead_letters(&mut conn).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_entry_delivered_too_often_is_dead_lettered_with_its_reason() {
+    // Arrange: a post that a crashing consumer has been handed ten times already.
+    let (redis, store) = setup().await;
+    let mut conn = redis.conn().await;
+    let alice = user(&store, "alice").await;
+    post(&store, alice, "crashes every worker").await;
+    let ids = read_and_abandon(&mut conn, "ghost").await;
+    assert_eq!(ids.len(), 1);
+    redis::cmd("XCLAIM")
+        .arg(FANOUT_STREAM)
+        .arg(FANOUT_GROUP)
+        .arg("ghost")
+        .arg(0)
+        .arg(&ids[0])
+        .arg("IDLE")
+        .arg(60_000)
+        .arg("RETRYCOUNT")
+        .arg(10)
+        .query_async::<redis::Value>(&mut conn)
+        .await
+        .unwrap();
+    let mut worker = Worker::new(
+        store,
+        redis.url(),
+        WorkerConfig {
+            max_deliveries: 3,
+            ..config("live")
+        },
+    );
+
+    // Act
+    let outcome = worker.process_batch().await.unwrap();
+
+    // Assert: the claim was the eleventh delivery.
+    assert_eq!(
+        outcome,
+        BatchOutcome::Processed {
+            source: BatchSource::Reclaimed,
+            entries: 1,
+            applied: 0,
+            dead_lettered: 1,
+        }
+    );
+    let dead = dead_letters(&mut conn).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        field(&dead[0], "reason").as_deref(),
+        Some(TOO_MANY_DELIVERIES)
+    );
+    assert_eq!(field(&dead[0], "original_id").as_ref(), Some(&ids[0]));
+    assert_eq!(field(&dead[0], "deliveries").as_deref(), Some("11"));
+    assert_eq!(field(&dead[0], "kind").as_deref(), Some("posted"));
+    assert_eq!(pending(&mut conn).await, 0);
+}
+
+#[tokio::test]
+async fn a_worker_restarted_under_its_old_name_resumes_its_pending_entries_at_once() {
+    // Arrange: "w1" read the entries and died before acknowledging them.
+    let (redis, store) = setup().await;
+    let mut conn = redis.conn().await;
+    let (alice, bob) = alice_and_follower(&store).await;
+    let tweet = post(&store, alice, "resume me").await;
+    read_and_abandon(&mut conn, "w1").await;
+    let patient = WorkerConfig {
+        claim_idle: Duration::from_secs(3600),
+        ..config("w1")
+    };
+    let mut worker = Worker::new(store, redis.url(), patient);
+
+    // Act
+    let outcome = worker.process_batch().await.unwrap();
+
+    // Assert
+    assert_eq!(
+        outcome,
+        BatchOutcome::Processed {
+            source: BatchSource::Resumed,
+            entries: 2,
+            applied: 2,
+            dead_lettered: 0,
+        }
+    );
+    assert_eq!(home(&mut conn, bob).await, [tweet.get()]);
+    assert_eq!(pending(&mut conn).await, 0);
+    assert_eq!(worker.process_batch().await.unwrap(), BatchOutcome::Idle);
+}
+
+#[tokio::test]
+async fn the_running_worker_fans_out_new_posts_and_stops_on_shutdown() {
+    // Arrange
+    let (redis, store) = setup().await;
+    let mut conn = redis.conn().await;
+    let (alice, bob) = alice_and_follower(&store).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = Worker::new(store.clone(), redis.url(), config("w1"));
+    let running = tokio::spawn(worker.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+
+    // Act
+    let tweet = post(&store, alice, "hello followers").await;
+
+    // Assert
+    eventually("the post in Bob's home timeline", || {
+        let mut conn = conn.clone();
+        async move { home(&mut conn, bob).await == [tweet.get()] }
+    })
+    .await;
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .expect("the worker stops promptly")
+        .expect("the worker did not panic");
+    assert_eq!(pending(&mut conn).await, 0);
+}
+
+#[tokio::test]
+async fn the_running_worker_recovers_when_redis_restarts_empty() {
+    // Arrange: a worker that has its group and its connection.
+    let (mut redis, store) = setup().await;
+    let (alice, bob) = alice_and_follower(&store).await;
+    let first = post(&store, alice, "before the outage").await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = Worker::new(store.clone(), redis.url(), config("w1"));
+    let running = tokio::spawn(worker.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    let conn = redis.conn().await;
+    eventually("the first post in Bob's home timeline", || {
+        let mut conn = conn.clone();
+        async move { home(&mut conn, bob).await == [first.get()] }
+    })
+    .await;
+
+    // Act: Redis goes away and comes back with nothing, not even the consumer group (no
+    // migrations are run again: the worker has to recreate the group itself).
+    redis.restart().await;
+    let (alice, bob) = alice_and_follower(&store).await;
+    let second = post(&store, alice, "after the outage").await;
+
+    // Assert
+    let conn = redis.conn().await;
+    eventually("the second post in Bob's home timeline", || {
+        let mut conn = conn.clone();
+        async move { home(&mut conn, bob).await == [second.get()] }
+    })
+    .await;
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .expect("the worker stops promptly")
+        .expect("the worker did not panic");
+}
