@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use chirp_api::settings::LogFormat;
 use chirp_api::{Application, Settings, openapi, telemetry};
 use clap::{Parser, Subcommand};
+use tokio::signal::unix::{SignalKind, signal};
 
 /// Chirp's HTTP API server. Configured by CHIRP_* environment variables or the flags below.
 #[derive(Parser)]
@@ -50,6 +51,18 @@ async fn serve(settings: Settings) -> Result<(), String> {
     let app = Application::build(settings)
         .await
         .map_err(|e| e.to_string())?;
+    let handle = app.handle();
+    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?;
+    tokio::spawn(async move {
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        // Stop accepting, let in-flight requests finish.
+        tracing::info!(signal = name, "draining in-flight requests, then stopping");
+        handle.stop(true).await;
+    });
     app.run_until_stopped().await.map_err(|e| e.to_string())?;
     tracing::info!("chirp-api stopped");
     Ok(())

@@ -110,7 +110,10 @@ impl Application {
                 .http_workers
                 .map_or_else(num_workers, |n| n as usize),
         )
-        // On SIGTERM/SIGINT: stop accepting, let in-flight requests finish (up to 30 s).
+        // Signals are handled by the binary (`main.rs`), which asks for a graceful stop on SIGINT
+        // as on SIGTERM; actix's own handler would make SIGINT a forced stop.
+        .disable_signals()
+        // A graceful stop drains in-flight requests for up to 30 s.
         .shutdown_timeout(30)
         .run();
         tracing::info!(port, redis = %redact_url(&settings.redis_url), "chirp-api listening");
@@ -121,7 +124,7 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGTERM or SIGINT, then drains in-flight requests.
+    /// Serves until stopped through [`Application::handle`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
