@@ -1,8 +1,34 @@
-//! Events on the fan-out stream (`chirp:{fanout}:events`). Each names what happened, not what to
-//! write: the worker derives the writes from the current state, which is what makes handling an
-//! event twice, or two events out of order, harmless.
+//! Events on the fan-out streams. Each names what happened, not what to write: the worker
+//! derives the writes from the current state, which is what makes handling an event twice, or
+//! two events out of order, harmless.
+//!
+//! `chirp:{fanout}:events` carries what the API publishes; `chirp:{fanout}:slices` carries the
+//! slices a big fan-out is split into ([`FanoutEvent::Slice`]), so that several workers share it
+//! and ordinary events never wait behind it.
 
 use crate::model::{TweetId, UserId};
+
+/// Which followers of an author a slice covers: follow scores in `(after, upto]`, `upto = None`
+/// meaning no upper bound (followers who arrive during the fan-out land in the last slice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FollowerRange {
+    pub after: Option<u64>,
+    pub upto: Option<u64>,
+}
+
+impl FollowerRange {
+    pub const ALL: FollowerRange = FollowerRange {
+        after: None,
+        upto: None,
+    };
+}
+
+/// What a fan-out does to each follower's home timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SliceAction {
+    Insert,
+    Remove,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FanoutEvent {
@@ -12,6 +38,13 @@ pub enum FanoutEvent {
     Deleted { tweet: TweetId, author: UserId },
     /// The follow edge between two users changed (follow or unfollow): reconcile it.
     FollowChanged { follower: UserId, followee: UserId },
+    /// One slice of a big fan-out: insert or remove `tweet` for the followers in `range`.
+    Slice {
+        action: SliceAction,
+        tweet: TweetId,
+        author: UserId,
+        range: FollowerRange,
+    },
 }
 
 impl FanoutEvent {
@@ -32,6 +65,25 @@ impl FanoutEvent {
                 ("kind", "follow_changed".into()),
                 ("follower", follower.to_string()),
                 ("followee", followee.to_string()),
+            ],
+            FanoutEvent::Slice {
+                action,
+                tweet,
+                author,
+                range,
+            } => vec![
+                (
+                    "kind",
+                    match action {
+                        SliceAction::Insert => "posted_slice",
+                        SliceAction::Remove => "deleted_slice",
+                    }
+                    .into(),
+                ),
+                ("tweet", tweet.to_string()),
+                ("author", author.to_string()),
+                ("after", bound(range.after)),
+                ("upto", bound(range.upto)),
             ],
         }
     }
@@ -54,6 +106,26 @@ impl FanoutEvent {
         let tweet = || {
             get("tweet").and_then(|v| TweetId::parse(v).map_err(|_| format!("bad tweet: {v:?}")))
         };
+        let score = |name: &str| {
+            get(name).and_then(|v| match v {
+                "" => Ok(None),
+                v => v
+                    .parse::<u64>()
+                    .map(Some)
+                    .map_err(|_| format!("bad {name}: {v:?}")),
+            })
+        };
+        let slice = |action| -> Result<Self, String> {
+            Ok(FanoutEvent::Slice {
+                action,
+                tweet: tweet()?,
+                author: user("author")?,
+                range: FollowerRange {
+                    after: score("after")?,
+                    upto: score("upto")?,
+                },
+            })
+        };
         match get("kind")? {
             "posted" => Ok(FanoutEvent::Posted {
                 tweet: tweet()?,
@@ -67,9 +139,32 @@ impl FanoutEvent {
                 follower: user("follower")?,
                 followee: user("followee")?,
             }),
+            "posted_slice" => slice(SliceAction::Insert),
+            "deleted_slice" => slice(SliceAction::Remove),
             other => Err(format!("unknown kind {other:?}")),
         }
     }
+
+    /// A short name for logs and metric labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FanoutEvent::Posted { .. } => "posted",
+            FanoutEvent::Deleted { .. } => "deleted",
+            FanoutEvent::FollowChanged { .. } => "follow_changed",
+            FanoutEvent::Slice {
+                action: SliceAction::Insert,
+                ..
+            } => "posted_slice",
+            FanoutEvent::Slice {
+                action: SliceAction::Remove,
+                ..
+            } => "deleted_slice",
+        }
+    }
+}
+
+fn bound(score: Option<u64>) -> String {
+    score.map(|s| s.to_string()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -91,6 +186,24 @@ mod tests {
                 follower: UserId::new(1002),
                 followee: UserId::new(1003),
             },
+            FanoutEvent::Slice {
+                action: SliceAction::Insert,
+                tweet: TweetId::new(10_003),
+                author: UserId::new(1004),
+                range: FollowerRange {
+                    after: None,
+                    upto: Some(1_795_000_000_123),
+                },
+            },
+            FanoutEvent::Slice {
+                action: SliceAction::Remove,
+                tweet: TweetId::new(10_004),
+                author: UserId::new(1004),
+                range: FollowerRange {
+                    after: Some(5),
+                    upto: None,
+                },
+            },
         ];
         for event in events {
             let fields = event.to_fields();
@@ -107,5 +220,13 @@ mod tests {
             FanoutEvent::from_fields(vec![("kind", "posted"), ("tweet", "x"), ("author", "1")])
                 .is_err()
         );
+        let bad_bound = vec![
+            ("kind", "posted_slice"),
+            ("tweet", "7"),
+            ("author", "1"),
+            ("after", "-3"),
+            ("upto", ""),
+        ];
+        assert!(FanoutEvent::from_fields(bad_bound).is_err());
     }
 }

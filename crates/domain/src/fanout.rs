@@ -11,7 +11,7 @@
 use deadpool_redis::Connection;
 
 use crate::error::Result;
-use crate::events::FanoutEvent;
+use crate::events::{FanoutEvent, FollowerRange, SliceAction};
 use crate::keys;
 use crate::model::{TweetId, UserId};
 use crate::scripts;
@@ -20,10 +20,13 @@ use crate::store::Store;
 /// What applying one event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
-    /// A post reached `followers` follower timelines (`inserted` of them newly).
+    /// A post (or a slice of one) reached `followers` follower timelines, `inserted` of them
+    /// newly.
     Posted { followers: usize, inserted: usize },
-    /// A deletion was carried to `followers` follower timelines.
+    /// A deletion (or a slice of one) was carried to `followers` follower timelines.
     Deleted { followers: usize },
+    /// A big fan-out was split into `slices` slices on `chirp:{fanout}:slices`.
+    Split { slices: usize },
     /// A follow edge was reconciled.
     FollowReconciled,
     /// Nothing to do (the tweet was deleted before its fan-out, say).
@@ -38,24 +41,43 @@ pub async fn apply(store: &Store, event: FanoutEvent) -> Result<Applied> {
             reconcile_follow(store, follower, followee).await?;
             Ok(Applied::FollowReconciled)
         }
+        FanoutEvent::Slice {
+            action,
+            tweet,
+            author,
+            range,
+        } => {
+            let mut conn = store.conn().await?;
+            if action == SliceAction::Insert && !tweet_exists(&mut conn, tweet).await? {
+                return Ok(Applied::Skipped);
+            }
+            walk_followers(&mut conn, store, action, tweet, author, range).await
+        }
     }
+}
+
+async fn tweet_exists(conn: &mut Connection, tweet: TweetId) -> Result<bool> {
+    Ok(redis::cmd("EXISTS")
+        .arg(keys::tweet(tweet))
+        .query_async(conn)
+        .await?)
 }
 
 async fn apply_posted(store: &Store, tweet: TweetId, author: UserId) -> Result<Applied> {
     let mut conn = store.conn().await?;
-    let exists: bool = redis::cmd("EXISTS")
-        .arg(keys::tweet(tweet))
-        .query_async(&mut conn)
-        .await?;
-    if !exists {
+    if !tweet_exists(&mut conn, tweet).await? {
         return Ok(Applied::Skipped);
     }
-    let cap = store.limits.timeline_cap;
     // The API did these already; redoing them repairs a post whose API process died midway.
     let mut pipe = redis::pipe();
     pipe.zadd(keys::user_tweets(author), tweet.get(), tweet.get())
         .ignore()
-        .invoke_script(&home_insert(author, author, cap, &[tweet.get()]))
+        .invoke_script(&home_insert(
+            author,
+            author,
+            store.limits.timeline_cap,
+            &[tweet.get()],
+        ))
         .ignore()
         .invoke_script(
             scripts::CAPPED_INSERT
@@ -65,30 +87,7 @@ async fn apply_posted(store: &Store, tweet: TweetId, author: UserId) -> Result<A
         )
         .ignore();
     scripts::run_pipeline::<_, ()>(&mut conn, &pipe).await?;
-
-    let (mut followers, mut inserted) = (0, 0);
-    let mut after = "-inf".to_owned();
-    loop {
-        let chunk = follower_chunk(&mut conn, author, &after, store.limits.fanout_chunk).await?;
-        if chunk.is_empty() {
-            break;
-        }
-        let mut pipe = redis::pipe();
-        for &(follower, _) in &chunk {
-            pipe.invoke_script(&home_insert(follower, author, cap, &[tweet.get()]));
-        }
-        let added: Vec<i64> = scripts::run_pipeline(&mut conn, &pipe).await?;
-        followers += chunk.len();
-        inserted += added.iter().filter(|&&n| n > 0).count();
-        if chunk.len() < store.limits.fanout_chunk {
-            break;
-        }
-        after = format!("({}", chunk.last().map_or(0, |c| c.1));
-    }
-    Ok(Applied::Posted {
-        followers,
-        inserted,
-    })
+    spread(&mut conn, store, SliceAction::Insert, tweet, author).await
 }
 
 async fn apply_deleted(store: &Store, tweet: TweetId, author: UserId) -> Result<Applied> {
@@ -102,25 +101,125 @@ async fn apply_deleted(store: &Store, tweet: TweetId, author: UserId) -> Result<
         .ignore()
         .query_async::<()>(&mut conn)
         .await?;
-    let mut followers = 0;
-    let mut after = "-inf".to_owned();
+    spread(&mut conn, store, SliceAction::Remove, tweet, author).await
+}
+
+/// Carries a post or a deletion to every follower: at once for an ordinary author; for one with
+/// more than `slice_followers` followers, by splitting the work into slices that any worker can
+/// take from `chirp:{fanout}:slices`, so that several workers share a big fan-out and it never
+/// holds up the events behind it.
+///
+/// A slice that fails half-way is redone from its start when redelivered rather than resumed:
+/// redoing is idempotent and bounded by the slice size, while resuming would cost a cursor write
+/// per chunk on every fan-out to save at most one slice's work after a crash.
+async fn spread(
+    conn: &mut Connection,
+    store: &Store,
+    action: SliceAction,
+    tweet: TweetId,
+    author: UserId,
+) -> Result<Applied> {
+    let size = store.limits.slice_followers.max(1);
+    let followers: usize = redis::cmd("ZCARD")
+        .arg(keys::followers(author))
+        .query_async(conn)
+        .await?;
+    if followers <= size {
+        return walk_followers(conn, store, action, tweet, author, FollowerRange::ALL).await;
+    }
+    // The score of every `size`-th follower, read in one transaction so the bounds are of one
+    // state. Scores are unique, so consecutive bounds cut the set into disjoint slices; the
+    // first starts at the bottom and the last is open-ended, so together they cover everyone.
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    for rank in (size..followers).step_by(size) {
+        pipe.cmd("ZRANGE")
+            .arg(keys::followers(author))
+            .arg(rank - 1)
+            .arg(rank - 1)
+            .arg("WITHSCORES");
+    }
+    let bounds: Vec<Vec<(u64, f64)>> = pipe.query_async(conn).await?;
+    let mut cuts: Vec<u64> = bounds
+        .into_iter()
+        .filter_map(|row| row.first().map(|&(_, score)| score as u64))
+        .collect();
+    cuts.dedup();
+    let mut lower = None;
+    let mut pipe = redis::pipe();
+    for upper in cuts.iter().map(|&c| Some(c)).chain([None]) {
+        let slice = FanoutEvent::Slice {
+            action,
+            tweet,
+            author,
+            range: FollowerRange {
+                after: lower,
+                upto: upper,
+            },
+        };
+        pipe.cmd("XADD")
+            .arg(keys::FANOUT_SLICES)
+            .arg("*")
+            .arg(slice.to_fields())
+            .ignore();
+        lower = upper;
+    }
+    pipe.query_async::<()>(conn).await?;
+    Ok(Applied::Split {
+        slices: cuts.len() + 1,
+    })
+}
+
+/// Inserts `tweet` into (or removes it from) the home timeline of every follower of `author`
+/// in `range`, a chunk of followers per pipeline.
+async fn walk_followers(
+    conn: &mut Connection,
+    store: &Store,
+    action: SliceAction,
+    tweet: TweetId,
+    author: UserId,
+    range: FollowerRange,
+) -> Result<Applied> {
+    let chunk_size = store.limits.fanout_chunk;
+    let upto = range.upto.map_or("+inf".to_owned(), |u| u.to_string());
+    let mut after = range.after.map_or("-inf".to_owned(), |a| format!("({a}"));
+    let (mut followers, mut inserted) = (0, 0);
     loop {
-        let chunk = follower_chunk(&mut conn, author, &after, store.limits.fanout_chunk).await?;
+        let chunk = follower_chunk(conn, author, &after, &upto, chunk_size).await?;
         if chunk.is_empty() {
             break;
         }
         let mut pipe = redis::pipe();
         for &(follower, _) in &chunk {
-            pipe.zrem(keys::home(follower), tweet.get()).ignore();
+            match action {
+                SliceAction::Insert => {
+                    pipe.invoke_script(&home_insert(
+                        follower,
+                        author,
+                        store.limits.timeline_cap,
+                        &[tweet.get()],
+                    ));
+                }
+                SliceAction::Remove => {
+                    pipe.zrem(keys::home(follower), tweet.get());
+                }
+            }
         }
-        pipe.query_async::<()>(&mut conn).await?;
+        let changed: Vec<i64> = scripts::run_pipeline(conn, &pipe).await?;
         followers += chunk.len();
-        if chunk.len() < store.limits.fanout_chunk {
+        inserted += changed.iter().filter(|&&n| n > 0).count();
+        if chunk.len() < chunk_size {
             break;
         }
         after = format!("({}", chunk.last().map_or(0, |c| c.1));
     }
-    Ok(Applied::Deleted { followers })
+    Ok(match action {
+        SliceAction::Insert => Applied::Posted {
+            followers,
+            inserted,
+        },
+        SliceAction::Remove => Applied::Deleted { followers },
+    })
 }
 
 /// Brings `followee`'s follower list and `follower`'s home timeline in line with whether
@@ -240,18 +339,19 @@ fn home_insert(
     inv
 }
 
-/// Up to `n` followers of `author` with follow scores above `after` (a ZRANGE bound), oldest
-/// first. Scores are unique, so walking by score neither repeats nor skips.
+/// Up to `n` followers of `author` with follow scores between `after` and `upto` (ZRANGE
+/// bounds), oldest first. Scores are unique, so walking by score neither repeats nor skips.
 async fn follower_chunk(
     conn: &mut Connection,
     author: UserId,
     after: &str,
+    upto: &str,
     n: usize,
 ) -> Result<Vec<(UserId, u64)>> {
     let rows: Vec<(u64, f64)> = redis::cmd("ZRANGE")
         .arg(keys::followers(author))
         .arg(after)
-        .arg("+inf")
+        .arg(upto)
         .arg("BYSCORE")
         .arg("LIMIT")
         .arg(0)

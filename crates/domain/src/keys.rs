@@ -17,6 +17,7 @@
 //! | `chirp:{seq}:user`, `chirp:{seq}:tweet` | string | id sequences (INCR) |
 //! | `chirp:{global}:timeline` | zset | the last 1000 tweets of everyone |
 //! | `chirp:{fanout}:events` | stream | fan-out events, consumer group `fanout` |
+//! | `chirp:{fanout}:slices` | stream | slices of big fan-outs, consumer group `fanout` |
 //! | `chirp:{fanout}:dead` | stream | events that failed too often, with the reason |
 //! | `chirp:{rl:<kind>:<subject>}` | string | a rate-limit counter, expiring with its window |
 //! | `chirp:{migrations}:applied` | hash | migration version -> name and time applied |
@@ -60,6 +61,7 @@ pub const USER_SEQ: &str = "chirp:{seq}:user";
 pub const TWEET_SEQ: &str = "chirp:{seq}:tweet";
 pub const GLOBAL_TIMELINE: &str = "chirp:{global}:timeline";
 pub const FANOUT_STREAM: &str = "chirp:{fanout}:events";
+pub const FANOUT_SLICES: &str = "chirp:{fanout}:slices";
 pub const FANOUT_DEAD: &str = "chirp:{fanout}:dead";
 pub const FANOUT_GROUP: &str = "fanout";
 pub const MIGRATIONS_APPLIED: &str = "chirp:{migrations}:applied";

@@ -15,6 +15,7 @@
 //! - [`metrics`]: metric names and what is recorded; the binary installs the exporter.
 //! - [`settings`]: the binary's `CHIRP_*` settings.
 
+pub mod dlq;
 pub mod error;
 pub mod metrics;
 pub mod settings;
@@ -23,4 +24,6 @@ pub mod worker;
 
 pub use error::WorkerError;
 pub use settings::Settings;
-pub use worker::{BatchOutcome, BatchSource, TOO_MANY_DELIVERIES, Worker, WorkerConfig};
+pub use worker::{
+    BatchOutcome, BatchSource, STREAMS, TOO_MANY_DELIVERIES, Worker, WorkerConfig, run_all,
+};

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use chirp_domain::{Store, migrations, redis_pool};
-use chirp_fanout_worker::settings::LogFormat;
-use chirp_fanout_worker::{Settings, Worker, error, metrics};
+use chirp_fanout_worker::settings::{Command, DlqAction, LogFormat};
+use chirp_fanout_worker::{Settings, dlq, error, metrics, run_all};
 use clap::Parser;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use tokio::signal::unix::{SignalKind, signal};
@@ -19,7 +19,11 @@ const POOL_SIZE: usize = 4;
 async fn main() -> ExitCode {
     let settings = Settings::parse();
     init_logging(&settings);
-    match run(settings).await {
+    let result = match &settings.command {
+        Some(Command::Dlq { action }) => dlq_command(&settings, action).await,
+        None | Some(Command::Run) => run(settings).await,
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             tracing::error!("{message}");
@@ -54,8 +58,39 @@ async fn run(settings: Settings) -> Result<(), String> {
     if !migrate(&store, stopped.clone()).await {
         return Ok(());
     }
-    let worker = Worker::new(store, settings.redis_url.expose(), config);
-    worker.run_until_stopped(wait_for(stopped)).await;
+    run_all(
+        store,
+        settings.redis_url.expose().to_owned(),
+        config,
+        wait_for(stopped),
+    )
+    .await;
+    Ok(())
+}
+
+/// `dlq list` / `dlq replay`: prints to stdout, so it can be piped to `jq`.
+async fn dlq_command(settings: &Settings, action: &DlqAction) -> Result<(), String> {
+    let pool = redis_pool::build_pool(settings.redis_url.expose(), 1)
+        .map_err(|e| format!("redis pool for {}: {e}", settings.redis_url))?;
+    let mut conn = pool
+        .get()
+        .await
+        .map_err(|e| format!("redis at {}: {e}", settings.redis_url))?;
+    match action {
+        DlqAction::List { count } => {
+            for letter in dlq::list(&mut conn, *count).await.map_err(|e| e.chain())? {
+                println!("{letter}");
+            }
+        }
+        DlqAction::Replay { ids, all } => {
+            let ids = if *all { &[][..] } else { &ids[..] };
+            let replayed = dlq::replay(&mut conn, ids).await.map_err(|e| e.chain())?;
+            for id in &replayed {
+                println!("replayed {id}");
+            }
+            eprintln!("{} dead letter(s) replayed", replayed.len());
+        }
+    }
     Ok(())
 }
 

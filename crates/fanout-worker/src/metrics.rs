@@ -43,7 +43,10 @@ pub fn describe() {
         Unit::Seconds,
         "Time to apply one fan-out event, by event kind"
     );
-    describe_gauge!(STREAM_LENGTH, "Entries in the fan-out stream");
+    describe_gauge!(
+        STREAM_LENGTH,
+        "Entries in a fan-out stream (events, slices), acknowledged or not, until trimmed"
+    );
     describe_gauge!(
         PENDING,
         "Entries delivered to a worker and not yet acknowledged"
@@ -56,7 +59,7 @@ pub fn describe() {
 }
 
 pub(crate) fn applied(event: &FanoutEvent, applied: &Applied, took: Duration) {
-    metrics::histogram!(DURATION, "kind" => kind(event)).record(took.as_secs_f64());
+    metrics::histogram!(DURATION, "kind" => event.kind()).record(took.as_secs_f64());
     metrics::counter!(ENTRIES_PROCESSED, "outcome" => "applied").increment(1);
     if let Applied::Posted { inserted, .. } = applied {
         metrics::counter!(INSERTS).increment(*inserted as u64);
@@ -73,22 +76,15 @@ pub(crate) fn dead_lettered(cause: &'static str) {
     metrics::counter!(DEAD_LETTERS, "cause" => cause).increment(1);
 }
 
-pub(crate) fn backlog(backlog: &Backlog, now_ms: u64) {
-    metrics::gauge!(STREAM_LENGTH).set(backlog.length as f64);
-    metrics::gauge!(PENDING).set(backlog.pending as f64);
+/// `stream` is `events` or `slices`, the last part of the stream's key.
+pub(crate) fn backlog(stream: &'static str, backlog: &Backlog, now_ms: u64) {
+    metrics::gauge!(STREAM_LENGTH, "stream" => stream).set(backlog.length as f64);
+    metrics::gauge!(PENDING, "stream" => stream).set(backlog.pending as f64);
     // An entry id starts with the milliseconds at which it was added: its age needs no lookup.
     let age_ms = backlog
         .oldest_pending
         .as_deref()
         .and_then(|id| id.split('-').next()?.parse::<u64>().ok())
         .map_or(0, |added| now_ms.saturating_sub(added));
-    metrics::gauge!(OLDEST_PENDING_AGE).set(age_ms as f64 / 1000.0);
-}
-
-fn kind(event: &FanoutEvent) -> &'static str {
-    match event {
-        FanoutEvent::Posted { .. } => "posted",
-        FanoutEvent::Deleted { .. } => "deleted",
-        FanoutEvent::FollowChanged { .. } => "follow_changed",
-    }
+    metrics::gauge!(OLDEST_PENDING_AGE, "stream" => stream).set(age_ms as f64 / 1000.0);
 }

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chirp_domain::store::Limits;
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::worker::WorkerConfig;
 
@@ -16,6 +16,9 @@ use crate::worker::WorkerConfig;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "chirp-fanout-worker", version)]
 pub struct Settings {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Redis to work against: `redis://[:password@]host:port[/db]` (or `rediss://` for TLS).
     #[arg(
         long,
@@ -42,6 +45,12 @@ pub struct Settings {
     #[arg(long, env = "CHIRP_FANOUT_MAX_DELIVERIES", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_deliveries: u64,
+
+    /// Authors with more followers than this have each fan-out split into slices of this many
+    /// followers, shared by all workers through `chirp:{fanout}:slices`.
+    #[arg(long, env = "CHIRP_FANOUT_SLICE_FOLLOWERS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub slice_followers: u32,
 
     /// Entries read (and reclaimed) per step.
     #[arg(long, env = "CHIRP_FANOUT_BATCH_SIZE", default_value_t = 100,
@@ -73,6 +82,37 @@ pub struct Settings {
     pub log_filter: String,
 }
 
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Consume the fan-out streams until SIGTERM or SIGINT (the default).
+    Run,
+    /// Inspect or replay the dead-letter stream (`chirp:{fanout}:dead`).
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum DlqAction {
+    /// Print dead letters, oldest first, one JSON object per line.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        count: usize,
+    },
+    /// Put dead letters back on the stream they came from, and drop them from the dead-letter
+    /// stream. Fix what made them fail first, or they will come back.
+    Replay {
+        /// Ids of the dead letters to replay (as `dlq list` shows them).
+        #[arg(required_unless_present = "all")]
+        ids: Vec<String>,
+        /// Replay every dead letter.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     /// Human-readable lines.
@@ -85,12 +125,14 @@ impl Settings {
     pub fn limits(&self) -> Limits {
         Limits {
             timeline_cap: self.timeline_cap as usize,
+            slice_followers: self.slice_followers as usize,
             ..Limits::default()
         }
     }
 
     pub fn worker_config(&self) -> WorkerConfig {
         WorkerConfig {
+            stream: chirp_domain::keys::FANOUT_STREAM,
             consumer: self
                 .consumer
                 .clone()

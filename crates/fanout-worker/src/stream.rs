@@ -5,7 +5,7 @@
 //! read fail, over and over, and wedge the worker. Here an entry's fields stay bytes, and a bad
 //! entry is the poison of that entry alone. Both RESP2 and RESP3 reply shapes are accepted.
 
-use chirp_domain::keys::{FANOUT_DEAD, FANOUT_GROUP, FANOUT_STREAM};
+use chirp_domain::keys::{FANOUT_DEAD, FANOUT_GROUP};
 use redis::Value;
 use redis::aio::ConnectionLike;
 
@@ -21,10 +21,13 @@ pub(crate) struct Entry {
 }
 
 /// `XGROUP CREATE ... MKSTREAM`, where a group that exists already is success.
-pub(crate) async fn create_group(conn: &mut impl ConnectionLike) -> Result<(), WorkerError> {
+pub(crate) async fn create_group(
+    conn: &mut impl ConnectionLike,
+    stream: &str,
+) -> Result<(), WorkerError> {
     let created = redis::cmd("XGROUP")
         .arg("CREATE")
-        .arg(FANOUT_STREAM)
+        .arg(stream)
         .arg(FANOUT_GROUP)
         .arg("0")
         .arg("MKSTREAM")
@@ -40,6 +43,7 @@ pub(crate) async fn create_group(conn: &mut impl ConnectionLike) -> Result<(), W
 /// ms for some); with an id, this consumer's own pending entries after that id (no waiting).
 pub(crate) async fn read_group(
     conn: &mut impl ConnectionLike,
+    stream: &str,
     consumer: &str,
     count: usize,
     block_ms: Option<u64>,
@@ -54,7 +58,7 @@ pub(crate) async fn read_group(
     if let Some(ms) = block_ms {
         cmd.arg("BLOCK").arg(ms);
     }
-    cmd.arg("STREAMS").arg(FANOUT_STREAM).arg(after);
+    cmd.arg("STREAMS").arg(stream).arg(after);
     parse_read(cmd.query_async(conn).await?)
 }
 
@@ -63,13 +67,14 @@ pub(crate) async fn read_group(
 /// from (`0-0` once the pending list has been scanned to its end) and the claimed entries.
 pub(crate) async fn auto_claim(
     conn: &mut impl ConnectionLike,
+    stream: &str,
     consumer: &str,
     min_idle_ms: u64,
     start: &str,
     count: usize,
 ) -> Result<(String, Vec<Entry>), WorkerError> {
     let reply = redis::cmd("XAUTOCLAIM")
-        .arg(FANOUT_STREAM)
+        .arg(stream)
         .arg(FANOUT_GROUP)
         .arg(consumer)
         .arg(min_idle_ms)
@@ -85,6 +90,7 @@ pub(crate) async fn auto_claim(
 /// one call per id in one pipeline. An id no longer pending (acknowledged meanwhile) is `None`.
 pub(crate) async fn deliveries(
     conn: &mut impl ConnectionLike,
+    stream: &str,
     ids: &[&str],
 ) -> Result<Vec<Option<Pending>>, WorkerError> {
     if ids.is_empty() {
@@ -93,7 +99,7 @@ pub(crate) async fn deliveries(
     let mut pipe = redis::pipe();
     for id in ids {
         pipe.cmd("XPENDING")
-            .arg(FANOUT_STREAM)
+            .arg(stream)
             .arg(FANOUT_GROUP)
             .arg(*id)
             .arg(*id)
@@ -104,12 +110,16 @@ pub(crate) async fn deliveries(
 }
 
 /// `XACK`s `ids`: only ever after their effects are written.
-pub(crate) async fn ack(conn: &mut impl ConnectionLike, ids: &[String]) -> Result<(), WorkerError> {
+pub(crate) async fn ack(
+    conn: &mut impl ConnectionLike,
+    stream: &str,
+    ids: &[String],
+) -> Result<(), WorkerError> {
     if ids.is_empty() {
         return Ok(());
     }
     redis::cmd("XACK")
-        .arg(FANOUT_STREAM)
+        .arg(stream)
         .arg(FANOUT_GROUP)
         .arg(ids)
         .query_async::<()>(conn)
@@ -122,6 +132,7 @@ pub(crate) async fn ack(conn: &mut impl ConnectionLike, ids: &[String]) -> Resul
 /// share the `{fanout}` hash tag, so this holds on Redis Cluster too.
 pub(crate) async fn dead_letter(
     conn: &mut impl ConnectionLike,
+    stream: &str,
     entry: &Entry,
     reason: &str,
     deliveries: u64,
@@ -138,9 +149,11 @@ pub(crate) async fn dead_letter(
         .arg(&entry.id)
         .arg("deliveries")
         .arg(deliveries)
+        .arg("stream")
+        .arg(stream)
         .ignore();
     pipe.cmd("XACK")
-        .arg(FANOUT_STREAM)
+        .arg(stream)
         .arg(FANOUT_GROUP)
         .arg(&entry.id)
         .ignore();
@@ -160,13 +173,16 @@ pub(crate) struct Backlog {
 }
 
 /// `XLEN` and the summary form of `XPENDING`, in one round trip.
-pub(crate) async fn backlog(conn: &mut impl ConnectionLike) -> Result<Backlog, WorkerError> {
+pub(crate) async fn backlog(
+    conn: &mut impl ConnectionLike,
+    stream: &str,
+) -> Result<Backlog, WorkerError> {
     const CMD: &str = "XPENDING";
     let (length, summary): (u64, Value) = redis::pipe()
         .cmd("XLEN")
-        .arg(FANOUT_STREAM)
+        .arg(stream)
         .cmd("XPENDING")
-        .arg(FANOUT_STREAM)
+        .arg(stream)
         .arg(FANOUT_GROUP)
         .query_async(conn)
         .await?;
@@ -182,6 +198,66 @@ pub(crate) async fn backlog(conn: &mut impl ConnectionLike) -> Result<Backlog, W
         pending,
         oldest_pending: parts.next().and_then(string),
     })
+}
+
+/// `XRANGE <stream> <start> + COUNT <count>`: up to `count` entries from `start` on.
+pub(crate) async fn range(
+    conn: &mut impl ConnectionLike,
+    stream: &str,
+    start: &str,
+    count: usize,
+) -> Result<Vec<Entry>, WorkerError> {
+    const CMD: &str = "XRANGE";
+    let reply: Value = redis::cmd(CMD)
+        .arg(stream)
+        .arg(start)
+        .arg("+")
+        .arg("COUNT")
+        .arg(count)
+        .query_async(conn)
+        .await?;
+    items(reply)
+        .ok_or_else(|| WorkerError::reply(CMD, "not a list"))?
+        .into_iter()
+        .map(|v| parse_entry(v).ok_or_else(|| WorkerError::reply(CMD, "bad entry")))
+        .collect()
+}
+
+/// Trims entries every consumer is done with: all entries older than the oldest one still
+/// pending or, when none is, than the last one delivered to the group. That never drops an
+/// entry not yet processed: entries not yet delivered are newer than the last delivered one,
+/// and delivered ones stay pending until acknowledged. (It assumes `fanout` is the stream's only
+/// consumer group, as it is.) Returns how many entries were trimmed.
+pub(crate) async fn trim(conn: &mut impl ConnectionLike, stream: &str) -> Result<u64, WorkerError> {
+    let backlog = backlog(conn, stream).await?;
+    let keep_from = match backlog.oldest_pending {
+        Some(oldest) if backlog.pending > 0 => oldest,
+        _ => {
+            let groups: Vec<std::collections::HashMap<String, Value>> = redis::cmd("XINFO")
+                .arg("GROUPS")
+                .arg(stream)
+                .query_async(conn)
+                .await?;
+            let last_delivered = groups
+                .into_iter()
+                .find(|g| g.get("name").cloned().and_then(string).as_deref() == Some(FANOUT_GROUP))
+                .and_then(|g| g.get("last-delivered-id").cloned())
+                .and_then(string);
+            match last_delivered {
+                Some(id) => id,
+                None => return Ok(0),
+            }
+        }
+    };
+    if keep_from == "0-0" {
+        return Ok(0);
+    }
+    Ok(redis::cmd("XTRIM")
+        .arg(stream)
+        .arg("MINID")
+        .arg(&keep_from)
+        .query_async(conn)
+        .await?)
 }
 
 /// One row of the extended `XPENDING` reply.
@@ -322,6 +398,7 @@ fn field_pairs(value: Value) -> Option<Vec<(Value, Value)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chirp_domain::keys::FANOUT_STREAM;
 
     fn bulk(s: &[u8]) -> Value {
         Value::BulkString(s.to_vec())

@@ -22,6 +22,7 @@ use chirp_domain::Store;
 use chirp_domain::clock;
 use chirp_domain::events::FanoutEvent;
 use chirp_domain::fanout;
+use chirp_domain::keys;
 use chirp_domain::redis_pool;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 
@@ -35,6 +36,8 @@ pub const TOO_MANY_DELIVERIES: &str = "too many deliveries";
 /// How one worker reads the stream.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
+    /// The stream this worker consumes: `chirp:{fanout}:events` or `chirp:{fanout}:slices`.
+    pub stream: &'static str,
     /// This worker's name in the consumer group; entries it holds are pending under this name.
     pub consumer: String,
     /// How long one read waits for new entries. It bounds how late shutdown and reclaiming
@@ -52,6 +55,7 @@ impl WorkerConfig {
     /// The defaults, under the given consumer name.
     pub fn new(consumer: impl Into<String>) -> Self {
         Self {
+            stream: keys::FANOUT_STREAM,
             consumer: consumer.into(),
             block: Duration::from_millis(2_000),
             batch_size: 100,
@@ -184,13 +188,13 @@ impl Worker {
         let mut shutdown = pin!(shutdown);
         let mut outage: Option<Failing> = None;
         let mut next_gauges = Instant::now();
-        tracing::info!(consumer = %self.config.consumer, "fan-out worker started");
+        tracing::info!(consumer = %self.config.consumer, stream = self.config.stream, "fan-out worker started");
         loop {
             if Instant::now() >= next_gauges {
                 tokio::select! {
                     biased;
                     () = &mut shutdown => break,
-                    () = self.refresh_gauges() => {}
+                    () = self.housekeeping() => {}
                 }
                 next_gauges = Instant::now() + GAUGES_EVERY;
             }
@@ -229,7 +233,7 @@ impl Worker {
                 }
             }
         }
-        tracing::info!(consumer = %self.config.consumer, "fan-out worker stopped");
+        tracing::info!(consumer = %self.config.consumer, stream = self.config.stream, "fan-out worker stopped");
     }
 
     async fn next_batch(&mut self) -> Result<Option<Batch>, WorkerError> {
@@ -250,13 +254,14 @@ impl Worker {
 
     async fn try_next_batch(&mut self) -> Result<Option<Batch>, WorkerError> {
         if !self.group_ready {
-            stream::create_group(&mut self.store.conn().await?).await?;
+            stream::create_group(&mut self.store.conn().await?, self.config.stream).await?;
             self.group_ready = true;
         }
 
         if self.claim_cursor != SCAN_START || Instant::now() >= self.next_reclaim {
             let (next, entries) = stream::auto_claim(
                 &mut self.store.conn().await?,
+                self.config.stream,
                 &self.config.consumer,
                 millis(self.config.claim_idle),
                 &self.claim_cursor,
@@ -323,7 +328,7 @@ impl Worker {
             BatchSource::New => vec![Some(1); entries.len()],
             BatchSource::Reclaimed | BatchSource::Resumed => {
                 let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
-                stream::deliveries(&mut conn, &ids)
+                stream::deliveries(&mut conn, self.config.stream, &ids)
                     .await?
                     .into_iter()
                     // Held by another consumer now (it reclaimed the entry from us, a slow
@@ -354,14 +359,14 @@ impl Worker {
                 }
                 Err(err) => {
                     // Keep what did succeed; if this fails too, it is only repeated later.
-                    if let Err(ack_err) = stream::ack(&mut conn, &done).await {
+                    if let Err(ack_err) = stream::ack(&mut conn, self.config.stream, &done).await {
                         tracing::debug!(error = %ack_err.chain(), "acknowledging before a retry failed");
                     }
                     return Err(err);
                 }
             }
         }
-        stream::ack(&mut conn, &done).await?;
+        stream::ack(&mut conn, self.config.stream, &done).await?;
         Ok(BatchOutcome::Processed {
             source,
             entries: entries.len(),
@@ -383,7 +388,14 @@ impl Worker {
         };
         if delivered > self.config.max_deliveries {
             tracing::warn!("giving up on an entry delivered too often: dead-lettering it");
-            stream::dead_letter(conn, entry, TOO_MANY_DELIVERIES, delivered).await?;
+            stream::dead_letter(
+                conn,
+                self.config.stream,
+                entry,
+                TOO_MANY_DELIVERIES,
+                delivered,
+            )
+            .await?;
             metrics::dead_lettered("too_many_deliveries");
             return Ok(Handled::DeadLettered);
         }
@@ -392,7 +404,7 @@ impl Worker {
             Err(why) => {
                 let reason = format!("unparseable: {why}");
                 tracing::warn!(%reason, "dead-lettering an entry that is not an event");
-                stream::dead_letter(conn, entry, &reason, delivered).await?;
+                stream::dead_letter(conn, self.config.stream, entry, &reason, delivered).await?;
                 metrics::dead_lettered("unparseable");
                 return Ok(Handled::DeadLettered);
             }
@@ -410,21 +422,83 @@ impl Worker {
         Ok(Handled::Applied)
     }
 
-    /// Updates the backlog gauges. A failure here is left to the steps to report.
-    async fn refresh_gauges(&self) {
-        let backlog = match self.store.conn().await {
-            Ok(mut conn) => stream::backlog(&mut conn).await,
-            Err(e) => Err(e.into()),
-        };
-        match backlog {
-            Ok(backlog) => metrics::backlog(&backlog, clock::now_ms()),
-            Err(e) => tracing::debug!(error = %e.chain(), "could not refresh the backlog gauges"),
+    /// Trims from this worker's stream every entry all consumers are done with (never one not
+    /// yet processed); returns how many. The run loop does it every few seconds, which is what
+    /// keeps the stream's memory bounded.
+    pub async fn trim(&self) -> Result<u64, WorkerError> {
+        let trimmed = stream::trim(&mut self.store.conn().await?, self.config.stream).await?;
+        if trimmed > 0 {
+            tracing::debug!(
+                trimmed,
+                stream = self.config.stream,
+                "trimmed processed entries"
+            );
+        }
+        Ok(trimmed)
+    }
+
+    /// Trims, then updates the backlog gauges. A failure here is left to the steps to report.
+    async fn housekeeping(&self) {
+        let result = async {
+            self.trim().await?;
+            stream::backlog(&mut self.store.conn().await?, self.config.stream).await
+        }
+        .await;
+        match result {
+            Ok(backlog) => {
+                metrics::backlog(stream_label(self.config.stream), &backlog, clock::now_ms())
+            }
+            Err(e) => tracing::debug!(error = %e.chain(), "stream housekeeping failed"),
         }
     }
 }
 
-/// How often the backlog gauges are refreshed.
+/// The streams a worker process consumes: the events the API publishes, and the slices big
+/// fan-outs are split into. Each has its own loop, so an event never waits behind a slice.
+pub const STREAMS: [&str; 2] = [keys::FANOUT_STREAM, keys::FANOUT_SLICES];
+
+/// Runs one [`Worker`] per stream of [`STREAMS`] (each with `config` but for its `stream`),
+/// until `shutdown` completes and every one of them has stopped.
+pub async fn run_all(
+    store: Store,
+    redis_url: String,
+    config: WorkerConfig,
+    shutdown: impl Future<Output = ()>,
+) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let [events, slices] = STREAMS.map(|stream| {
+        let worker = Worker::new(
+            store.clone(),
+            redis_url.clone(),
+            WorkerConfig {
+                stream,
+                ..config.clone()
+            },
+        );
+        let mut stopped = stopped.clone();
+        worker.run_until_stopped(async move {
+            // An error means the sender is gone, which only happens after it sent.
+            let _ = stopped.wait_for(|&s| s).await;
+        })
+    });
+    let signal = async {
+        shutdown.await;
+        let _ = stop.send(true);
+    };
+    tokio::join!(signal, events, slices);
+}
+
+/// How often the stream is trimmed and the backlog gauges refreshed.
 const GAUGES_EVERY: Duration = Duration::from_secs(5);
+
+/// The metric label of a stream.
+fn stream_label(stream: &str) -> &'static str {
+    match stream {
+        keys::FANOUT_STREAM => "events",
+        keys::FANOUT_SLICES => "slices",
+        _ => "other",
+    }
+}
 
 async fn read(
     conn: &mut MultiplexedConnection,
@@ -434,6 +508,7 @@ async fn read(
 ) -> Result<Vec<Entry>, WorkerError> {
     stream::read_group(
         conn,
+        config.stream,
         &config.consumer,
         config.batch_size,
         block.map(millis),

@@ -493,3 +493,244 @@ async fn the_running_worker_recovers_when_redis_restarts_empty() {
         .expect("the worker stops promptly")
         .expect("the worker did not panic");
 }
+
+/// An author with `n` followers, created straight in the store.
+async fn author_with_followers(store: &Store, name: &str, n: usize) -> (UserId, Vec<UserId>) {
+    let author = user(store, name).await;
+    let mut followers = Vec::new();
+    for i in 0..n {
+        let follower = user(store, &format!("{name}_{i}")).await;
+        store.follow(follower, author).await.unwrap();
+        followers.push(follower);
+    }
+    (author, followers)
+}
+
+fn sliced_store(redis: &TestRedis, slice_followers: usize) -> Store {
+    Store::new(
+        redis_pool::build_pool(&redis.url(), 8).unwrap(),
+        Limits {
+            slice_followers,
+            fanout_chunk: 3,
+            ..Limits::default()
+        },
+    )
+}
+
+async fn stream_len(conn: &mut MultiplexedConnection, stream: &str) -> usize {
+    redis::cmd("XLEN")
+        .arg(stream)
+        .query_async(conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_big_fan_out_is_split_into_slices_that_reach_every_follower() {
+    // Arrange: 25 followers, slices of 10: three slices (10, 10, 5).
+    let (redis, _) = setup().await;
+    let store = sliced_store(&redis, 10);
+    let mut conn = redis.conn().await;
+    let (alice, followers) = author_with_followers(&store, "alice", 25).await;
+    let mut events = Worker::new(store.clone(), redis.url(), config("w1"));
+    step_until(&mut events, "the follow events", || async {
+        stream_len(&mut redis.conn().await, keys::FANOUT_SLICES).await == 0
+    })
+    .await;
+    let tweet = post(&store, alice, "to everyone").await;
+
+    // Act: the events worker splits the post; a slices worker carries the slices.
+    let outcomes = step_until(&mut events, "the split", || async {
+        stream_len(&mut redis.conn().await, keys::FANOUT_SLICES).await == 3
+    })
+    .await;
+    assert!(outcomes.iter().all(|o| !matches!(
+        o,
+        BatchOutcome::Processed {
+            dead_lettered: 1..,
+            ..
+        }
+    )));
+    let mut slices = Worker::new(
+        store.clone(),
+        redis.url(),
+        WorkerConfig {
+            stream: keys::FANOUT_SLICES,
+            ..config("w1")
+        },
+    );
+    let outcome = slices.process_batch().await.unwrap();
+
+    // Assert
+    assert_eq!(
+        outcome,
+        BatchOutcome::Processed {
+            source: BatchSource::New,
+            entries: 3,
+            applied: 3,
+            dead_lettered: 0,
+        }
+    );
+    for follower in &followers {
+        assert_eq!(home(&mut conn, *follower).await, [tweet.get()]);
+    }
+
+    // And a deletion is split and carried the same way.
+    store.delete_tweet(alice, tweet).await.unwrap();
+    step_until(&mut events, "the deletion's split", || async {
+        stream_len(&mut redis.conn().await, keys::FANOUT_SLICES).await == 6
+    })
+    .await;
+    step_until(&mut slices, "the deletion's slices", || async {
+        let mut conn = redis.conn().await;
+        let mut all_empty = true;
+        for follower in &followers {
+            all_empty &= home(&mut conn, *follower).await.is_empty();
+        }
+        all_empty
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn events_are_not_held_up_behind_a_big_fan_outs_slices() {
+    // Arrange: Alice's post becomes 10 slices that nobody processes yet.
+    let (redis, _) = setup().await;
+    let store = sliced_store(&redis, 2);
+    let mut conn = redis.conn().await;
+    let (alice, alices_followers) = author_with_followers(&store, "alice", 20).await;
+    let (bob, bobs_followers) = author_with_followers(&store, "bob", 1).await;
+    let mut events = Worker::new(store.clone(), redis.url(), config("w1"));
+    // The follows first: a follow merges the followee's recent tweets, which would blur this.
+    step_until(&mut events, "the follows", || async {
+        pending(&mut redis.conn().await).await == 0
+            && stream_len(&mut redis.conn().await, FANOUT_STREAM).await == 21
+    })
+    .await;
+    post(&store, alice, "big").await;
+    step_until(&mut events, "the split", || async {
+        stream_len(&mut redis.conn().await, keys::FANOUT_SLICES).await == 10
+    })
+    .await;
+
+    // Act: Bob posts after Alice.
+    let small = post(&store, bob, "small").await;
+    step_until(&mut events, "bob's post", || async {
+        home(&mut redis.conn().await, bobs_followers[0]).await == [small.get()]
+    })
+    .await;
+
+    // Assert: Bob's follower has it while Alice's slices still wait.
+    assert!(home(&mut conn, alices_followers[0]).await.is_empty());
+    assert_eq!(stream_len(&mut conn, keys::FANOUT_SLICES).await, 10);
+}
+
+#[tokio::test]
+async fn trimming_drops_processed_entries_and_never_a_pending_one() {
+    // Arrange: three posts processed, then one read by a consumer that never acks it, then two
+    // more nobody has read.
+    let (redis, store) = setup().await;
+    let mut conn = redis.conn().await;
+    let (alice, _) = alice_and_follower(&store).await;
+    let mut worker = Worker::new(store.clone(), redis.url(), config("w1"));
+    for i in 0..3 {
+        post(&store, alice, &format!("done {i}")).await;
+    }
+    step_until(&mut worker, "the first posts", || async {
+        pending(&mut redis.conn().await).await == 0
+            && stream_len(&mut redis.conn().await, FANOUT_STREAM).await == 4
+    })
+    .await;
+    post(&store, alice, "held").await;
+    let held = read_and_abandon(&mut conn, "ghost").await;
+    post(&store, alice, "new 1").await;
+    post(&store, alice, "new 2").await;
+
+    // Act
+    let trimmed = worker.trim().await.unwrap();
+
+    // Assert: the four processed entries (follow + three posts) are gone; the held one and
+    // everything after it stay.
+    assert_eq!(trimmed, 4);
+    let left: StreamRangeReply = redis::cmd("XRANGE")
+        .arg(FANOUT_STREAM)
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left.ids.len(), 3);
+    assert_eq!(left.ids[0].id, held[0]);
+
+    // Once everything is processed, only the last delivered entry is kept.
+    step_until(&mut worker, "everything", || async {
+        pending(&mut redis.conn().await).await == 0
+    })
+    .await;
+    worker.trim().await.unwrap();
+    assert_eq!(stream_len(&mut conn, FANOUT_STREAM).await, 1);
+}
+
+#[tokio::test]
+async fn dead_letters_can_be_listed_and_replayed_onto_their_stream() {
+    // Arrange: a poison entry and a valid post that was delivered too often.
+    let (redis, store) = setup().await;
+    let mut conn = redis.conn().await;
+    let (alice, bob) = alice_and_follower(&store).await;
+    let mut worker = Worker::new(store.clone(), redis.url(), config("w1"));
+    step_until(&mut worker, "the follow", || async {
+        pending(&mut redis.conn().await).await == 0
+    })
+    .await;
+    let _: String = redis::cmd("XADD")
+        .arg(FANOUT_STREAM)
+        .arg("*")
+        .arg(&[("kind", "zap")])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let tweet = post(&store, alice, "unlucky").await;
+    let mut strict = Worker::new(
+        store.clone(),
+        redis.url(),
+        WorkerConfig {
+            max_deliveries: 0,
+            ..config("w1")
+        },
+    );
+    step_until(&mut strict, "both dead-lettered", || async {
+        dead_letters(&mut redis.conn().await).await.len() == 2
+    })
+    .await;
+    assert!(home(&mut conn, bob).await.is_empty());
+
+    // Act
+    let letters = chirp_fanout_worker::dlq::list(&mut conn, 10).await.unwrap();
+    let posted = letters
+        .iter()
+        .find(|l| l["event"]["kind"] == "posted")
+        .expect("the post's letter");
+    assert_eq!(posted["reason"], TOO_MANY_DELIVERIES);
+    assert_eq!(posted["stream"], FANOUT_STREAM);
+    assert_eq!(posted["event"]["tweet"], tweet.to_string());
+    // With no delivery allowed, the poison is given up on before it is even parsed.
+    let poison = letters
+        .iter()
+        .find(|l| l["event"]["kind"] == "zap")
+        .unwrap();
+    assert_eq!(poison["reason"], TOO_MANY_DELIVERIES);
+    let id = posted["id"].as_str().unwrap().to_owned();
+    let replayed = chirp_fanout_worker::dlq::replay(&mut conn, std::slice::from_ref(&id))
+        .await
+        .unwrap();
+
+    // Assert: the post is back on its stream and reaches Bob; the poison stays dead.
+    assert_eq!(replayed, [id]);
+    step_until(&mut worker, "the replayed post", || async {
+        home(&mut redis.conn().await, bob).await == [tweet.get()]
+    })
+    .await;
+    let left = chirp_fanout_worker::dlq::list(&mut conn, 10).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["event"]["kind"], "zap");
+}

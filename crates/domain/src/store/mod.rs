@@ -33,6 +33,9 @@ pub struct Limits {
     pub follow_backfill: usize,
     /// Followers read (and home timelines written) per pipeline during a fan-out.
     pub fanout_chunk: usize,
+    /// Authors with more followers than this have each fan-out split into slices of this many
+    /// followers, which any worker can take (`chirp:{fanout}:slices`).
+    pub slice_followers: usize,
 }
 
 impl Default for Limits {
@@ -42,6 +45,7 @@ impl Default for Limits {
             global_cap: 1000,
             follow_backfill: 50,
             fanout_chunk: 1000,
+            slice_followers: 10_000,
         }
     }
 }
