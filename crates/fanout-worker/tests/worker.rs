@@ -734,3 +734,121 @@ async fn dead_letters_can_be_listed_and_replayed_onto_their_stream() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0]["event"]["kind"], "zap");
 }
+
+/// Gives `author` followers `first..first + n` straight in Redis (both sides of each edge), in
+/// big pipelines: seeding a million follows through the API would take minutes.
+async fn seed_followers(conn: &mut MultiplexedConnection, author: UserId, first: u64, n: u64) {
+    const BATCH: u64 = 10_000;
+    let mut start = first;
+    while start < first + n {
+        let end = (start + BATCH).min(first + n);
+        let mut pipe = redis::pipe();
+        let mut zadd = redis::cmd("ZADD");
+        zadd.arg(keys::followers(author));
+        for id in start..end {
+            zadd.arg(id).arg(id);
+            pipe.zadd(keys::following(UserId::new(id)), author.get(), 1)
+                .ignore();
+        }
+        pipe.add_command(zadd).ignore();
+        pipe.query_async::<()>(conn).await.unwrap();
+        start = end;
+    }
+}
+
+/// A million-follower fan-out, shared by two workers, while another author's post goes through.
+/// Ignored by default (about a minute and 300 MB of Redis); run it with
+/// `cargo test --release -p chirp-fanout-worker --test worker -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore]
+async fn a_million_follower_fan_out_is_shared_and_holds_up_no_one() {
+    const FOLLOWERS: u64 = 1_000_000;
+    let (redis, store) = setup().await;
+    let mut conn = redis.conn().await;
+    let star = user(&store, "star").await;
+    let (bob, bobs_followers) = author_with_followers(&store, "bob", 1).await;
+    seed_followers(&mut conn, star, 10_000_000, FOLLOWERS).await;
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers: Vec<_> = ["w1", "w2"]
+        .into_iter()
+        .map(|name| {
+            let (store, url, mut stopped) = (store.clone(), redis.url(), stopped.clone());
+            tokio::spawn(chirp_fanout_worker::run_all(
+                store,
+                url,
+                WorkerConfig {
+                    block: Duration::from_millis(50),
+                    ..WorkerConfig::new(name)
+                },
+                async move {
+                    let _ = stopped.wait_for(|&s| s).await;
+                },
+            ))
+        })
+        .collect();
+
+    let started = Instant::now();
+    let big = post(&store, star, "to a million").await;
+    // Another author posts just after: delivered long before the big fan-out ends.
+    let small = post(&store, bob, "meanwhile").await;
+    eventually("bob's post", || async {
+        home(&mut redis.conn().await, bobs_followers[0]).await == [small.get()]
+    })
+    .await;
+    let small_after = started.elapsed();
+    let last = UserId::new(10_000_000 + FOLLOWERS - 1);
+    let first = UserId::new(10_000_000);
+    eventually("the big post at both ends of the follower list", || async {
+        let mut conn = redis.conn().await;
+        home(&mut conn, first).await == [big.get()] && home(&mut conn, last).await == [big.get()]
+    })
+    .await;
+    eventually("every slice acknowledged", || async {
+        let mut conn = redis.conn().await;
+        let pending: StreamPendingReply = redis::cmd("XPENDING")
+            .arg(keys::FANOUT_SLICES)
+            .arg(FANOUT_GROUP)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let lag = stream_len(&mut conn, keys::FANOUT_SLICES).await;
+        pending.count() == 0 && lag > 0 && {
+            let groups: Vec<std::collections::HashMap<String, redis::Value>> = redis::cmd("XINFO")
+                .arg("GROUPS")
+                .arg(keys::FANOUT_SLICES)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            groups[0].get("lag") == Some(&redis::Value::Int(0))
+        }
+    })
+    .await;
+    let big_after = started.elapsed();
+
+    // Every follower got it exactly once: count homes holding the tweet.
+    let mut holding = 0u64;
+    let mut pipe = redis::pipe();
+    for id in 10_000_000..10_000_000 + FOLLOWERS {
+        pipe.zscore(keys::home(UserId::new(id)), big.get());
+        if pipe.len() == 10_000 {
+            let scores: Vec<Option<f64>> = pipe.query_async(&mut conn).await.unwrap();
+            holding += scores.iter().filter(|s| s.is_some()).count() as u64;
+            pipe = redis::pipe();
+        }
+    }
+    assert_eq!(holding, FOLLOWERS);
+    println!(
+        "1M-follower fan-out with 2 workers: last slice acknowledged after {:.2} s \
+         ({:.0} inserts/s); another author's post delivered after {} ms",
+        big_after.as_secs_f64(),
+        FOLLOWERS as f64 / big_after.as_secs_f64(),
+        small_after.as_millis()
+    );
+    assert!(small_after < big_after);
+
+    let _ = stop.send(true);
+    for w in workers {
+        w.await.unwrap();
+    }
+}
