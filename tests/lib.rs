@@ -2,11 +2,16 @@
 //! port, the real API (`chirp_api::Application`) and the real fan-out worker on top of it, and
 //! a small HTTP client for the API.
 //!
+//! For tests that must really kill processes (the chaos suite): [`workspace_binary`] finds the
+//! built `chirp-api` and `chirp-fanout-worker`, [`ChildProcess`] runs one and kills it on drop,
+//! and [`fanout_backlog`] tells whether the workers are done with every fan-out stream.
+//!
 //! Logs stay silent unless `TEST_LOG` is set.
 
+use std::fs::OpenOptions;
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
@@ -24,7 +29,8 @@ pub struct RedisServer {
     extra_args: Vec<String>,
 }
 
-fn free_port() -> u16 {
+/// A port nobody listens on right now (someone may take it before it is used: callers retry).
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -118,6 +124,21 @@ impl RedisServer {
 
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().to_owned()
+    }
+
+    /// SIGSTOPs the server: a hung Redis, which accepts connections and never answers.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// SIGCONTs a paused server.
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("redis-server is running");
+        send_signal(child.id(), signal);
     }
 }
 
@@ -349,20 +370,13 @@ impl TestApp {
         }
     }
 
-    /// Waits until the worker has read and acknowledged every event on the fan-out stream.
+    /// Waits until the worker has read and acknowledged every entry of every fan-out stream.
     pub async fn wait_fanout_drained(&self) {
-        eventually("the fan-out stream to drain", || async {
-            let mut conn = self.redis.conn();
-            let groups: Vec<std::collections::HashMap<String, redis::Value>> = redis::cmd("XINFO")
-                .arg("GROUPS")
-                .arg(chirp_domain::keys::FANOUT_STREAM)
-                .query(&mut conn)
-                .ok()?;
-            let group = groups.first()?;
-            let count = |name: &str| -> Option<i64> {
-                redis::from_redis_value(group.get(name).cloned()?).ok()
-            };
-            (count("pending")? == 0 && count("lag")? == 0).then_some(())
+        let url = self.redis.url();
+        eventually("the fan-out streams to drain", || async {
+            let mut conn = async_conn(&url).await.ok()?;
+            let backlog = fanout_backlog(&mut conn).await.ok()?;
+            drained(&backlog).then_some(())
         })
         .await;
     }
@@ -387,7 +401,7 @@ impl Drop for TestApp {
     }
 }
 
-/// Starts an in-process worker on `redis_url`.
+/// Starts an in-process worker on `redis_url`: one loop per fan-out stream, as the binary runs.
 pub async fn start_worker(redis_url: &str, timeline_cap: u32, name: &str) -> WorkerHandle {
     let pool = chirp_domain::redis_pool::build_pool(redis_url, 4).expect("worker pool");
     let store = chirp_domain::Store::new(
@@ -401,20 +415,31 @@ pub async fn start_worker(redis_url: &str, timeline_cap: u32, name: &str) -> Wor
         block: Duration::from_millis(200),
         ..chirp_fanout_worker::WorkerConfig::new(name)
     };
-    let worker = chirp_fanout_worker::Worker::new(store, redis_url.to_owned(), config);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        worker
-            .run_until_stopped(async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
+    // Both streams, as the binary runs them: the events and the slices of big fan-outs.
+    let task = tokio::spawn(chirp_fanout_worker::run_all(
+        store,
+        redis_url.to_owned(),
+        config,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     WorkerHandle { stop, task }
 }
 
 /// Polls `check` until it returns `Some`, or fails the test after [`DEADLINE`].
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    eventually_within(DEADLINE, what, check).await
+}
+
+/// [`eventually`] with a deadline of the caller's choosing, for results that take longer (a
+/// backlog of fan-outs to work off, a process to restart).
+pub async fn eventually_within<T, F, Fut>(deadline: Duration, what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
@@ -425,8 +450,8 @@ where
             return v;
         }
         assert!(
-            started.elapsed() < DEADLINE,
-            "timed out waiting for: {what}"
+            started.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for: {what}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -448,4 +473,279 @@ pub async fn assert_problem(response: Response, status: u16, code: &str) -> Valu
     assert!(body["type"].as_str().is_some_and(|t| t.ends_with(code)));
     assert!(body["title"].is_string() && body["detail"].is_string());
     body
+}
+
+/// A connection for a test's own look at Redis. Every call is bounded in time, so a Redis that
+/// stops answering fails the test instead of hanging it.
+pub async fn async_conn(url: &str) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(5)));
+    redis::Client::open(url)?
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+}
+
+/// Where one fan-out stream stands with its consumer group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamBacklog {
+    pub stream: String,
+    /// Whether the stream has a consumer group at all (without one, nothing reads it).
+    pub has_group: bool,
+    /// Whether the stream holds entries the group has not been given yet.
+    pub undelivered: bool,
+    /// Entries delivered to a consumer and not yet acknowledged.
+    pub pending: u64,
+}
+
+/// The backlog of every fan-out stream: `chirp:{fanout}:events` and any other stream under the
+/// `{fanout}` tag (the slices big fan-outs are split into), but the dead letters, which no one
+/// reads. Found by scanning rather than by name, so a stream added to the design is covered.
+pub async fn fanout_backlog(
+    conn: &mut impl redis::aio::ConnectionLike,
+) -> redis::RedisResult<Vec<StreamBacklog>> {
+    // The events stream first, the others after: a worker adds to the others only while an event
+    // is pending, so once the events are done (and nothing new is posted) a scan made after that
+    // sees every stream there will be.
+    let mut backlog = vec![stream_backlog(conn, chirp_domain::keys::FANOUT_STREAM).await?];
+    for stream in fanout_streams(conn).await?.iter().skip(1) {
+        backlog.push(stream_backlog(conn, stream).await?);
+    }
+    Ok(backlog)
+}
+
+/// The fan-out streams workers read, `chirp:{fanout}:events` first, then any other stream
+/// under the `{fanout}` tag but the dead letters.
+pub async fn fanout_streams(
+    conn: &mut impl redis::aio::ConnectionLike,
+) -> redis::RedisResult<Vec<String>> {
+    use chirp_domain::keys::{FANOUT_DEAD, FANOUT_STREAM};
+    let mut streams = vec![FANOUT_STREAM.to_owned()];
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg("chirp:{fanout}:*")
+            .arg("TYPE")
+            .arg("stream")
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await?;
+        streams.extend(
+            keys.into_iter()
+                .filter(|k| k != FANOUT_STREAM && k != FANOUT_DEAD),
+        );
+        if next == 0 {
+            return Ok(streams);
+        }
+        cursor = next;
+    }
+}
+
+/// Every fan-out stream has a group, and the group has had and acknowledged every entry.
+pub fn drained(backlog: &[StreamBacklog]) -> bool {
+    backlog
+        .iter()
+        .all(|s| s.has_group && !s.undelivered && s.pending == 0)
+}
+
+async fn stream_backlog(
+    conn: &mut impl redis::aio::ConnectionLike,
+    stream: &str,
+) -> redis::RedisResult<StreamBacklog> {
+    type Info = std::collections::HashMap<String, redis::Value>;
+    let field = |info: &Info, name: &str| -> Option<String> {
+        redis::from_redis_value(info.get(name).cloned()?).ok()
+    };
+    let exists: bool = redis::cmd("EXISTS").arg(stream).query_async(conn).await?;
+    if !exists {
+        return Ok(StreamBacklog {
+            stream: stream.to_owned(),
+            has_group: false,
+            undelivered: false,
+            pending: 0,
+        });
+    }
+    let info: Info = redis::cmd("XINFO")
+        .arg("STREAM")
+        .arg(stream)
+        .query_async(conn)
+        .await?;
+    let last_added = field(&info, "last-generated-id");
+    let groups: Vec<Info> = redis::cmd("XINFO")
+        .arg("GROUPS")
+        .arg(stream)
+        .query_async(conn)
+        .await?;
+    let (mut undelivered, mut pending) = (groups.is_empty() && last_added.is_some(), 0);
+    for group in &groups {
+        // Compared with the last id ever added rather than read from `lag`, which Redis leaves
+        // unset in some states (after deletions, say).
+        undelivered |= field(group, "last-delivered-id") != last_added;
+        pending += field(group, "pending")
+            .and_then(|p| p.parse::<u64>().ok())
+            .unwrap_or(u64::MAX);
+    }
+    Ok(StreamBacklog {
+        stream: stream.to_owned(),
+        has_group: !groups.is_empty(),
+        undelivered,
+        pending,
+    })
+}
+
+/// The path of one of this workspace's binaries (`chirp-api`, `chirp-fanout-worker`) in the
+/// target directory the running test was built into: the test is `target/<profile>/deps/<name>-<hash>`
+/// and the binaries sit in `target/<profile>/`.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let test = std::env::current_exe().expect("the test executable's path");
+    let profile_dir = test
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test executable lives in target/<profile>/deps");
+    let binary = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.is_file(),
+        "{} is missing: build it first: cargo build --workspace --bins (scripts/test does)",
+        binary.display()
+    );
+    binary
+}
+
+/// Sends `signal` (`TERM`, `INT`, `KILL`, `STOP`, `CONT`) to process `pid` with kill(1), which
+/// spares the tests a libc dependency.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill(1) runs");
+    assert!(status.success(), "kill -{signal} {pid} failed: {status}");
+}
+
+fn test_log_enabled() -> bool {
+    std::env::var_os("TEST_LOG").is_some()
+}
+
+/// A process of one of the workspace's binaries, killed (SIGKILL) when dropped so that a failing
+/// test leaves nothing running. Its output goes to `<log_dir>/<name>.log` (appended to, so a
+/// process restarted under the same name keeps one log), or to the test's own output when
+/// `TEST_LOG` is set. When the test is failing, dropping it prints the end of that log.
+pub struct ChildProcess {
+    name: String,
+    child: Child,
+    log: Option<PathBuf>,
+    exited: Option<ExitStatus>,
+}
+
+impl ChildProcess {
+    /// Starts `command` with no inherited `CHIRP_*` variable (the test sets what it means) and
+    /// `RUST_LOG=warn` unless `TEST_LOG` is set.
+    pub fn spawn(name: &str, mut command: Command, log_dir: &Path) -> Self {
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("CHIRP_") {
+                command.env_remove(key);
+            }
+        }
+        let log = if test_log_enabled() {
+            command.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+            None
+        } else {
+            command.env("RUST_LOG", "warn");
+            let path = log_dir.join(format!("{name}.log"));
+            let file = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .expect("log file");
+            command
+                .stdout(file.try_clone().expect("log file"))
+                .stderr(file);
+            Some(path)
+        };
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name} did not start: {e}"));
+        Self {
+            name: name.to_owned(),
+            child,
+            log,
+            exited: None,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// How the process ended, if it has.
+    pub fn exit_status(&mut self) -> Option<ExitStatus> {
+        if self.exited.is_none() {
+            self.exited = self.child.try_wait().expect("try_wait");
+        }
+        self.exited
+    }
+
+    /// Sends `signal` unless the process has ended (its pid is ours until it is reaped, which
+    /// only this type does, so the signal cannot reach a stranger that reused the pid).
+    pub fn signal(&mut self, signal: &str) {
+        if self.exit_status().is_none() {
+            send_signal(self.pid(), signal);
+        }
+    }
+
+    /// SIGKILLs the process (unless it has ended) and reaps it.
+    pub fn kill(&mut self) -> ExitStatus {
+        if self.exit_status().is_none() {
+            let _ = self.child.kill();
+            self.exited = Some(self.child.wait().expect("wait"));
+        }
+        self.exited.expect("reaped")
+    }
+
+    /// Waits up to `within` for the process to end.
+    pub async fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.exit_status() {
+                return Some(status);
+            }
+            if started.elapsed() >= within {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The last `lines` lines of the process's log (empty with `TEST_LOG`, where it went to the
+    /// test's output already).
+    pub fn log_tail(&self, lines: usize) -> String {
+        let Some(text) = self
+            .log
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+        else {
+            return String::new();
+        };
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            let tail = self.log_tail(40);
+            if !tail.is_empty() {
+                eprintln!("--- last lines of {}'s log ---\n{tail}", self.name);
+            }
+        }
+    }
 }

@@ -181,9 +181,10 @@ impl Worker {
     }
 
     /// Runs steps until `shutdown` completes, backing off while Redis is unavailable. Shutdown
-    /// interrupts only a wait (a blocking read, a back-off), never a batch being handled: what
-    /// this worker holds unacknowledged when it stops is taken over by another, or by itself
-    /// when restarted under the same name.
+    /// interrupts only a wait (a blocking read, a back-off), never a batch being handled, and
+    /// the worker then handles what it still holds before returning (see `finish_held`); what
+    /// it cannot finish is taken over by another worker, or by itself when restarted under the
+    /// same name.
     pub async fn run_until_stopped(mut self, shutdown: impl Future<Output = ()>) {
         let mut shutdown = pin!(shutdown);
         let mut outage: Option<Failing> = None;
@@ -233,6 +234,7 @@ impl Worker {
                 }
             }
         }
+        self.finish_held().await;
         tracing::info!(consumer = %self.config.consumer, stream = self.config.stream, "fan-out worker stopped");
     }
 
@@ -281,29 +283,59 @@ impl Worker {
             }
         }
 
-        let reader = match &mut self.reader {
-            Some(reader) => reader,
-            slot @ None => slot
-                .insert(redis_pool::blocking_connection(&self.redis_url, self.config.block).await?),
-        };
-        if let ReadFrom::Own(after) = &self.read_from {
-            let entries = read(reader, &self.config, None, after).await?;
-            match entries.last() {
-                Some(last) => {
-                    self.read_from = ReadFrom::Own(last.id.clone());
-                    return Ok(Some(Batch {
-                        source: BatchSource::Resumed,
-                        entries,
-                    }));
-                }
-                None => self.read_from = ReadFrom::New,
-            }
+        if let Some(batch) = self.read_own().await? {
+            return Ok(Some(batch));
         }
+        let reader = reader(&mut self.reader, &self.redis_url, self.config.block).await?;
         let entries = read(reader, &self.config, Some(self.config.block), ">").await?;
         Ok((!entries.is_empty()).then_some(Batch {
             source: BatchSource::New,
             entries,
         }))
+    }
+
+    /// The next batch of this consumer's own pending entries, while re-reading them (at start,
+    /// after a failure, before stopping); `None` once they are all handled.
+    async fn read_own(&mut self) -> Result<Option<Batch>, WorkerError> {
+        let ReadFrom::Own(after) = self.read_from.clone() else {
+            return Ok(None);
+        };
+        let reader = reader(&mut self.reader, &self.redis_url, self.config.block).await?;
+        let entries = read(reader, &self.config, None, &after).await?;
+        match entries.last() {
+            Some(last) => {
+                self.read_from = ReadFrom::Own(last.id.clone());
+                Ok(Some(Batch {
+                    source: BatchSource::Resumed,
+                    entries,
+                }))
+            }
+            None => {
+                self.read_from = ReadFrom::New;
+                Ok(None)
+            }
+        }
+    }
+
+    /// On the way out: a blocking read cut short by the stop may already have been answered,
+    /// leaving entries pending with this consumer that nobody would touch for the claim idle
+    /// time. Handle what this consumer holds now, within a bounded time; what is left (Redis
+    /// unavailable, say) stays pending for another worker or this one's restart.
+    async fn finish_held(&mut self) {
+        self.read_from = ReadFrom::Own(SCAN_START.to_owned());
+        let finishing = async {
+            while let Ok(Some(batch)) = self.read_own().await {
+                if self.handle(Some(batch)).await.is_err() {
+                    break;
+                }
+            }
+        };
+        if tokio::time::timeout(FINISH_HELD_WITHIN, finishing)
+            .await
+            .is_err()
+        {
+            tracing::warn!("stopping with entries still pending; another worker will take them");
+        }
     }
 
     async fn handle(&mut self, batch: Option<Batch>) -> Result<BatchOutcome, WorkerError> {
@@ -488,6 +520,9 @@ pub async fn run_all(
     tokio::join!(signal, events, slices);
 }
 
+/// How long a stopping worker spends on the entries it still holds.
+const FINISH_HELD_WITHIN: Duration = Duration::from_secs(5);
+
 /// How often the stream is trimmed and the backlog gauges refreshed.
 const GAUGES_EVERY: Duration = Duration::from_secs(5);
 
@@ -498,6 +533,18 @@ fn stream_label(stream: &str) -> &'static str {
         keys::FANOUT_SLICES => "slices",
         _ => "other",
     }
+}
+
+/// The dedicated connection for blocking reads in `slot`, opened on first use.
+async fn reader<'a>(
+    slot: &'a mut Option<MultiplexedConnection>,
+    url: &str,
+    block: Duration,
+) -> Result<&'a mut MultiplexedConnection, WorkerError> {
+    Ok(match slot {
+        Some(reader) => reader,
+        None => slot.insert(redis_pool::blocking_connection(url, block).await?),
+    })
 }
 
 async fn read(

@@ -852,3 +852,23 @@ async fn a_million_follower_fan_out_is_shared_and_holds_up_no_one() {
         w.await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_stopping_worker_finishes_the_entries_it_holds() {
+    // Arrange: entries delivered to "w1" but not handled, as when a stop cuts short a blocking
+    // read that Redis had already answered.
+    let (redis, store) = setup().await;
+    let mut conn = redis.conn().await;
+    let (alice, bob) = alice_and_follower(&store).await;
+    let tweet = post(&store, alice, "in flight").await;
+    let held = read_and_abandon(&mut conn, "w1").await;
+    assert_eq!(held.len(), 2, "the follow and the post");
+
+    // Act: stop at once.
+    let worker = Worker::new(store, redis.url(), config("w1"));
+    worker.run_until_stopped(async {}).await;
+
+    // Assert
+    assert_eq!(pending(&mut conn).await, 0);
+    assert_eq!(home(&mut conn, bob).await, [tweet.get()]);
+}

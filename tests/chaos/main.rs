@@ -1,0 +1,24 @@
+//! Fault injection ("chaos") against the real binaries: processes really die (kill -9), Redis
+//! really restarts or hangs, and afterwards every follower's home timeline must hold every
+//! tweet it should, exactly once, and nothing else.
+//!
+//! Needs the binaries built first: `cargo build --workspace --bins` (`scripts/test` does).
+//! Each scenario prints its `CHAOS_SEED`; set it to replay the same random choices. Process logs
+//! go to a temporary directory, and their last lines are printed when a scenario fails; set
+//! `TEST_LOG=1` to see them live instead.
+//!
+//! # Layout
+//! - `harness`: the deployment (Redis, `chirp-api`, `chirp-fanout-worker`s), the follow graph,
+//!   the posting load and the exactly-once check.
+//! - `workers_killed`: kill -9 one of two workers mid-fan-out, round after round.
+//! - `redis_restart`: kill -9 Redis (AOF on) in the middle of a posting load, and restart it.
+//! - `workers_stopped`: every worker stopped while posting goes on, started again later.
+//! - `graceful_shutdown`: SIGTERM and SIGINT to the worker and to the API.
+//! - `redis_outage`: a hung (SIGSTOPped) and a dead Redis, as the API and a worker see them.
+
+mod graceful_shutdown;
+mod harness;
+mod redis_outage;
+mod redis_restart;
+mod workers_killed;
+mod workers_stopped;
