@@ -94,9 +94,13 @@ impl RedisServer {
             }
             if let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{port}"))
                 && let Ok(mut conn) = client.get_connection()
-                && redis::cmd("PING").query::<String>(&mut conn).is_ok()
             {
-                return true;
+                // Any answer means it is up: NOAUTH from a server that wants a password too.
+                match redis::cmd("PING").query::<String>(&mut conn) {
+                    Ok(_) => return true,
+                    Err(e) if e.code() == Some("NOAUTH") => return true,
+                    Err(_) => {}
+                }
             }
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -176,6 +180,13 @@ pub struct WorkerHandle {
 pub struct AppOptions {
     pub with_worker: bool,
     pub timeline_cap: u32,
+    /// API settings as `--flag=value`, replacing the test defaults for the same flags.
+    pub api_args: Vec<String>,
+    /// Extra `redis-server` arguments (`--requirepass`, TLS, ...).
+    pub redis_args: Vec<String>,
+    /// The URL the API and worker use, when the default `redis://127.0.0.1:<port>` will not do;
+    /// `{port}` is replaced by the server's port.
+    pub redis_url: Option<String>,
 }
 
 impl Default for AppOptions {
@@ -183,6 +194,20 @@ impl Default for AppOptions {
         Self {
             with_worker: true,
             timeline_cap: 800,
+            api_args: Vec::new(),
+            redis_args: Vec::new(),
+            redis_url: None,
+        }
+    }
+}
+
+impl AppOptions {
+    /// The API alone, with these settings.
+    pub fn api(args: &[&str]) -> Self {
+        Self {
+            with_worker: false,
+            api_args: args.iter().map(|a| a.to_string()).collect(),
+            ..Self::default()
         }
     }
 }
@@ -205,10 +230,19 @@ impl TestApp {
 
     pub async fn spawn_with(options: AppOptions) -> Self {
         init_test_logs();
-        let redis = RedisServer::start();
-        let settings = chirp_api::Settings::try_from_args([
-            "chirp-api".to_string(),
-            format!("--redis-url={}", redis.url()),
+        let redis = if options.redis_args.is_empty() {
+            RedisServer::start()
+        } else {
+            let mut args = vec!["--save", "", "--appendonly", "no"];
+            args.extend(options.redis_args.iter().map(String::as_str));
+            RedisServer::start_with(&args)
+        };
+        let redis_url = options.redis_url.as_ref().map_or_else(
+            || redis.url(),
+            |u| u.replace("{port}", &redis.port.to_string()),
+        );
+        let mut args: Vec<String> = vec![
+            format!("--redis-url={redis_url}"),
             "--bind=127.0.0.1:0".into(),
             format!("--jwt-secret={TEST_JWT_SECRET}"),
             format!("--timeline-cap={}", options.timeline_cap),
@@ -217,7 +251,21 @@ impl TestApp {
             "--argon2-iterations=1".into(),
             "--http-workers=1".into(),
             "--redis-pool-size=8".into(),
-        ])
+            // Every test client is 127.0.0.1 and some post a lot: limits stay on, but roomy.
+            // The tests of the limits themselves set them tight.
+            "--rate-register-ip=100000/3600".into(),
+            "--rate-login-ip=100000/60".into(),
+            "--rate-tweets=100000/3600".into(),
+            "--rate-requests=100000/60".into(),
+        ];
+        for arg in &options.api_args {
+            let flag = arg.split('=').next().unwrap_or(arg);
+            args.retain(|a| a.split('=').next() != Some(flag));
+            args.push(arg.clone());
+        }
+        let settings = chirp_api::Settings::try_from_args(
+            std::iter::once("chirp-api".to_string()).chain(args),
+        )
         .expect("test settings");
         let app = chirp_api::Application::build(settings)
             .await

@@ -12,6 +12,7 @@ use chirp_domain::Error;
 use chirp_domain::auth::Identity;
 
 use crate::error::ApiError;
+use crate::limits;
 use crate::state::AppState;
 
 /// Largest request body accepted.
@@ -38,12 +39,18 @@ fn bearer(req: &HttpRequest) -> Option<Result<String, ApiError>> {
     Some(token.ok_or(ApiError::Domain(Error::Unauthorized)))
 }
 
-async fn authenticate(
-    state: Option<web::Data<AppState>>,
-    token: String,
-) -> Result<Identity, ApiError> {
-    let state = state.ok_or_else(|| Error::Internal("app state missing".into()))?;
-    Ok(state.accounts.authenticate(&token).await?)
+/// Checks the token and its session, counting the request against the user's budget.
+async fn authenticate(req: HttpRequest, token: String) -> Result<Identity, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| Error::Internal("app state missing".into()))?;
+    let (identity, quota) = state
+        .accounts
+        .authenticate(&token, state.request_budget())
+        .await?;
+    limits::record(&req, quota);
+    Ok(identity)
 }
 
 impl FromRequest for Auth {
@@ -51,11 +58,11 @@ impl FromRequest for Auth {
     type Future = Fut<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer(req);
+        let req = req.clone();
+        let token = bearer(&req);
         Box::pin(async move {
             let token = token.unwrap_or(Err(ApiError::Domain(Error::Unauthorized)))?;
-            authenticate(state, token).await.map(Auth)
+            authenticate(req, token).await.map(Auth)
         })
     }
 }
@@ -65,14 +72,12 @@ impl FromRequest for MaybeAuth {
     type Future = Fut<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let token = bearer(req);
+        let req = req.clone();
+        let token = bearer(&req);
         Box::pin(async move {
             match token {
                 None => Ok(MaybeAuth(None)),
-                Some(token) => authenticate(state, token?)
-                    .await
-                    .map(|i| MaybeAuth(Some(i))),
+                Some(token) => authenticate(req, token?).await.map(|i| MaybeAuth(Some(i))),
             }
         })
     }

@@ -8,14 +8,17 @@
 //! - [`startup`]: `Application::build` / `port` / `run_until_stopped`.
 //! - [`routes`]: `configure` (every path and method) and the handlers, one module per resource.
 //! - [`extract`]: bearer-token extractors, `Idempotency-Key`, extractor error handlers.
+//! - [`limits`] and [`client_ip`]: rate limits and the client IP behind trusted proxies.
 //! - [`dto`]: request and response bodies with their OpenAPI schemas.
 //! - [`error`]: `ApiError`, the code -> status table, RFC 9457 bodies.
 //! - [`openapi`]: the generated OpenAPI document.
 //! - [`telemetry`]: logs and metrics.
 
+pub mod client_ip;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod openapi;
 pub mod routes;
 pub mod settings;

@@ -4,6 +4,10 @@
 use std::fmt;
 
 use chirp_domain::auth::{HashCost, Secret};
+use chirp_domain::ratelimit::Limit;
+
+use crate::client_ip::TrustedProxies;
+use crate::limits::RateLimits;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, Parser, ValueEnum};
 
@@ -70,10 +74,29 @@ pub struct Settings {
     /// `off` turns every rate limit off (for benchmarks only).
     #[arg(long, env = "CHIRP_RATE_LIMITS", default_value = "on", action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub rate_limits: bool,
-    /// Failed logins allowed per username per minute before 429.
-    #[arg(long, env = "CHIRP_LOGIN_MAX_FAILURES", default_value_t = 5,
-        value_parser = clap::value_parser!(u64).range(1..=10_000))]
-    pub login_max_failures: u64,
+    /// Failed logins allowed per username, as `<max>/<seconds>`.
+    #[arg(long, env = "CHIRP_RATE_LOGIN_USER", default_value = "5/60")]
+    pub rate_login_user: Limit,
+    /// Failed logins allowed per client IP, as `<max>/<seconds>`.
+    #[arg(long, env = "CHIRP_RATE_LOGIN_IP", default_value = "20/60")]
+    pub rate_login_ip: Limit,
+    /// Registrations allowed per client IP, as `<max>/<seconds>`.
+    #[arg(long, env = "CHIRP_RATE_REGISTER_IP", default_value = "10/3600")]
+    pub rate_register_ip: Limit,
+    /// Tweets allowed per user, as `<max>/<seconds>` (Mastodon's 300 per 3 hours).
+    #[arg(long, env = "CHIRP_RATE_TWEETS", default_value = "300/10800")]
+    pub rate_tweets: Limit,
+    /// Authenticated requests allowed per user, as `<max>/<seconds>`.
+    #[arg(long, env = "CHIRP_RATE_REQUESTS", default_value = "600/60")]
+    pub rate_requests: Limit,
+    /// Comma-separated IPs or CIDRs of reverse proxies whose `X-Forwarded-For` gives the client
+    /// IP. Empty: the connection's address is the client's.
+    #[arg(long, env = "CHIRP_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
+    /// Comma-separated origins (`https://app.example.com`) allowed to call the API from a
+    /// browser (CORS), or `*` for any. Empty: no cross-origin access.
+    #[arg(long, env = "CHIRP_CORS_ORIGINS", default_value = "", value_parser = parse_origins)]
+    pub cors_origins: CorsOrigins,
     /// Apply pending data migrations at start-up (`chirp-api migrate` does it alone).
     #[arg(long, env = "CHIRP_MIGRATE_ON_START", default_value = "true", action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub migrate_on_start: bool,
@@ -102,6 +125,38 @@ pub fn redact_url(url: &str) -> String {
             format!("{}://***@{}", &url[..scheme], &url[at + 1..])
         }
         _ => url.to_owned(),
+    }
+}
+
+/// The origins CORS allows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CorsOrigins {
+    #[default]
+    None,
+    Any,
+    List(Vec<String>),
+}
+
+fn parse_origins(raw: &str) -> Result<CorsOrigins, String> {
+    let origins: Vec<&str> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .collect();
+    match origins.as_slice() {
+        [] => Ok(CorsOrigins::None),
+        ["*"] => Ok(CorsOrigins::Any),
+        list => list
+            .iter()
+            .map(|o| {
+                let ok = (o.starts_with("https://") || o.starts_with("http://"))
+                    && !o.ends_with('/')
+                    && !o.contains(['*', ' ']);
+                ok.then(|| o.to_string())
+                    .ok_or_else(|| format!("{o:?} is not an origin like https://app.example.com"))
+            })
+            .collect::<Result<_, _>>()
+            .map(CorsOrigins::List),
     }
 }
 
@@ -140,6 +195,16 @@ impl Settings {
         }
     }
 
+    pub fn rate_limits(&self) -> RateLimits {
+        RateLimits {
+            login_per_user: self.rate_login_user,
+            login_per_ip: self.rate_login_ip,
+            register_per_ip: self.rate_register_ip,
+            tweets_per_user: self.rate_tweets,
+            requests_per_user: self.rate_requests,
+        }
+    }
+
     pub fn hash_cost(&self) -> HashCost {
         HashCost {
             memory_kib: self.argon2_memory_kib,
@@ -175,7 +240,27 @@ mod tests {
 
     #[test]
     fn invalid_values_are_refused() {
-        assert!(Settings::try_from_args(["t", "--timeline-cap", "0"]).is_err());
-        assert!(Settings::try_from_args(["t", "--log-format", "xml"]).is_err());
+        for bad in [
+            ["t", "--timeline-cap", "0"],
+            ["t", "--log-format", "xml"],
+            ["t", "--rate-tweets", "300"],
+            ["t", "--trusted-proxies", "10.0.0.0/99"],
+            ["t", "--cors-origins", "app.example.com"],
+        ] {
+            assert!(Settings::try_from_args(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cors_origins_are_none_any_or_a_list() {
+        assert_eq!(parse_origins(""), Ok(CorsOrigins::None));
+        assert_eq!(parse_origins("*"), Ok(CorsOrigins::Any));
+        assert_eq!(
+            parse_origins("https://a.example, http://localhost:3000"),
+            Ok(CorsOrigins::List(vec![
+                "https://a.example".into(),
+                "http://localhost:3000".into()
+            ]))
+        );
     }
 }

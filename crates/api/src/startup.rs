@@ -11,13 +11,14 @@ use chirp_domain::Store;
 use chirp_domain::accounts::Accounts;
 use chirp_domain::auth::{PasswordHasher, TokenKeys};
 use chirp_domain::migrations;
-use chirp_domain::ratelimit::{Limit, RateLimiter};
+use chirp_domain::ratelimit::RateLimiter;
 use chirp_domain::redis_pool::build_pool;
 use chirp_domain::store::Limits;
 
+use crate::settings::CorsOrigins;
 use crate::settings::{Settings, redact_url};
 use crate::state::AppState;
-use crate::{extract, openapi, routes, telemetry};
+use crate::{extract, limits, openapi, routes, telemetry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -76,10 +77,8 @@ impl Application {
         let state = web::Data::new(AppState {
             accounts: Accounts::new(store, hasher, keys),
             limiter,
-            login_failures: Limit {
-                max: settings.login_max_failures,
-                window: Duration::from_secs(60),
-            },
+            limits: settings.rate_limits(),
+            trusted_proxies: settings.trusted_proxies.clone(),
             openapi_json: openapi::to_json(),
         });
         telemetry::init_metrics();
@@ -89,12 +88,15 @@ impl Application {
             source,
         })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let origins = settings.cors_origins.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(extract::json_config())
                 .app_data(extract::query_config())
                 .app_data(extract::path_config())
+                .wrap(from_fn(limits::quota_headers))
+                .wrap(cors(&origins))
                 .wrap(from_fn(telemetry::observe))
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 .configure(routes::configure)
@@ -132,6 +134,28 @@ impl Application {
     /// A handle to stop the server from code (tests).
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
+    }
+}
+
+/// CORS for browser clients: none by default; the listed origins (or any) when configured.
+/// Tokens travel in the `Authorization` header, never in cookies, so no credentials mode.
+fn cors(origins: &CorsOrigins) -> actix_cors::Cors {
+    let cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE"])
+        .allowed_headers(["authorization", "content-type", "idempotency-key"])
+        .expose_headers([
+            "link",
+            "location",
+            "retry-after",
+            "x-ratelimit-limit",
+            "x-ratelimit-remaining",
+            "x-ratelimit-reset",
+        ])
+        .max_age(3600);
+    match origins {
+        CorsOrigins::None => cors,
+        CorsOrigins::Any => cors.allow_any_origin(),
+        CorsOrigins::List(list) => list.iter().fold(cors, |c, o| c.allowed_origin(o)),
     }
 }
 

@@ -7,6 +7,7 @@ use crate::auth::{Identity, PasswordHasher, RefreshToken, TokenKeys, new_session
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::model::{DisplayName, Password, User, UserId, Username, Validator};
+use crate::ratelimit::{Limit, Quota};
 use crate::store::Store;
 use crate::store::sessions::Rotation;
 
@@ -105,13 +106,19 @@ impl Accounts {
         }
     }
 
-    /// Checks an access token and that its session is still live.
-    pub async fn authenticate(&self, access_token: &str) -> Result<Identity> {
+    /// Checks an access token and that its session is still live, and counts the request
+    /// against the user's general `budget` when one is given.
+    pub async fn authenticate(
+        &self,
+        access_token: &str,
+        budget: Option<&Limit>,
+    ) -> Result<(Identity, Option<Quota>)> {
         let identity = self.keys.verify_access(access_token)?;
-        self.store
-            .check_session(identity.user, &identity.session)
+        let quota = self
+            .store
+            .check_session(identity.user, &identity.session, budget)
             .await?;
-        Ok(identity)
+        Ok((identity, quota))
     }
 
     pub async fn logout(&self, identity: &Identity) -> Result<()> {

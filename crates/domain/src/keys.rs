@@ -11,6 +11,7 @@
 //! | `chirp:{u:<id>}:tweets` | zset | the user's tweets; score = member = tweet id |
 //! | `chirp:{u:<id>}:home` | zset | home timeline, capped at `CHIRP_TIMELINE_CAP`; score = member = tweet id |
 //! | `chirp:{u:<id>}:sessions` | hash | session id -> `<refresh token sha256>:<expiry ms>` |
+//! | `chirp:{u:<id>}:rl:requests` | string | requests in the user's current budget window |
 //! | `chirp:{u:<id>}:idem:<sha256>` | string | `<tweet id>:<body sha256>` for an `Idempotency-Key`, 24 h |
 //! | `chirp:{t:<id>}:tweet` | hash | `author`, `text`, `created_at`; its absence means deleted |
 //! | `chirp:{n:<lowercase name>}:uid` | string | username index: canonical username -> user id |
@@ -50,6 +51,9 @@ pub fn sessions(user: UserId) -> String {
 }
 pub fn idempotency(user: UserId, key_sha256_hex: &str) -> String {
     format!("chirp:{{u:{user}}}:idem:{key_sha256_hex}")
+}
+pub fn request_budget(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:rl:requests")
 }
 pub fn tweet(tweet: TweetId) -> String {
     format!("chirp:{{t:{tweet}}}:tweet")
@@ -94,6 +98,7 @@ mod tests {
             home(u),
             sessions(u),
             idempotency(u, "ab"),
+            request_budget(u),
         ]
         .iter()
         .map(|k| hash_tag(k).to_owned())

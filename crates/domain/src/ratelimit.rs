@@ -8,10 +8,29 @@ use crate::scripts;
 use crate::store::Store;
 
 /// One limit: at most `max` counted events per `window`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limit {
     pub max: u64,
     pub window: Duration,
+}
+
+impl std::str::FromStr for Limit {
+    type Err = String;
+
+    /// `<max>/<seconds>`, e.g. `300/10800` for 300 per 3 hours.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("{s:?} is not <max>/<seconds>, e.g. 300/10800");
+        let (max, secs) = s.split_once('/').ok_or_else(bad)?;
+        let max: u64 = max.trim().parse().map_err(|_| bad())?;
+        let secs: u64 = secs.trim().parse().map_err(|_| bad())?;
+        if max == 0 || secs == 0 || secs > 366 * 86_400 {
+            return Err(bad());
+        }
+        Ok(Limit {
+            max,
+            window: Duration::from_secs(secs),
+        })
+    }
 }
 
 /// Where a subject stands against its limit (what the `X-RateLimit-*` headers say).
@@ -29,7 +48,7 @@ impl Quota {
         Self::from_count(limit, 0, 0)
     }
 
-    fn from_count(limit: &Limit, count: u64, ttl_ms: i64) -> Self {
+    pub(crate) fn from_count(limit: &Limit, count: u64, ttl_ms: i64) -> Self {
         let reset_ms = if ttl_ms > 0 {
             ttl_ms as u64
         } else {
@@ -83,6 +102,27 @@ impl RateLimiter {
 
     /// Counts one event for `subject`; returns where it stands afterwards.
     pub async fn hit(&self, kind: &str, subject: &str, limit: &Limit) -> Result<Option<Quota>> {
+        Ok(self
+            .count(kind, subject, limit)
+            .await?
+            .map(|(_, quota)| quota))
+    }
+
+    /// Counts one event for `subject` and refuses it (`RateLimited`) when that goes over the
+    /// limit; otherwise returns where `subject` stands, for the headers.
+    pub async fn consume(&self, kind: &str, subject: &str, limit: &Limit) -> Result<Option<Quota>> {
+        match self.count(kind, subject, limit).await? {
+            Some((count, quota)) if count > limit.max => Err(Error::RateLimited(quota)),
+            other => Ok(other.map(|(_, quota)| quota)),
+        }
+    }
+
+    async fn count(
+        &self,
+        kind: &str,
+        subject: &str,
+        limit: &Limit,
+    ) -> Result<Option<(u64, Quota)>> {
         if !self.enabled {
             return Ok(None);
         }
@@ -92,7 +132,7 @@ impl RateLimiter {
             .arg(limit.window.as_millis() as u64)
             .invoke_async(&mut conn)
             .await?;
-        Ok(Some(Quota::from_count(limit, count, ttl)))
+        Ok(Some((count, Quota::from_count(limit, count, ttl))))
     }
 
     /// Forgets `subject`'s count (a successful login clears its failures).
@@ -112,6 +152,20 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_parse_from_max_slash_seconds() {
+        assert_eq!(
+            "300/10800".parse::<Limit>().unwrap(),
+            Limit {
+                max: 300,
+                window: Duration::from_secs(10_800)
+            }
+        );
+        for bad in ["", "5", "0/60", "5/0", "a/60", "5/b", "-1/60"] {
+            assert!(bad.parse::<Limit>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn quotas_count_down_and_round_the_reset_up() {

@@ -1,13 +1,14 @@
 //! `/v1/auth/*`: register, login, refresh, logout.
 
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chirp_domain::Error;
 use chirp_domain::model::Username;
-use chirp_domain::ratelimit::Quota;
+use chirp_domain::ratelimit::{Limit, Quota};
 
 use crate::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokensResponse};
-use crate::error::{ApiError, ApiResult, Problem, insert_quota};
+use crate::error::{ApiResult, Problem};
 use crate::extract::{Auth, required};
+use crate::limits;
 use crate::state::AppState;
 
 /// Create an account and log in.
@@ -20,12 +21,25 @@ use crate::state::AppState;
         (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many registrations from this address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn register(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<RegisterRequest>,
 ) -> ApiResult<HttpResponse> {
+    if let Some(ip) = state.trusted_proxies.client_ip(&req) {
+        let quota = state
+            .limiter
+            .consume(
+                "register_ip",
+                &ip.to_string(),
+                &state.limits.register_per_ip,
+            )
+            .await?;
+        limits::record(&req, quota);
+    }
     let tokens = state
         .accounts
         .register(
@@ -47,43 +61,63 @@ pub async fn register(
         (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing fields", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed logins for this username; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed logins for this username or from this address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     let username = required(&body.username, "username")?;
     let password = required(&body.password, "password")?;
-    // Failures are counted per account (what a password-guessing attack targets). A name that
-    // cannot exist has no account to protect, and counting it would let anyone fill Redis.
-    let subject = Username::parse(username).ok().map(|u| u.canonical());
-    let limit = &state.login_failures;
-    if let Some(subject) = &subject {
-        state.limiter.check("login", subject, limit).await?;
+    // Failures are counted per account (what guessing one password targets) and per client IP
+    // (what spraying one password over many accounts comes from). A name that cannot exist has
+    // no account to protect, and counting it would let anyone fill Redis with counters.
+    let account = Username::parse(username).ok().map(|u| u.canonical());
+    let ip = state
+        .trusted_proxies
+        .client_ip(&req)
+        .map(|ip| ip.to_string());
+    let limits = &state.limits;
+    let subjects: Vec<(&str, &str, &Limit)> = [
+        account
+            .as_deref()
+            .map(|a| ("login_user", a, &limits.login_per_user)),
+        ip.as_deref().map(|i| ("login_ip", i, &limits.login_per_ip)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    for (kind, subject, limit) in &subjects {
+        limits::record(&req, state.limiter.check(kind, subject, limit).await?);
     }
     match state.accounts.login(username, password).await {
         Ok(tokens) => {
-            if let Some(subject) = &subject {
-                state.limiter.reset("login", subject).await?;
+            if let Some(account) = &account {
+                state.limiter.reset("login_user", account).await?;
+                limits::record(
+                    &req,
+                    state
+                        .limiter
+                        .enabled()
+                        .then(|| Quota::fresh(&limits.login_per_user)),
+                );
             }
-            let mut response = HttpResponse::Ok().json(TokensResponse::from(tokens));
-            if state.limiter.enabled() {
-                insert_quota(response.headers_mut(), &Quota::fresh(limit));
-            }
-            Ok(response)
+            Ok(HttpResponse::Ok().json(TokensResponse::from(tokens)))
         }
         Err(Error::InvalidCredentials) => {
-            let quota = match &subject {
-                Some(s) => state.limiter.hit("login", s, limit).await?,
-                None => None,
-            };
-            let mut response = ApiError::from(Error::InvalidCredentials).error_response();
-            if let Some(quota) = quota {
-                insert_quota(response.headers_mut(), &quota);
+            // The headers show the tighter of the two limits.
+            let mut tightest: Option<Quota> = None;
+            for (kind, subject, limit) in &subjects {
+                if let Some(q) = state.limiter.hit(kind, subject, limit).await?
+                    && tightest.is_none_or(|t| q.remaining < t.remaining)
+                {
+                    tightest = Some(q);
+                }
             }
-            Ok(response)
+            limits::record(&req, tightest);
+            Err(Error::InvalidCredentials.into())
         }
         Err(other) => Err(other.into()),
     }

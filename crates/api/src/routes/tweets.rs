@@ -7,6 +7,7 @@ use chirp_domain::store::tweets::Posted;
 use crate::dto::{CreateTweetRequest, TweetResponse};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Auth, MaybeAuth, idempotency_key, required};
+use crate::limits;
 use crate::state::AppState;
 
 /// Post a tweet. With an `Idempotency-Key`, a retry by the same user within 24 h returns the
@@ -22,6 +23,7 @@ use crate::state::AppState;
         (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid text or Idempotency-Key, or the key was used with a different body (`idempotency_key_reused`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the tweets-per-user limit (or the request budget); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_tweet(
@@ -33,6 +35,15 @@ pub async fn create_tweet(
     let key = idempotency_key(&req)?;
     let text = TweetText::parse(required(&body.text, "text")?)
         .map_err(|e| ApiError::Domain(chirp_domain::Error::Validation(vec![e])))?;
+    let quota = state
+        .limiter
+        .consume(
+            "tweets",
+            &auth.0.user.to_string(),
+            &state.limits.tweets_per_user,
+        )
+        .await?;
+    limits::record(&req, quota);
     let tweet = match state
         .store()
         .post_tweet(auth.0.user, &text, key.as_deref())

@@ -5,6 +5,7 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::model::UserId;
+use crate::ratelimit::{Limit, Quota};
 use crate::scripts;
 use crate::store::Store;
 
@@ -38,20 +39,35 @@ impl Store {
         Ok(())
     }
 
-    /// `Unauthorized` unless the session is live.
-    pub async fn check_session(&self, user: UserId, session: &str) -> Result<()> {
+    /// `Unauthorized` unless the session is live. With a `budget`, the request is also counted
+    /// against the user's general request budget, in the same script: `RateLimited` when over.
+    pub async fn check_session(
+        &self,
+        user: UserId,
+        session: &str,
+        budget: Option<&Limit>,
+    ) -> Result<Option<Quota>> {
         let mut conn = self.conn().await?;
-        let live: i64 = scripts::SESSION_CHECK
+        let window_ms = budget.map_or(0, |b| b.window.as_millis() as u64);
+        let (live, count, ttl): (i64, u64, i64) = scripts::SESSION_CHECK
             .key(keys::sessions(user))
+            .key(keys::request_budget(user))
             .arg(session)
             .arg(clock::now_ms())
+            .arg(window_ms)
             .invoke_async(&mut conn)
             .await?;
-        if live == 1 {
-            Ok(())
-        } else {
-            Err(Error::Unauthorized)
+        if live != 1 {
+            return Err(Error::Unauthorized);
         }
+        let Some(budget) = budget else {
+            return Ok(None);
+        };
+        let quota = Quota::from_count(budget, count, ttl);
+        if count > budget.max {
+            return Err(Error::RateLimited(quota));
+        }
+        Ok(Some(quota))
     }
 
     pub async fn rotate_session(
