@@ -184,3 +184,27 @@ async fn responses_carry_nosniff() {
         "nosniff"
     );
 }
+
+#[tokio::test]
+async fn json_arrays_are_not_taken_for_objects() {
+    let app = TestApp::spawn_without_worker().await;
+    // serde would fill a struct's fields from an array by position.
+    let register = app
+        .post_json(
+            "/v1/auth/register",
+            None,
+            &json!(["alice", "correct horse battery"]),
+        )
+        .await;
+    assert_problem(register, 400, "malformed_request").await;
+    let token = app.token("bob").await;
+    let patch = app
+        .request(Method::PATCH, "/v1/me")
+        .bearer_auth(&token)
+        .json(&json!([null, null]))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(patch, 400, "malformed_request").await;
+    assert_problem(app.get("/v1/users/alice", None).await, 404, "not_found").await;
+}

@@ -19,8 +19,8 @@ pub struct RegisterRequest {
     /// 8-128 characters.
     #[schema(required = true, value_type = String, min_length = 8, max_length = 128)]
     pub password: Option<String>,
-    /// 0-50 characters; defaults to the username.
-    #[schema(value_type = String, max_length = 50)]
+    /// 0-50 characters, no control characters; defaults to the username (also when null).
+    #[schema(value_type = Option<String>, max_length = 50, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub display_name: Option<String>,
 }
 
@@ -43,11 +43,12 @@ pub struct RefreshRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"display_name": "Alice L.", "bio": "Writes about Redis."}))]
 pub struct UpdateMeRequest {
-    /// 0-50 characters.
-    #[schema(value_type = String, max_length = 50)]
+    /// 0-50 characters, no control characters. Absent or null: unchanged.
+    #[schema(value_type = Option<String>, max_length = 50, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     pub display_name: Option<String>,
-    /// 0-160 characters.
-    #[schema(value_type = String, max_length = 160)]
+    /// 0-160 characters; no control characters other than newline and tab. Absent or null:
+    /// unchanged.
+    #[schema(value_type = Option<String>, max_length = 160, pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$")]
     pub bio: Option<String>,
 }
 
@@ -56,7 +57,8 @@ pub struct UpdateMeRequest {
 pub struct CreateTweetRequest {
     /// 1-280 Unicode code points after NFC normalisation; not only whitespace; no control
     /// characters other than newline and tab.
-    #[schema(required = true, value_type = String, min_length = 1, max_length = 280)]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 280,
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$")]
     pub text: Option<String>,
 }
 
@@ -208,6 +210,7 @@ pub struct PageQuery {
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,15}$")]
     pub cursor: Option<String>,
 }
 
@@ -219,9 +222,10 @@ pub struct HomeQuery {
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,15}$")]
     pub cursor: Option<String>,
     /// Only tweets newer than this tweet id.
-    #[param(pattern = "^[0-9]+$")]
+    #[param(pattern = "^[0-9]{1,15}$")]
     pub since_id: Option<String>,
 }
 

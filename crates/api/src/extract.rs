@@ -134,6 +134,39 @@ pub fn path_config() -> web::PathConfig {
     })
 }
 
+/// A request body that must be a JSON object. actix's `Json<T>` alone would also take a JSON
+/// array for a struct (serde fills fields by position, so `["alice", "secret"]` would
+/// register alice): the body is read as a JSON value first, and only an object goes on.
+pub struct JsonBody<T>(pub T);
+
+impl<T> std::ops::Deref for JsonBody<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let value = web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move {
+            let web::Json(value) = value.await?;
+            if !value.is_object() {
+                return Err(ApiError::Malformed("The body must be a JSON object.".into()).into());
+            }
+            serde_json::from_value(value).map(JsonBody).map_err(|e| {
+                ApiError::Malformed(format!(
+                    "The body is not valid JSON of the expected shape: {e}."
+                ))
+                .into()
+            })
+        })
+    }
+}
+
 /// The text of a required string field, or a 422 naming it.
 pub fn required<'a>(value: &'a Option<String>, field: &str) -> Result<&'a str, ApiError> {
     value

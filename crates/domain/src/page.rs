@@ -5,9 +5,6 @@
 //! served, and the next page is "scores strictly below it". That never repeats or skips an item
 //! that existed for the whole walk, whatever is added or removed meanwhile.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
 use crate::error::Error;
 
 pub const DEFAULT_LIMIT: usize = 20;
@@ -55,21 +52,24 @@ impl PageRequest {
     }
 }
 
-/// Cursors are opaque to clients: base64url of `v1:<score>`, so that the format can change.
+/// Cursors are opaque to clients. They are the last score served, in decimal: every string of
+/// 1 to 15 digits is a valid cursor (15 digits stay below 2^53, where scores are exact), which
+/// the OpenAPI document can say exactly (`^[0-9]{1,15}$`), so a client or a fuzzer that sends
+/// a well-formed cursor of its own gets a page, not an error.
 pub fn encode_cursor(score: u64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("v1:{score}"))
+    score.to_string()
 }
 
 pub fn decode_cursor(cursor: &str) -> Result<u64, Error> {
-    let invalid = || Error::invalid("cursor", "is not a cursor this server issued");
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
-    let score = text.strip_prefix("v1:").ok_or_else(invalid)?;
-    score
-        .parse::<u64>()
-        .ok()
-        .filter(|s| *s <= 1 << 53)
-        .ok_or_else(invalid)
+    parse_bound(cursor)
+        .ok_or_else(|| Error::invalid("cursor", "must be 1 to 15 digits, as next_cursor gives"))
+}
+
+/// A score bound from a query parameter (cursor, since_id): 1 to 15 decimal digits.
+pub fn parse_bound(raw: &str) -> Option<u64> {
+    ((1..=15).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| raw.parse().ok())
+        .flatten()
 }
 
 #[cfg(test)]
@@ -78,7 +78,7 @@ mod tests {
 
     #[test]
     fn cursors_round_trip() {
-        for score in [1, 10_343, 1 << 53] {
+        for score in [1, 10_343, 999_999_999_999_999] {
             assert_eq!(decode_cursor(&encode_cursor(score)).unwrap(), score);
         }
     }

@@ -7,7 +7,7 @@ use chirp_domain::ratelimit::{Limit, Quota};
 
 use crate::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokensResponse};
 use crate::error::{ApiResult, Problem};
-use crate::extract::{Auth, required};
+use crate::extract::{Auth, JsonBody, required};
 use crate::limits;
 use crate::state::AppState;
 
@@ -27,7 +27,7 @@ use crate::state::AppState;
 pub async fn register(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<RegisterRequest>,
+    body: JsonBody<RegisterRequest>,
 ) -> ApiResult<HttpResponse> {
     if let Some(ip) = state.trusted_proxies.client_ip(&req) {
         let quota = state
@@ -67,7 +67,7 @@ pub async fn register(
 pub async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<LoginRequest>,
+    body: JsonBody<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
     let username = required(&body.username, "username")?;
     let password = required(&body.password, "password")?;
@@ -138,7 +138,7 @@ pub async fn login(
     ))]
 pub async fn refresh(
     state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    body: JsonBody<RefreshRequest>,
 ) -> ApiResult<HttpResponse> {
     let token = required(&body.refresh_token, "refresh_token")?;
     let tokens = state.accounts.refresh(token).await?;
@@ -151,6 +151,7 @@ pub async fn refresh(
     responses(
         (status = 204, description = "Logged out"),
         (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn logout(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
@@ -164,6 +165,7 @@ pub async fn logout(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpRes
     responses(
         (status = 204, description = "Every session ended"),
         (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn logout_all(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {

@@ -5,7 +5,7 @@ use chirp_domain::model::{Bio, DisplayName, Validator};
 
 use crate::dto::{UpdateMeRequest, UserResponse};
 use crate::error::{ApiResult, Problem};
-use crate::extract::Auth;
+use crate::extract::{Auth, JsonBody};
 use crate::state::AppState;
 
 /// The caller's own profile.
@@ -14,6 +14,7 @@ use crate::state::AppState;
     responses(
         (status = 200, description = "The caller", body = UserResponse),
         (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_me(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
@@ -29,6 +30,7 @@ pub async fn get_me(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpRes
         (status = 200, description = "The updated caller", body = UserResponse),
         (status = 400, description = "Malformed JSON body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -37,7 +39,7 @@ pub async fn get_me(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpRes
 pub async fn update_me(
     state: web::Data<AppState>,
     auth: Auth,
-    body: web::Json<UpdateMeRequest>,
+    body: JsonBody<UpdateMeRequest>,
 ) -> ApiResult<HttpResponse> {
     let mut v = Validator::default();
     let display_name = body
@@ -67,6 +69,7 @@ pub async fn update_me(
     responses(
         (status = 200, description = "The followed user", body = UserResponse),
         (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Following yourself", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
@@ -89,6 +92,7 @@ pub async fn follow(
     responses(
         (status = 200, description = "The unfollowed user", body = UserResponse),
         (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
     ))]

@@ -2,8 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use chirp_domain::Error;
-use chirp_domain::model::TweetId;
-use chirp_domain::page::PageRequest;
+use chirp_domain::page::{PageRequest, parse_bound};
 use chirp_domain::store::timelines::Timeline;
 
 use crate::dto::{HomeQuery, PageQuery, TweetPage};
@@ -20,6 +19,7 @@ use crate::state::AppState;
         (status = 200, description = "A page of tweets; `Link: <...>; rel=\"next\"` when there is a next page", body = TweetPage),
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid limit, cursor or since_id", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -33,11 +33,7 @@ pub async fn home(
     page.after = query
         .since_id
         .as_deref()
-        .map(|s| {
-            TweetId::parse(s)
-                .map(TweetId::get)
-                .map_err(|_| Error::invalid("since_id", "must be a tweet id"))
-        })
+        .map(|s| parse_bound(s).ok_or_else(|| Error::invalid("since_id", "must be a tweet id")))
         .transpose()?;
     let tweets = state
         .store()
@@ -54,6 +50,7 @@ pub async fn home(
         (status = 200, description = "A page of tweets; `Link: <...>; rel=\"next\"` when there is a next page", body = TweetPage),
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "A token was sent but is invalid, expired or revoked", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
     ))]

@@ -6,7 +6,7 @@ use chirp_domain::store::tweets::Posted;
 
 use crate::dto::{CreateTweetRequest, TweetResponse};
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{Auth, MaybeAuth, idempotency_key, required};
+use crate::extract::{Auth, JsonBody, MaybeAuth, idempotency_key, required};
 use crate::limits;
 use crate::state::AppState;
 
@@ -15,11 +15,13 @@ use crate::state::AppState;
 #[utoipa::path(post, path = "/v1/tweets", operation_id = "createTweet", tag = "tweets",
     security(("bearer" = [])),
     request_body = CreateTweetRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 printable ASCII characters; makes retries safe for 24 h")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[\x20-\x7E]{1,255}$",
+        description = "1-255 printable ASCII characters; makes retries safe for 24 h")),
     responses(
         (status = 201, description = "Posted (or, for a retried Idempotency-Key, the tweet the first attempt posted)", body = TweetResponse),
         (status = 400, description = "Malformed JSON body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "A retry with an Idempotency-Key whose tweet has been deleted since", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid text or Idempotency-Key, or the key was used with a different body (`idempotency_key_reused`)", body = Problem, content_type = "application/problem+json"),
@@ -30,7 +32,7 @@ pub async fn create_tweet(
     req: HttpRequest,
     state: web::Data<AppState>,
     auth: Auth,
-    body: web::Json<CreateTweetRequest>,
+    body: JsonBody<CreateTweetRequest>,
 ) -> ApiResult<HttpResponse> {
     let key = idempotency_key(&req)?;
     let text = TweetText::parse(required(&body.text, "text")?)
@@ -63,6 +65,7 @@ pub async fn create_tweet(
     responses(
         (status = 200, description = "The tweet", body = TweetResponse),
         (status = 401, description = "A token was sent but is invalid, expired or revoked", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tweet (or deleted)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -83,6 +86,7 @@ pub async fn get_tweet(
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the author", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tweet", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
