@@ -19,6 +19,10 @@ pub const RECYCLE_TIMEOUT: Duration = Duration::from_millis(500);
 /// How long a caller waits for a free connection when all are busy.
 pub const WAIT_TIMEOUT: Duration = Duration::from_millis(500);
 
+// Linked for its `ring` feature alone (see the workspace Cargo.toml): it selects the crypto
+// provider that `rediss://` connections need.
+use rustls as _;
+
 /// A pool for request-sized calls. `max_size` bounds the connections per process; waiting for
 /// one is bounded too (an exhausted pool answers an error instead of hanging).
 pub fn build_pool(url: &str, max_size: usize) -> redis::RedisResult<Pool> {
