@@ -79,3 +79,67 @@ async fn migrations_apply_once_in_order_even_when_processes_start_together() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_echoed_or_generated() {
+    let app = TestApp::spawn_without_worker().await;
+    let echoed = app
+        .client
+        .get(app.url("/healthz"))
+        .header("X-Request-Id", "client-abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "client-abc-123");
+    let generated = app.get("/nope", None).await;
+    let id = generated.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(id.len(), 32);
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+    // A hostile id is replaced, not echoed.
+    let hostile = app
+        .client
+        .get(app.url("/healthz"))
+        .header("X-Request-Id", "x".repeat(200))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hostile.headers()["x-request-id"].len(), 32);
+}
+
+#[tokio::test]
+async fn swagger_ui_is_served_from_the_binary_and_reads_the_spec() {
+    let app = TestApp::spawn_without_worker().await;
+    let redirect = app.get("/docs", None).await;
+    assert_eq!(redirect.status(), 308);
+    assert_eq!(redirect.headers()["location"], "/docs/");
+    let page = app.get("/docs/", None).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("swagger"));
+    let init = app
+        .get("/docs/swagger-initializer.js", None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(init.contains("/openapi.json"), "{init}");
+}
+
+#[tokio::test]
+async fn metrics_count_errors_by_code_and_show_the_redis_pool() {
+    let app = TestApp::spawn_without_worker().await;
+    app.get("/v1/tweets/abc", None).await;
+    let text = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("chirp_http_errors_total") && l.contains(r#"code="not_found""#)),
+        "{text}"
+    );
+    assert!(
+        text.contains("chirp_redis_pool_max_connections 8"),
+        "{text}"
+    );
+    assert!(text.contains(r#"chirp_redis_pool_connections{state="idle"}"#));
+}

@@ -125,6 +125,7 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         let code = self.code();
         let (status, title) = status_and_title(code);
+        metrics::counter!("chirp_http_errors_total", "code" => code).increment(1);
         match self {
             ApiError::Domain(Error::Unavailable(_) | Error::Internal(_)) => {
                 // The whole cause chain goes to the log; the client gets the plain detail.

@@ -7,8 +7,10 @@ use std::time::Instant;
 use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tracing::Instrument as _;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global tracing subscriber: human-readable text, or JSON lines for log
@@ -38,7 +40,14 @@ pub fn init_metrics() {
     });
 }
 
-pub fn render_metrics() -> String {
+/// The metrics text; the pool gauges are read at scrape time, so they are current.
+pub fn render_metrics(pool: &deadpool_redis::Pool) -> String {
+    let status = pool.status();
+    metrics::gauge!("chirp_redis_pool_connections", "state" => "in_use")
+        .set((status.size - status.available) as f64);
+    metrics::gauge!("chirp_redis_pool_connections", "state" => "idle").set(status.available as f64);
+    metrics::gauge!("chirp_redis_pool_max_connections").set(status.max_size as f64);
+    metrics::gauge!("chirp_redis_pool_waiting").set(status.waiting as f64);
     PROMETHEUS
         .get()
         .and_then(|h| h.as_ref())
@@ -46,8 +55,21 @@ pub fn render_metrics() -> String {
         .unwrap_or_default()
 }
 
-/// Logs every request once (method, route, status, latency) and records
-/// `chirp_http_requests_total` and `chirp_http_request_duration_seconds` by route and status.
+/// The request id: the client's `X-Request-Id` when it is a sane one (1-128 printable ASCII
+/// characters), else a fresh random one. Echoed in the response and in every log line of the
+/// request, so a client's report can be matched with the server's logs.
+fn request_id(req: &ServiceRequest) -> String {
+    req.headers()
+        .get("x-request-id")
+        .map(|v| v.as_bytes())
+        .filter(|v| (1..=128).contains(&v.len()) && v.iter().all(|b| (0x21..=0x7e).contains(b)))
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .unwrap_or_else(|| hex::encode(rand::random::<[u8; 16]>()))
+}
+
+/// Logs every request once (method, route, status, latency, request id), answers with its
+/// `X-Request-Id`, and records `chirp_http_requests_total` and
+/// `chirp_http_request_duration_seconds` by route and status.
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -56,7 +78,14 @@ pub async fn observe(
     let method = req.method().to_string();
     // The route pattern, not the path: ids in paths would make a metric per user.
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
-    let response = next.call(req).await?;
+    let request_id = request_id(&req);
+    let span = tracing::info_span!("request", %request_id);
+    let mut response = next.call(req).instrument(span.clone()).await?;
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
+    }
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     let labels = [
@@ -67,12 +96,14 @@ pub async fn observe(
     metrics::counter!("chirp_http_requests_total", &labels).increment(1);
     metrics::histogram!("chirp_http_request_duration_seconds", &labels)
         .record(elapsed.as_secs_f64());
-    tracing::info!(
-        %method,
-        %route,
-        status,
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
-        "request"
-    );
+    span.in_scope(|| {
+        tracing::info!(
+            %method,
+            %route,
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        )
+    });
     Ok(response)
 }

@@ -269,8 +269,13 @@ mod tests {
     #[test]
     fn the_default_cost_is_owasps_argon2id_minimum() {
         let hasher = PasswordHasher::new(HashCost::default()).unwrap();
-        let stored = hasher.hash(&Password::parse("correct horse").unwrap()).unwrap();
-        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
+        let stored = hasher
+            .hash(&Password::parse("correct horse").unwrap())
+            .unwrap();
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
     }
 
     #[test]

@@ -114,6 +114,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/openapi.json")
             .route(web::get().to(system::openapi))
             .default_service(not_allowed("GET")),
+    )
+    .service(web::resource("/docs").route(web::get().to(|| async {
+        HttpResponse::PermanentRedirect()
+            .insert_header((header::LOCATION, "/docs/"))
+            .finish()
+    })))
+    // Swagger UI, embedded in the binary (works offline), reading /openapi.json.
+    .service(
+        utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+            .config(utoipa_swagger_ui::Config::new(["/openapi.json"])),
     );
 }
 

@@ -27,10 +27,10 @@ pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
 /// Prometheus metrics of this API process.
 #[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain; version=0.0.4")))]
-pub async fn metrics() -> HttpResponse {
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(telemetry::render_metrics())
+        .body(telemetry::render_metrics(state.store().pool()))
 }
 
 /// This API's OpenAPI 3.1 document.
