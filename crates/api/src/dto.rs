@@ -34,6 +34,7 @@ pub struct LoginRequest {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"refresh_token": "1000.cJ1oDqGqdbyZ_3zkgV1KKA.Aj3poLMo6iY6LpAhLQ74Zc8ZagM1wFzQrK9KX75g5m0"}))]
 pub struct RefreshRequest {
     /// The refresh token of the last `Tokens` answer.
     #[schema(required = true, value_type = String)]
@@ -106,6 +107,7 @@ impl From<User> for UserResponse {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": "1000", "username": "alice", "display_name": "Alice"}))]
 pub struct AuthorResponse {
     #[schema(pattern = "^[0-9]+$")]
     pub id: String,
@@ -142,6 +144,11 @@ impl From<Tweet> for TweetResponse {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"access_token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMDAwIn0.sig",
+    "refresh_token": "1000.cJ1oDqGqdbyZ_3zkgV1KKA.Aj3poLMo6iY6LpAhLQ74Zc8ZagM1wFzQrK9KX75g5m0",
+    "token_type": "Bearer", "expires_in": 900, "user": {"id": "1000", "username": "alice", "display_name": "Alice", "bio": "",
+    "created_at": "2026-11-21T10:00:00Z", "followers_count": 2, "following_count": 1,
+    "tweet_count": 45, "following": false, "followed_by": true}}))]
 pub struct TokensResponse {
     /// A JWT to send as `Authorization: Bearer <access_token>`.
     pub access_token: String,
@@ -170,6 +177,8 @@ impl From<Tokens> for TokensResponse {
 
 /// A page of tweets.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"id": "10343", "text": "I'm having fun with Chirp", "created_at": "2026-11-21T10:00:00Z",
+    "author": {"id": "1000", "username": "alice", "display_name": "Alice"}}], "next_cursor": "10343"}))]
 pub struct TweetPage {
     pub items: Vec<TweetResponse>,
     /// Pass as `cursor` for the next page; null on the last page.
@@ -178,6 +187,9 @@ pub struct TweetPage {
 
 /// A page of users.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [{"id": "1000", "username": "alice", "display_name": "Alice", "bio": "",
+    "created_at": "2026-11-21T10:00:00Z", "followers_count": 2, "following_count": 1,
+    "tweet_count": 45, "following": false, "followed_by": true}], "next_cursor": null}))]
 pub struct UserPage {
     pub items: Vec<UserResponse>,
     /// Pass as `cursor` for the next page; null on the last page.

@@ -33,6 +33,7 @@ pub struct Problem {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"field": "username", "message": "must be 3 to 15 characters of ASCII letters, digits and _"}))]
 pub struct ProblemField {
     /// The request field (JSON member, query parameter or header) at fault.
     pub field: String,

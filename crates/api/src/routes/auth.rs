@@ -123,8 +123,9 @@ pub async fn login(
     }
 }
 
-/// Trade a refresh token for new tokens. The old refresh token stops working; presenting it
-/// again revokes the session.
+/// Trade a refresh token for new tokens.
+///
+/// The old refresh token stops working; presenting it again revokes the session.
 #[utoipa::path(post, path = "/v1/auth/refresh", operation_id = "refreshTokens", tag = "auth",
     request_body = RefreshRequest,
     responses(

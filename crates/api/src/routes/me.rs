@@ -22,7 +22,9 @@ pub async fn get_me(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpRes
     Ok(HttpResponse::Ok().json(UserResponse::from(me)))
 }
 
-/// Change the caller's display name and/or bio. Absent fields stay as they are.
+/// Change the caller's display name and/or bio.
+///
+/// Absent (or null) fields stay as they are.
 #[utoipa::path(patch, path = "/v1/me", operation_id = "updateMe", tag = "users",
     security(("bearer" = [])),
     request_body = UpdateMeRequest,
@@ -61,8 +63,10 @@ pub async fn update_me(
     Ok(HttpResponse::Ok().json(UserResponse::from(me)))
 }
 
-/// Follow a user. Idempotent: a repeat changes nothing and the first follow time stays. Their
-/// recent tweets are merged into the caller's home timeline.
+/// Follow a user.
+///
+/// Idempotent: a repeat changes nothing and the first follow time stays. Their recent tweets
+/// are merged into the caller's home timeline.
 #[utoipa::path(put, path = "/v1/me/following/{username}", operation_id = "follow", tag = "social",
     security(("bearer" = [])),
     params(("username" = String, Path, description = "Who to follow (any letter case)")),
@@ -85,7 +89,9 @@ pub async fn follow(
     Ok(HttpResponse::Ok().json(UserResponse::from(user)))
 }
 
-/// Stop following a user. Idempotent. Their tweets leave the caller's home timeline.
+/// Stop following a user.
+///
+/// Idempotent. Their tweets leave the caller's home timeline.
 #[utoipa::path(delete, path = "/v1/me/following/{username}", operation_id = "unfollow", tag = "social",
     security(("bearer" = [])),
     params(("username" = String, Path, description = "Who to unfollow (any letter case)")),

@@ -10,8 +10,10 @@ use crate::extract::{Auth, JsonBody, MaybeAuth, idempotency_key, required};
 use crate::limits;
 use crate::state::AppState;
 
-/// Post a tweet. With an `Idempotency-Key`, a retry by the same user within 24 h returns the
-/// same tweet (201) and creates nothing.
+/// Post a tweet.
+///
+/// With an `Idempotency-Key`, a retry by the same user within 24 h returns the same tweet (201)
+/// and creates nothing.
 #[utoipa::path(post, path = "/v1/tweets", operation_id = "createTweet", tag = "tweets",
     security(("bearer" = [])),
     request_body = CreateTweetRequest,
