@@ -7,7 +7,7 @@
 # POST /v1/auth/login (200 Tokens; 401 invalid_credentials for a wrong password), GET /v1/me.
 set -euo pipefail
 
-# The helpers every example uses: api, expect, register, bearer, step, fail.
+# The helpers every example uses: api, expect, register, bearer, wait_for_home, step, fail.
 # shellcheck source=examples/lib.sh
 . "$(dirname "$0")/lib.sh"
 

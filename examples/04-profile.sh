@@ -7,7 +7,7 @@
 # case-insensitive), and a 422 validation_failed problem with its per-field errors.
 set -euo pipefail
 
-# The helpers every example uses: api, expect, register, bearer, step, fail.
+# The helpers every example uses: api, expect, register, bearer, wait_for_home, step, fail.
 # shellcheck source=examples/lib.sh
 . "$(dirname "$0")/lib.sh"
 

@@ -8,7 +8,7 @@
 # (with WWW-Authenticate: Bearer) for the session's tokens afterwards.
 set -euo pipefail
 
-# The helpers every example uses: api, expect, register, bearer, step, fail.
+# The helpers every example uses: api, expect, register, bearer, wait_for_home, step, fail.
 # shellcheck source=examples/lib.sh
 . "$(dirname "$0")/lib.sh"
 

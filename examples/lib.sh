@@ -46,3 +46,19 @@ register() {
   api 201 POST /v1/auth/register -H "$JSON" \
     -d "$(jq -nc --arg u "$1" --arg p "$PASSWORD" '{username: $u, password: $p}')"
 }
+
+# wait_for_home TOKEN TWEET_ID: polls the home timeline for up to ~5 s. Fan-out is asynchronous
+# (a worker moves the tweet into followers' timelines, normally within milliseconds), so a
+# follower's timeline read right after the post may not hold the tweet yet.
+wait_for_home() {
+  local token="$1" id="$2" page i
+  for i in $(seq 1 50); do
+    page="$(QUIET=1 api 200 GET "/v1/timelines/home?limit=100" -H "$(bearer "$token")")"
+    if jq -e --arg id "$id" 'any(.items[]; .id == $id)' >/dev/null <<<"$page"; then
+      echo "   tweet $id is in the home timeline (read $i)"
+      return 0
+    fi
+    sleep 0.1
+  done
+  fail "tweet $id did not reach the home timeline within 5 s (is a chirp-fanout-worker running?)"
+}

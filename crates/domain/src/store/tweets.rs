@@ -5,7 +5,7 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::events::FanoutEvent;
 use crate::keys;
-use crate::model::{Tweet, TweetId, TweetText, UserId};
+use crate::model::{AuthorSummary, Tweet, TweetId, TweetText, UserId};
 use crate::scripts;
 use crate::store::Store;
 use crate::store::timelines::hydrate_tweets;
@@ -24,9 +24,10 @@ impl Store {
     /// Posts a tweet: stores it, makes it visible to its author and in the global timeline at
     /// once (read-your-writes), and appends one event for the workers to fan out.
     ///
-    /// Steps, each idempotent: (1) take an id; (2) store the tweet record and, in one script in
-    /// the author's slot, settle the idempotency key and add the id to the author's timelines;
-    /// (3) append the fan-out event and add to the global timeline. A retry with the same key
+    /// Steps, each idempotent, three round trips in all: (1) take an id; (2) store the tweet
+    /// record and, in one script in the author's slot, settle the idempotency key and add the id
+    /// to the author's timelines; (3) append the fan-out event, add to the global timeline, and
+    /// read the author's names for the answer. A retry with the same key
     /// re-appends the event for the first tweet, so a crash between (2) and (3) is repaired by
     /// the client's retry; fan-out being idempotent makes the second event harmless.
     #[tracing::instrument(skip(self, text, idempotency_key))]
@@ -49,13 +50,14 @@ impl Store {
             // The script needs some key of the author's slot even when it does not use it.
             None => keys::idempotency(author, "-"),
         };
+        let created_at = clock::now_rfc3339();
         let mut pipe = redis::pipe();
         pipe.hset_multiple(
             keys::tweet(id),
             &[
                 ("author", author.to_string()),
                 ("text", text.as_str().to_owned()),
-                ("created_at", clock::now_rfc3339()),
+                ("created_at", created_at.clone()),
             ],
         )
         .ignore()
@@ -109,18 +111,33 @@ impl Store {
                     .arg(posted_id.get()),
             )
             .ignore();
-        scripts::run_pipeline::<_, ()>(&mut conn, &pipe).await?;
-        let tweet = hydrate_tweets(&mut conn, &[posted_id])
-            .await?
-            .pop()
-            .flatten()
-            // Deleted between posting and answering: say so rather than invent a body.
-            .ok_or(Error::NotFound("tweet"))?;
-        Ok(if posted_id == id {
-            Posted::Created(tweet)
-        } else {
-            Posted::Replayed(tweet)
-        })
+        if posted_id != id {
+            scripts::run_pipeline::<_, ()>(&mut conn, &pipe).await?;
+            let first = hydrate_tweets(&mut conn, &[posted_id])
+                .await?
+                .pop()
+                .flatten()
+                // The first tweet was deleted since: say so rather than invent a body.
+                .ok_or(Error::NotFound("tweet"))?;
+            return Ok(Posted::Replayed(first));
+        }
+        // A new tweet: everything in the answer was just written but the author's names, read
+        // in the same pipeline rather than re-reading the tweet afterwards.
+        pipe.cmd("HMGET")
+            .arg(keys::profile(author))
+            .arg(&["username", "display_name"]);
+        let ((username, display_name),): ((Option<String>, Option<String>),) =
+            scripts::run_pipeline(&mut conn, &pipe).await?;
+        Ok(Posted::Created(Tweet {
+            id,
+            text: text.as_str().to_owned(),
+            created_at,
+            author: AuthorSummary {
+                id: author,
+                username: username.unwrap_or_default(),
+                display_name: display_name.unwrap_or_default(),
+            },
+        }))
     }
 
     pub async fn tweet(&self, id: TweetId) -> Result<Tweet> {

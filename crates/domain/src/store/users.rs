@@ -59,21 +59,19 @@ impl Store {
 
     /// The id of a username in any letter case; `NotFound` for unknown or malformed names.
     pub async fn user_id_by_name(&self, name: &str) -> Result<UserId> {
-        let username = Username::parse(name).map_err(|_| Error::NotFound("user"))?;
         let mut conn = self.conn().await?;
-        let id: Option<u64> = redis::cmd("GET")
-            .arg(keys::username(&username.canonical()))
-            .query_async(&mut conn)
-            .await?;
-        id.map(UserId::new).ok_or(Error::NotFound("user"))
+        find_user_id(&mut conn, name)
+            .await?
+            .ok_or(Error::NotFound("user"))
     }
 
-    /// The id and password hash for a login name, if such a user exists.
+    /// The id and password hash for a login name, if such a user exists. One connection for
+    /// both reads (a pool check-out costs a round trip of its own).
     pub async fn credentials(&self, name: &str) -> Result<Option<(UserId, String)>> {
-        let Ok(id) = self.user_id_by_name(name).await else {
+        let mut conn = self.conn().await?;
+        let Some(id) = find_user_id(&mut conn, name).await? else {
             return Ok(None);
         };
-        let mut conn = self.conn().await?;
         let hash: Option<String> = redis::cmd("HGET")
             .arg(keys::profile(id))
             .arg("password_hash")
@@ -117,6 +115,19 @@ impl Store {
             .flatten()
             .ok_or(Error::NotFound("user"))
     }
+}
+
+/// The id of a username in any letter case; `None` for unknown or malformed names (a Redis
+/// failure stays an error, never "no such user").
+async fn find_user_id(conn: &mut Connection, name: &str) -> Result<Option<UserId>> {
+    let Ok(username) = Username::parse(name) else {
+        return Ok(None);
+    };
+    let id: Option<u64> = redis::cmd("GET")
+        .arg(keys::username(&username.canonical()))
+        .query_async(conn)
+        .await?;
+    Ok(id.map(UserId::new))
 }
 
 /// Hydrates user ids in one pipelined round trip: profile fields, the three counts (derived
