@@ -208,3 +208,18 @@ async fn json_arrays_are_not_taken_for_objects() {
     assert_problem(patch, 400, "malformed_request").await;
     assert_problem(app.get("/v1/users/alice", None).await, 404, "not_found").await;
 }
+
+#[tokio::test]
+async fn login_while_redis_is_down_is_503_not_a_wrong_password() {
+    let mut app = TestApp::spawn_without_worker().await;
+    app.register("alice").await;
+    app.redis.kill();
+    let response = app
+        .post_json(
+            "/v1/auth/login",
+            None,
+            &json!({"username": "alice", "password": "correct horse battery"}),
+        )
+        .await;
+    assert_problem(response, 503, "service_unavailable").await;
+}
