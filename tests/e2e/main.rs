@@ -6,6 +6,7 @@ mod errors;
 mod fanout;
 mod openapi;
 mod operations;
+mod pool;
 mod security;
 mod social;
 mod timelines;

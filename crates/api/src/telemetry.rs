@@ -41,7 +41,7 @@ pub fn init_metrics() {
 }
 
 /// The metrics text; the pool gauges are read at scrape time, so they are current.
-pub fn render_metrics(pool: &deadpool_redis::Pool) -> String {
+pub fn render_metrics(pool: &chirp_domain::redis_pool::Pool) -> String {
     let status = pool.status();
     metrics::gauge!("chirp_redis_pool_connections", "state" => "in_use")
         .set((status.size - status.available) as f64);

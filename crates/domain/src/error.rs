@@ -74,10 +74,10 @@ impl From<redis::RedisError> for Error {
     }
 }
 
-impl From<deadpool_redis::PoolError> for Error {
-    fn from(err: deadpool_redis::PoolError) -> Self {
+impl From<crate::redis_pool::PoolError> for Error {
+    fn from(err: crate::redis_pool::PoolError) -> Self {
         match err {
-            deadpool_redis::PoolError::Backend(e) => Error::Unavailable(e),
+            crate::redis_pool::PoolError::Backend(e) => Error::Unavailable(e),
             other => Error::Unavailable(redis::RedisError::from((
                 redis::ErrorKind::Io,
                 "connection pool",

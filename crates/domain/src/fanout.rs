@@ -8,7 +8,7 @@
 //!   edge in the same atomic step;
 //! - a follow change is reconciled against `following`, the truth, whatever the event said.
 
-use deadpool_redis::Connection;
+use crate::redis_pool::Connection;
 
 use crate::error::Result;
 use crate::events::{FanoutEvent, FollowerRange, SliceAction};

@@ -101,7 +101,7 @@ pub async fn run(store: &Store) -> Result<Vec<u32>> {
     result
 }
 
-async fn apply_pending(conn: &mut deadpool_redis::Connection) -> Result<Vec<u32>> {
+async fn apply_pending(conn: &mut crate::redis_pool::Connection) -> Result<Vec<u32>> {
     let applied: Vec<u32> = redis::cmd("HKEYS")
         .arg(keys::MIGRATIONS_APPLIED)
         .query_async(conn)

@@ -72,8 +72,7 @@ async fn run(settings: Settings) -> Result<(), String> {
 async fn dlq_command(settings: &Settings, action: &DlqAction) -> Result<(), String> {
     let pool = redis_pool::build_pool(settings.redis_url.expose(), 1)
         .map_err(|e| format!("redis pool for {}: {e}", settings.redis_url))?;
-    let mut conn = pool
-        .get()
+    let mut conn = redis_pool::shared(&pool)
         .await
         .map_err(|e| format!("redis at {}: {e}", settings.redis_url))?;
     match action {

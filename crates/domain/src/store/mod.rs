@@ -15,7 +15,7 @@ pub mod timelines;
 pub mod tweets;
 pub mod users;
 
-use deadpool_redis::{Connection, Pool};
+use crate::redis_pool::{self, Connection, Pool};
 
 use crate::error::Result;
 use crate::events::FanoutEvent;
@@ -62,8 +62,16 @@ impl Store {
         Self { pool, limits }
     }
 
+    /// The same store over another pool.
+    pub fn with_pool(&self, pool: Pool) -> Self {
+        Self {
+            pool,
+            limits: self.limits,
+        }
+    }
+
     pub async fn conn(&self) -> Result<Connection> {
-        Ok(self.pool.get().await?)
+        Ok(redis_pool::shared(&self.pool).await?)
     }
 
     pub fn pool(&self) -> &Pool {

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use deadpool_redis::Connection;
+use crate::redis_pool::Connection;
 
 use crate::error::Result;
 use crate::keys;

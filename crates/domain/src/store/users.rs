@@ -1,6 +1,6 @@
 //! Users: registration, profile changes, and hydration of ids into [`User`]s.
 
-use deadpool_redis::Connection;
+use crate::redis_pool::Connection;
 
 use crate::clock;
 use crate::error::{Error, Result};
