@@ -2,6 +2,8 @@
 //! start the API the same way.
 
 use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::Server;
@@ -53,18 +55,18 @@ impl Application {
             url: redact_url(&settings.redis_url),
             source,
         };
-        let pool = build_pool(&settings.redis_url, settings.redis_pool_size as usize)
-            .map_err(|e| redis_err(e.into()))?;
-        let store = Store::new(
-            pool,
-            Limits {
-                timeline_cap: settings.timeline_cap as usize,
-                ..Limits::default()
-            },
+        let limits = Limits {
+            timeline_cap: settings.timeline_cap as usize,
+            ..Limits::default()
+        };
+        // Start-up's own connections: wait for Redis, migrate. The HTTP workers get theirs below.
+        let startup = Store::new(
+            build_pool(&settings.redis_url, 2).map_err(|e| redis_err(e.into()))?,
+            limits,
         );
-        wait_for_redis(&store).await.map_err(redis_err)?;
+        wait_for_redis(&startup).await.map_err(redis_err)?;
         if settings.migrate_on_start {
-            migrations::run(&store).await.map_err(redis_err)?;
+            migrations::run(&startup).await.map_err(redis_err)?;
         }
         let hasher = PasswordHasher::new(settings.hash_cost())
             .map_err(|e| StartupError::Config(e.to_string()))?;
@@ -73,14 +75,27 @@ impl Application {
             settings.access_token_ttl_secs,
             settings.refresh_token_ttl_secs,
         );
-        let limiter = RateLimiter::new(store.clone(), settings.rate_limits);
-        let state = web::Data::new(AppState {
-            accounts: Accounts::new(store, hasher, keys),
-            limiter,
+        let template = AppState {
+            accounts: Accounts::new(startup.clone(), hasher, keys),
+            limiter: RateLimiter::new(startup, settings.rate_limits),
             limits: settings.rate_limits(),
             trusted_proxies: settings.trusted_proxies.clone(),
             openapi_json: openapi::to_json(),
-        });
+        };
+        // One pool per HTTP worker thread. A connection's I/O is driven on the thread that
+        // opened it, so a connection shared across threads costs a cross-thread wake-up for
+        // every reply; per-thread pools keep each request's Redis traffic on its own thread.
+        let workers = settings
+            .http_workers
+            .map_or_else(num_workers, |n| n as usize)
+            .max(1);
+        let per_worker = (settings.redis_pool_size as usize).div_ceil(workers).max(1);
+        let pools = (0..workers)
+            .map(|_| build_pool(&settings.redis_url, per_worker))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| redis_err(e.into()))?;
+        // The factory below is cloned into every worker thread, so what it shares is in an Arc.
+        let per_thread = Arc::new((template, pools, AtomicUsize::new(0)));
         telemetry::init_metrics();
 
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
@@ -90,8 +105,12 @@ impl Application {
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
         let origins = settings.cors_origins.clone();
         let server = HttpServer::new(move || {
+            // Called once on each worker thread (again if a worker is restarted).
+            let (template, pools, next) = &*per_thread;
+            let pool = &pools[next.fetch_add(1, Ordering::Relaxed) % pools.len()];
+            let state = web::Data::new(template.with_pool(pool.clone()));
             App::new()
-                .app_data(state.clone())
+                .app_data(state)
                 .app_data(extract::json_config())
                 .app_data(extract::query_config())
                 .app_data(extract::path_config())
@@ -107,11 +126,7 @@ impl Application {
             addr: settings.bind.clone(),
             source,
         })?
-        .workers(
-            settings
-                .http_workers
-                .map_or_else(num_workers, |n| n as usize),
-        )
+        .workers(workers)
         // Signals are handled by the binary (`main.rs`), which asks for a graceful stop on SIGINT
         // as on SIGTERM; actix's own handler would make SIGINT a forced stop.
         .disable_signals()

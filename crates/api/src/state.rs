@@ -17,6 +17,18 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The same state over another Redis pool (each HTTP worker has its own).
+    pub fn with_pool(&self, pool: chirp_domain::redis_pool::Pool) -> Self {
+        let store = self.store().with_pool(pool);
+        Self {
+            accounts: self.accounts.with_store(store.clone()),
+            limiter: self.limiter.with_store(store),
+            limits: self.limits,
+            trusted_proxies: self.trusted_proxies.clone(),
+            openapi_json: self.openapi_json.clone(),
+        }
+    }
+
     pub fn store(&self) -> &Store {
         &self.accounts.store
     }

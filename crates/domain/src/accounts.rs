@@ -36,6 +36,14 @@ impl Accounts {
         }
     }
 
+    /// The same accounts over another store.
+    pub fn with_store(&self, store: Store) -> Self {
+        Self {
+            store,
+            ..self.clone()
+        }
+    }
+
     #[tracing::instrument(skip(self, password))]
     pub async fn register(
         &self,

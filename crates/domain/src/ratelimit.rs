@@ -74,6 +74,14 @@ impl RateLimiter {
         Self { store, enabled }
     }
 
+    /// The same limiter over another store.
+    pub fn with_store(&self, store: Store) -> Self {
+        Self {
+            store,
+            enabled: self.enabled,
+        }
+    }
+
     pub fn enabled(&self) -> bool {
         self.enabled
     }
