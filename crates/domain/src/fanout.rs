@@ -65,7 +65,12 @@ async fn tweet_exists(conn: &mut Connection, tweet: TweetId) -> Result<bool> {
 
 async fn apply_posted(store: &Store, tweet: TweetId, author: UserId) -> Result<Applied> {
     let mut conn = store.conn().await?;
-    if !tweet_exists(&mut conn, tweet).await? {
+    let (exists, followers): (bool, usize) = redis::pipe()
+        .exists(keys::tweet(tweet))
+        .zcard(keys::followers(author))
+        .query_async(&mut conn)
+        .await?;
+    if !exists {
         return Ok(Applied::Skipped);
     }
     // The API did these already; redoing them repairs a post whose API process died midway.
@@ -87,27 +92,46 @@ async fn apply_posted(store: &Store, tweet: TweetId, author: UserId) -> Result<A
         )
         .ignore();
     scripts::run_pipeline::<_, ()>(&mut conn, &pipe).await?;
-    spread(&mut conn, store, SliceAction::Insert, tweet, author).await
+    spread(
+        &mut conn,
+        store,
+        SliceAction::Insert,
+        tweet,
+        author,
+        followers,
+    )
+    .await
 }
 
 async fn apply_deleted(store: &Store, tweet: TweetId, author: UserId) -> Result<Applied> {
     let mut conn = store.conn().await?;
-    redis::pipe()
+    let (followers,): (usize,) = redis::pipe()
         .zrem(keys::user_tweets(author), tweet.get())
         .ignore()
         .zrem(keys::home(author), tweet.get())
         .ignore()
         .zrem(keys::GLOBAL_TIMELINE, tweet.get())
         .ignore()
-        .query_async::<()>(&mut conn)
+        .zcard(keys::followers(author))
+        .query_async(&mut conn)
         .await?;
-    spread(&mut conn, store, SliceAction::Remove, tweet, author).await
+    spread(
+        &mut conn,
+        store,
+        SliceAction::Remove,
+        tweet,
+        author,
+        followers,
+    )
+    .await
 }
 
 /// Carries a post or a deletion to every follower: at once for an ordinary author; for one with
 /// more than `slice_followers` followers, by splitting the work into slices that any worker can
 /// take from `chirp:{fanout}:slices`, so that several workers share a big fan-out and it never
 /// holds up the events behind it.
+///
+/// `followers` is the author's follower count, read by the caller in its first round trip.
 ///
 /// A slice that fails half-way is redone from its start when redelivered rather than resumed:
 /// redoing is idempotent and bounded by the slice size, while resuming would cost a cursor write
@@ -118,12 +142,9 @@ async fn spread(
     action: SliceAction,
     tweet: TweetId,
     author: UserId,
+    followers: usize,
 ) -> Result<Applied> {
     let size = store.limits.slice_followers.max(1);
-    let followers: usize = redis::cmd("ZCARD")
-        .arg(keys::followers(author))
-        .query_async(conn)
-        .await?;
     if followers <= size {
         return walk_followers(conn, store, action, tweet, author, FollowerRange::ALL).await;
     }

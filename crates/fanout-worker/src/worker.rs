@@ -24,11 +24,18 @@ use chirp_domain::events::FanoutEvent;
 use chirp_domain::fanout;
 use chirp_domain::keys;
 use chirp_domain::redis_pool;
+use futures_util::StreamExt;
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 
 use crate::error::WorkerError;
 use crate::metrics;
 use crate::stream::{self, Entry};
+
+/// Entries of one batch handled at the same time.
+pub const ENTRIES_IN_FLIGHT: usize = 16;
+
+/// Slices one worker takes from the slices stream at a time.
+pub const SLICES_PER_READ: usize = 4;
 
 /// The dead-letter `reason` of an entry delivered more than `max_deliveries` times.
 pub const TOO_MANY_DELIVERIES: &str = "too many deliveries";
@@ -371,13 +378,26 @@ impl Worker {
             }
         };
 
+        // The entries are independent (every effect is idempotent, and an insert racing a
+        // delete or an unfollow is settled by the scripts and the readers), so a batch runs
+        // ENTRIES_IN_FLIGHT of them at a time on the shared connection: Redis then always has
+        // work queued instead of waiting on one entry's round trips at a time.
+        // (The futures are made before they are streamed: a closure inside the stream would
+        // make the whole future's Send-ness unprovable to the compiler.)
+        let work: Vec<_> = entries
+            .iter()
+            .zip(deliveries)
+            .map(|(entry, delivered)| self.handle_delivered(conn.clone(), entry, delivered))
+            .collect();
+        let outcomes: Vec<_> = futures_util::stream::iter(work)
+            .buffered(ENTRIES_IN_FLIGHT)
+            .collect()
+            .await;
+
         let (mut applied, mut dead_lettered) = (0, 0);
         let mut done = Vec::with_capacity(entries.len());
-        for (entry, delivered) in entries.iter().zip(deliveries) {
-            let handled = match delivered {
-                Some(delivered) => self.handle_entry(&mut conn, entry, delivered).await,
-                None => Ok(Handled::Skipped),
-            };
+        let mut failure = None;
+        for (entry, delivered, handled) in outcomes {
             match handled {
                 Ok(Handled::Applied) => {
                     applied += 1;
@@ -390,13 +410,16 @@ impl Worker {
                     }
                 }
                 Err(err) => {
-                    // Keep what did succeed; if this fails too, it is only repeated later.
-                    if let Err(ack_err) = stream::ack(&mut conn, self.config.stream, &done).await {
-                        tracing::debug!(error = %ack_err.chain(), "acknowledging before a retry failed");
-                    }
-                    return Err(err);
+                    failure.get_or_insert(err);
                 }
             }
+        }
+        if let Some(err) = failure {
+            // Keep what did succeed; if this fails too, it is only repeated later.
+            if let Err(ack_err) = stream::ack(&mut conn, self.config.stream, &done).await {
+                tracing::debug!(error = %ack_err.chain(), "acknowledging before a retry failed");
+            }
+            return Err(err);
         }
         stream::ack(&mut conn, self.config.stream, &done).await?;
         Ok(BatchOutcome::Processed {
@@ -405,6 +428,21 @@ impl Worker {
             applied,
             dead_lettered,
         })
+    }
+
+    /// [`Self::handle_entry`] for an entry still ours (`Some` delivery count), with what is
+    /// needed to acknowledge it afterwards.
+    async fn handle_delivered<'a>(
+        &self,
+        mut conn: redis_pool::Connection,
+        entry: &'a Entry,
+        delivered: Option<u64>,
+    ) -> (&'a Entry, Option<u64>, Result<Handled, WorkerError>) {
+        let handled = match delivered {
+            Some(delivered) => self.handle_entry(&mut conn, entry, delivered).await,
+            None => Ok(Handled::Skipped),
+        };
+        (entry, delivered, handled)
     }
 
     #[tracing::instrument(skip_all, fields(id = %entry.id, delivered = delivered))]
@@ -504,6 +542,13 @@ pub async fn run_all(
             redis_url.clone(),
             WorkerConfig {
                 stream,
+                // A slice is up to 10,000 followers' worth of work: taking a few at a time
+                // leaves the rest of a big fan-out to the other workers.
+                batch_size: if stream == keys::FANOUT_SLICES {
+                    config.batch_size.min(SLICES_PER_READ)
+                } else {
+                    config.batch_size
+                },
                 ..config.clone()
             },
         );
