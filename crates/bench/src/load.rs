@@ -27,6 +27,9 @@ impl Outcome {
     pub fn p99_ms(&self) -> f64 {
         self.latency_us.value_at_quantile(0.99) as f64 / 1000.0
     }
+    pub fn p999_ms(&self) -> f64 {
+        self.latency_us.value_at_quantile(0.999) as f64 / 1000.0
+    }
 }
 
 pub fn histogram() -> Histogram<u64> {

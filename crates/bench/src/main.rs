@@ -4,7 +4,10 @@
 //! Every key name comes from `chirp_domain::keys`, so the seeded data is exactly what the API
 //! and the fan-out workers read and write. See `BENCHMARKS.md` at the workspace root.
 
+mod ceiling;
 mod load;
+mod plot;
+mod profile;
 mod quick;
 mod seed;
 
@@ -12,7 +15,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub type Result<T> = std::result::Result<T, BoxError>;
 
 #[derive(Parser)]
 #[command(name = "chirp-bench", about = "Seed and benchmark Chirp")]
@@ -25,8 +29,8 @@ struct Cli {
 enum Command {
     /// Build a reproducible social graph, tweets and home timelines directly in Redis.
     Seed(seed::SeedArgs),
-    /// Start a private redis-server, chirp-api and chirp-fanout-worker, seed a smaller graph,
-    /// measure, and write target/bench/summary.json.
+    /// Start a private redis-server, chirp-api and chirp-fanout-workers, seed a graph, measure
+    /// everything, and write target/bench/summary.json and latency.png.
     Quick(quick::QuickArgs),
 }
 

@@ -1,0 +1,127 @@
+//! Big fan-outs: accounts followed by exactly 10,000, 100,000 and 1,000,000 users, each
+//! posting through the API with the system otherwise idle, timed until the last follower has
+//! the tweet, with one worker and with two; beside the raw insert ceiling for the same homes.
+
+use std::sync::Arc;
+
+use chirp_domain::keys;
+use chirp_domain::model::UserId;
+use redis::aio::MultiplexedConnection;
+use serde_json::{Value as Json, json};
+
+use super::visible::{self, Watch};
+use super::{median, round};
+use crate::{Result, ceiling};
+
+/// An account made for a fan-out measurement.
+pub struct BigAuthor {
+    pub followers: Vec<u64>,
+    pub token: String,
+}
+
+/// Registers `name` through the API (so it can post) and makes it followed by `followers`:
+/// the seeded users first (whose homes are full, as in a live system), then as many fresh
+/// follower-only accounts as needed (an id, a `following` set holding the author, nothing
+/// else: their homes start empty). Written straight into Redis, pipelined.
+pub async fn make_author(
+    conn: &mut MultiplexedConnection,
+    client: &reqwest::Client,
+    base: &str,
+    name: &str,
+    followers: usize,
+    seeded: &[u64],
+) -> Result<BigAuthor> {
+    let resp = client
+        .post(format!("{base}/v1/auth/register"))
+        .json(&json!({ "username": name, "password": crate::seed::PASSWORD }))
+        .send()
+        .await?;
+    let status = resp.status();
+    let tokens: Json = resp.json().await?;
+    let token = match tokens["access_token"].as_str() {
+        Some(t) if status.is_success() => t.to_owned(),
+        _ => return Err(format!("registering {name} answered {status}: {tokens}").into()),
+    };
+    let author: u64 = redis::cmd("GET")
+        .arg(keys::username(name))
+        .query_async(conn)
+        .await?;
+    let author = UserId::new(author);
+    let mut ids: Vec<u64> = seeded.iter().copied().take(followers).collect();
+    let fresh = followers - ids.len();
+    if fresh > 0 {
+        let last: u64 = redis::cmd("INCRBY")
+            .arg(keys::USER_SEQ)
+            .arg(fresh)
+            .query_async(conn)
+            .await?;
+        ids.extend(last + 1 - fresh as u64..=last);
+    }
+    // Follow times: unique per set (as add_edge.lua keeps them), in the order of `ids`.
+    let base_ms = chirp_domain::clock::now_ms();
+    for (chunk_no, chunk) in ids.chunks(10_000).enumerate() {
+        let mut pipe = redis::pipe();
+        for (i, &f) in chunk.iter().enumerate() {
+            let score = base_ms + (chunk_no * 10_000 + i) as u64;
+            pipe.zadd(keys::following(UserId::new(f)), author.get(), score)
+                .ignore()
+                .zadd(keys::followers(author), f, score)
+                .ignore();
+        }
+        pipe.query_async::<()>(conn).await?;
+    }
+    Ok(BigAuthor {
+        followers: ids,
+        token,
+    })
+}
+
+/// `runs` timed fan-outs of one post by `author` (median reported), streams drained before
+/// each.
+pub async fn time_runs(
+    conn: &mut MultiplexedConnection,
+    client: &reqwest::Client,
+    base: &str,
+    author: &BigAuthor,
+    runs: usize,
+) -> Result<Json> {
+    let mut secs = Vec::new();
+    for _ in 0..runs.max(1) {
+        visible::wait_drained(conn).await?;
+        let t = visible::post_and_time(
+            conn,
+            client,
+            base,
+            &author.token,
+            &author.followers,
+            Watch::Drained,
+        )
+        .await?;
+        secs.push(t.visible_s);
+    }
+    let n = author.followers.len() as f64;
+    let s = median(&mut secs);
+    Ok(json!({
+        "seconds_to_last": round(s),
+        "inserts_per_s": round(n / s),
+        "runs_ms": secs.iter().map(|&s| round(s * 1e3)).collect::<Vec<_>>(),
+    }))
+}
+
+/// The raw insert ceiling for the same homes, `runs` times (median reported).
+pub async fn time_ceiling(
+    conns: &Arc<Vec<MultiplexedConnection>>,
+    author: &BigAuthor,
+    runs: usize,
+) -> Result<Json> {
+    let mut secs = Vec::new();
+    for _ in 0..runs.max(1) {
+        secs.push(ceiling::raw_fanout(conns, &author.followers).await?);
+    }
+    let s = median(&mut secs);
+    Ok(json!({
+        "seconds": round(s),
+        "inserts_per_s": round(author.followers.len() as f64 / s),
+        "runs_ms": secs.iter().map(|&s| round(s * 1e3)).collect::<Vec<_>>(),
+    }))
+}
