@@ -564,7 +564,7 @@ impl Bench {
                 &mut self.conn,
                 &self.client,
                 &self.base,
-                &format!("fanout_{k}_{size}"),
+                &format!("fan{k}_{size}"),
                 size,
                 seeded,
             )
