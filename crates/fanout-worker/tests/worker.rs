@@ -494,6 +494,37 @@ async fn the_running_worker_recovers_when_redis_restarts_empty() {
         .expect("the worker did not panic");
 }
 
+#[tokio::test]
+async fn a_fan_out_never_leaves_a_tweet_with_a_listed_follower_who_does_not_follow() {
+    // Arrange: Bob follows Alice. Carol is in Alice's followers set without following her,
+    // as an unfollow racing the fan-out (or an API crash between its two writes) leaves it.
+    let (redis, store) = setup().await;
+    let (alice, bob) = alice_and_follower(&store).await;
+    let carol = user(&store, "carol").await;
+    let mut conn = redis.conn().await;
+    redis::cmd("ZADD")
+        .arg(keys::followers(alice))
+        .arg(chirp_domain::clock::now_ms() + 1_000)
+        .arg(carol.get())
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    let tweet = post(&store, alice, "only for followers").await;
+    let mut worker = Worker::new(store.clone(), redis.url(), config("w1"));
+
+    // Act
+    step_until(&mut worker, "the post fanned out", || {
+        let mut conn = conn.clone();
+        async move { pending(&mut conn).await == 0 && home(&mut conn, bob).await.len() == 1 }
+    })
+    .await;
+
+    // Assert: the follower has it; the listed non-follower does not (it was taken out again).
+    assert_eq!(home(&mut conn, bob).await, [tweet.get()]);
+    assert_eq!(home(&mut conn, carol).await, Vec::<u64>::new());
+    assert_eq!(home(&mut conn, alice).await, [tweet.get()]);
+}
+
 /// An author with `n` followers, created straight in the store.
 async fn author_with_followers(store: &Store, name: &str, n: usize) -> (UserId, Vec<UserId>) {
     let author = user(store, name).await;
