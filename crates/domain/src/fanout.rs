@@ -9,6 +9,8 @@
 //!   inserting for the followers of a fan-out (see `insert_then_verify`);
 //! - a follow change is reconciled against `following`, the truth, whatever the event said.
 
+use futures_util::{StreamExt, TryStreamExt};
+
 use crate::redis_pool::Connection;
 
 use crate::error::Result;
@@ -202,33 +204,38 @@ async fn walk_followers(
     author: UserId,
     range: FollowerRange,
 ) -> Result<Applied> {
-    let chunk_size = store.limits.fanout_chunk;
+    let pipeline_size = store.limits.fanout_chunk.max(1);
+    // A range holds at most about a slice of followers (bigger fan-outs are sliced), so it is
+    // read in one go; the writes then go out PIPELINES_IN_FLIGHT pipelines at a time, so Redis
+    // always has the next one queued instead of waiting on our round trip.
+    let read_size = store.limits.slice_followers.max(pipeline_size);
     let upto = range.upto.map_or("+inf".to_owned(), |u| u.to_string());
     let mut after = range.after.map_or("-inf".to_owned(), |a| format!("({a}"));
     let (mut followers, mut inserted) = (0, 0);
     loop {
-        let chunk = follower_chunk(conn, author, &after, &upto, chunk_size).await?;
-        if chunk.is_empty() {
+        let (owners, last) = follower_chunk(conn, author, &after, &upto, read_size).await?;
+        if owners.is_empty() {
             break;
         }
-        let owners: Vec<UserId> = chunk.iter().map(|&(f, _)| f).collect();
-        match action {
-            SliceAction::Insert => {
-                inserted += insert_then_verify(conn, store, &owners, tweet, author).await?;
-            }
-            SliceAction::Remove => {
-                let mut pipe = redis::pipe();
-                for &owner in &owners {
-                    pipe.zrem(keys::home(owner), tweet.get()).ignore();
-                }
-                pipe.query_async::<()>(conn).await?;
-            }
-        }
-        followers += chunk.len();
-        if chunk.len() < chunk_size {
+        let writes: Vec<_> = owners
+            .chunks(pipeline_size)
+            .map(|part| write_homes(conn.clone(), store, action, part, tweet, author))
+            .collect();
+        let counts: Vec<usize> = futures_util::stream::iter(writes)
+            .buffered(PIPELINES_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        inserted += counts.iter().sum::<usize>();
+        followers += owners.len();
+        if owners.len() < read_size {
             break;
         }
-        after = format!("({}", chunk.last().map_or(0, |c| c.1));
+        match last {
+            Some(last) => after = format!("({last}"),
+            // The last one unfollowed since the read: read from the same place again. Those
+            // still following are written again (idempotent); the next read ends elsewhere.
+            None => continue,
+        }
     }
     Ok(match action {
         SliceAction::Insert => Applied::Posted {
@@ -237,6 +244,32 @@ async fn walk_followers(
         },
         SliceAction::Remove => Applied::Deleted { followers },
     })
+}
+
+/// Pipelines of home-timeline writes one fan-out keeps in flight.
+const PIPELINES_IN_FLIGHT: usize = 4;
+
+/// One pipeline's worth of a fan-out: inserts (see [`insert_then_verify`]) or removals;
+/// returns how many homes newly got the tweet.
+async fn write_homes(
+    mut conn: Connection,
+    store: &Store,
+    action: SliceAction,
+    owners: &[UserId],
+    tweet: TweetId,
+    author: UserId,
+) -> Result<usize> {
+    match action {
+        SliceAction::Insert => insert_then_verify(&mut conn, store, owners, tweet, author).await,
+        SliceAction::Remove => {
+            let mut pipe = redis::pipe();
+            for &owner in owners {
+                pipe.zrem(keys::home(owner), tweet.get()).ignore();
+            }
+            pipe.query_async::<()>(&mut conn).await?;
+            Ok(0)
+        }
+    }
 }
 
 /// Brings `followee`'s follower list and `follower`'s home timeline in line with whether
@@ -373,10 +406,12 @@ async fn insert_then_verify(
             .arg(0)
             .arg(-(cap + 1))
             .ignore()
-            .zscore(keys::following(owner), author.get());
+            // ZRANK, not ZSCORE: only whether the edge exists matters, and a rank is an
+            // integer where a score would be formatted as a double.
+            .zrank(keys::following(owner), author.get());
     }
-    // Per owner: (1 if newly added, the follow edge's score if it exists).
-    let replies: Vec<(i64, Option<f64>)> = pipe.query_async(conn).await?;
+    // Per owner: (1 if newly added, the follow edge's rank if it exists).
+    let replies: Vec<(i64, Option<i64>)> = pipe.query_async(conn).await?;
     let mut purge = redis::pipe();
     let mut inserted = 0;
     for (&owner, &(added, edge)) in owners.iter().zip(&replies) {
@@ -419,15 +454,19 @@ fn home_insert(
 }
 
 /// Up to `n` followers of `author` with follow scores between `after` and `upto` (ZRANGE
-/// bounds), oldest first. Scores are unique, so walking by score neither repeats nor skips.
+/// bounds), oldest first, and the follow score of the last one when `n` were read (`None`
+/// if it has been removed since). Scores are unique, so walking by score neither repeats nor
+/// skips. The ids are read without their scores (Redis formats
+/// every score as a double, which for a slice of 10,000 costs more than the ids), and the last
+/// score is asked for only when a next chunk may follow.
 async fn follower_chunk(
     conn: &mut Connection,
     author: UserId,
     after: &str,
     upto: &str,
     n: usize,
-) -> Result<Vec<(UserId, u64)>> {
-    let rows: Vec<(u64, f64)> = redis::cmd("ZRANGE")
+) -> Result<(Vec<UserId>, Option<u64>)> {
+    let ids: Vec<u64> = redis::cmd("ZRANGE")
         .arg(keys::followers(author))
         .arg(after)
         .arg(upto)
@@ -435,11 +474,17 @@ async fn follower_chunk(
         .arg("LIMIT")
         .arg(0)
         .arg(n)
-        .arg("WITHSCORES")
         .query_async(conn)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(m, s)| (UserId::new(m), s as u64))
-        .collect())
+    let last = match ids.last() {
+        Some(&last) if ids.len() == n => redis::cmd("ZSCORE")
+            .arg(keys::followers(author))
+            .arg(last)
+            .query_async::<Option<f64>>(conn)
+            .await?
+            // Scores are integers below 2^53, so the f64 holds them exactly.
+            .map(|s| s as u64),
+        _ => None,
+    };
+    Ok((ids.into_iter().map(UserId::new).collect(), last))
 }

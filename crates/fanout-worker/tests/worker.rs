@@ -624,6 +624,56 @@ async fn a_big_fan_out_is_split_into_slices_that_reach_every_follower() {
 }
 
 #[tokio::test]
+async fn a_slice_that_grew_after_the_split_is_walked_to_its_end() {
+    // Arrange: 6 followers, slices of 4: two slices, the second open-ended. Then, between the
+    // split and the slices being carried, 10 more follow: the open slice now holds 12, more
+    // than one read of 4, so it is walked in several reads with a cursor.
+    let (redis, _) = setup().await;
+    let store = sliced_store(&redis, 4);
+    let mut conn = redis.conn().await;
+    let (alice, mut followers) = author_with_followers(&store, "alice", 6).await;
+    let mut events = Worker::new(store.clone(), redis.url(), config("w1"));
+    step_until(&mut events, "the follow events", || async {
+        pending(&mut redis.conn().await).await == 0
+    })
+    .await;
+    let tweet = post(&store, alice, "to everyone").await;
+    step_until(&mut events, "the split", || async {
+        stream_len(&mut redis.conn().await, keys::FANOUT_SLICES).await == 2
+    })
+    .await;
+    for i in 0..10 {
+        let late = user(&store, &format!("late_{i}")).await;
+        store.follow(late, alice).await.unwrap();
+        // The follow's back-fill merged the tweet already; take it out, so only the walk can
+        // put it back.
+        redis::cmd("ZREM")
+            .arg(keys::home(late))
+            .arg(tweet.get())
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap();
+        followers.push(late);
+    }
+
+    // Act
+    let mut slices = Worker::new(
+        store.clone(),
+        redis.url(),
+        WorkerConfig {
+            stream: keys::FANOUT_SLICES,
+            ..config("w1")
+        },
+    );
+    slices.process_batch().await.unwrap();
+
+    // Assert: nobody in the ranges at carrying time was skipped.
+    for follower in &followers {
+        assert_eq!(home(&mut conn, *follower).await, [tweet.get()]);
+    }
+}
+
+#[tokio::test]
 async fn events_are_not_held_up_behind_a_big_fan_outs_slices() {
     // Arrange: Alice's post becomes 10 slices that nobody processes yet.
     let (redis, _) = setup().await;
