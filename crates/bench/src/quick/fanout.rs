@@ -11,6 +11,7 @@ use serde_json::{Value as Json, json};
 
 use super::visible::{self, Watch};
 use super::{median, round};
+use crate::profile::Pids;
 use crate::{Result, ceiling};
 
 /// An account made for a fan-out measurement.
@@ -77,27 +78,35 @@ pub async fn make_author(
 }
 
 /// `runs` timed fan-outs of one post by `author` (median reported), streams drained before
-/// each.
+/// each; the last run is profiled per follower (from the post until the last follower has it).
 pub async fn time_runs(
     conn: &mut MultiplexedConnection,
     client: &reqwest::Client,
     base: &str,
     author: &BigAuthor,
     runs: usize,
+    pids: &Pids,
+    probe: &mut MultiplexedConnection,
 ) -> Result<Json> {
+    let runs = runs.max(1);
     let mut secs = Vec::new();
-    for _ in 0..runs.max(1) {
+    let mut profile = Json::Null;
+    for run in 0..runs {
         visible::wait_drained(conn).await?;
-        let t = visible::post_and_time(
+        let (t, snapshots) = visible::post_and_time_profiled(
             conn,
             client,
             base,
             &author.token,
             &author.followers,
             Watch::Drained,
+            (run + 1 == runs).then_some((pids, &mut *probe)),
         )
         .await?;
         secs.push(t.visible_s);
+        if let Some((first, last)) = snapshots {
+            profile = first.profile(&last, author.followers.len() as u64);
+        }
     }
     let n = author.followers.len() as f64;
     let s = median(&mut secs);
@@ -105,23 +114,34 @@ pub async fn time_runs(
         "seconds_to_last": round(s),
         "inserts_per_s": round(n / s),
         "runs_ms": secs.iter().map(|&s| round(s * 1e3)).collect::<Vec<_>>(),
+        "profile_per_follower": profile,
     }))
 }
 
-/// The raw insert ceiling for the same homes, `runs` times (median reported).
+/// The raw insert ceiling for the same homes, `runs` times (median reported); the last run
+/// profiled per follower.
 pub async fn time_ceiling(
     conns: &Arc<Vec<MultiplexedConnection>>,
     author: &BigAuthor,
     runs: usize,
+    pids: &Pids,
+    probe: &mut MultiplexedConnection,
 ) -> Result<Json> {
     let mut secs = Vec::new();
-    for _ in 0..runs.max(1) {
+    let mut profile = Json::Null;
+    for run in 0..runs.max(1) {
+        let first = pids.snapshot(probe).await?;
         secs.push(ceiling::raw_fanout(conns, &author.followers).await?);
+        if run + 1 == runs.max(1) {
+            let last = pids.snapshot(probe).await?;
+            profile = first.profile(&last, author.followers.len() as u64);
+        }
     }
     let s = median(&mut secs);
     Ok(json!({
         "seconds": round(s),
         "inserts_per_s": round(author.followers.len() as f64 / s),
         "runs_ms": secs.iter().map(|&s| round(s * 1e3)).collect::<Vec<_>>(),
+        "profile_per_follower": profile,
     }))
 }

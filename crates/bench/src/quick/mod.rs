@@ -569,41 +569,44 @@ impl Bench {
                 seeded,
             )
             .await?;
-            // Profiled like the load windows, per follower reached.
-            let inserts = (size * args.fanout_runs.max(1)) as u64;
+            // Each is profiled like the load windows, per follower reached (its last run).
             eprintln!("  timing {} runs with one worker", args.fanout_runs);
             let pids = self.meter.pids.clone();
-            let before = pids.snapshot(&mut self.meter.conn).await?;
-            let mut one = fanout::time_runs(
+            let one = fanout::time_runs(
                 &mut self.conn,
                 &self.client,
                 &self.base,
                 &author,
                 args.fanout_runs,
+                &pids,
+                &mut self.meter.conn,
             )
             .await?;
-            let after = pids.snapshot(&mut self.meter.conn).await?;
-            one["profile_per_follower"] = before.profile(&after, inserts);
             eprintln!("  timing {} runs with two workers", args.fanout_runs);
             let second = bins.worker(redis_url, "bench-worker-2", out_dir)?;
-            let mut pids = self.meter.pids.clone();
-            pids.0.push(("chirp-fanout-worker-2", second.pid()));
-            let before = pids.snapshot(&mut self.meter.conn).await?;
+            let mut both = pids.clone();
+            both.0.push(("chirp-fanout-worker-2", second.pid()));
             let two = fanout::time_runs(
                 &mut self.conn,
                 &self.client,
                 &self.base,
                 &author,
                 args.fanout_runs,
+                &both,
+                &mut self.meter.conn,
             )
             .await;
-            let after = pids.snapshot(&mut self.meter.conn).await;
             second.stop().await?;
-            let mut two = two?;
-            two["profile_per_follower"] = before.profile(&after?, inserts);
+            let two = two?;
             eprintln!("  timing the raw insert ceiling");
-            let ceiling =
-                fanout::time_ceiling(&self.redis_conns, &author, args.fanout_runs).await?;
+            let ceiling = fanout::time_ceiling(
+                &self.redis_conns,
+                &author,
+                args.fanout_runs,
+                &pids,
+                &mut self.meter.conn,
+            )
+            .await?;
             sizes.push(json!({
                 "followers": size,
                 "one_worker": one,

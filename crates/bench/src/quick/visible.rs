@@ -20,6 +20,7 @@ use redis::aio::MultiplexedConnection;
 use serde_json::{Value as Json, json};
 
 use crate::Result;
+use crate::profile::{Pids, Snapshot};
 
 /// How long any single wait may take before the benchmark gives up.
 const GIVE_UP: Duration = Duration::from_secs(600);
@@ -172,6 +173,27 @@ pub async fn post_and_time(
     followers: &[u64],
     watch: Watch,
 ) -> Result<Timing> {
+    post_and_time_profiled(conn, client, base, token, followers, watch, None)
+        .await
+        .map(|(t, _)| t)
+}
+
+/// [`post_and_time`], with `probe`'s counters read when the post is sent and when the tweet is
+/// visible (so the untimed check after it is not in the profile).
+pub async fn post_and_time_profiled(
+    conn: &mut MultiplexedConnection,
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    followers: &[u64],
+    watch: Watch,
+    probe: Option<(&Pids, &mut MultiplexedConnection)>,
+) -> Result<(Timing, Option<(Snapshot, Snapshot)>)> {
+    let mut probe = probe;
+    let first = match &mut probe {
+        Some((pids, c)) => Some(pids.snapshot(c).await?),
+        None => None,
+    };
     let began = Instant::now();
     let resp = client
         .post(format!("{base}/v1/tweets"))
@@ -206,6 +228,10 @@ pub async fn post_and_time(
         tokio::time::sleep(POLL).await;
     }
     let mut visible_s = began.elapsed().as_secs_f64();
+    let snapshots = match (&mut probe, first) {
+        (Some((pids, c)), Some(first)) => Some((first, pids.snapshot(c).await?)),
+        _ => None,
+    };
     let mut missing: Vec<u64> = followers.to_vec();
     let mut first = true;
     loop {
@@ -229,10 +255,13 @@ pub async fn post_and_time(
             if !first {
                 visible_s = began.elapsed().as_secs_f64();
             }
-            return Ok(Timing {
-                visible_s,
-                answered_s,
-            });
+            return Ok((
+                Timing {
+                    visible_s,
+                    answered_s,
+                },
+                snapshots,
+            ));
         }
         first = false;
         if Instant::now() > deadline {
