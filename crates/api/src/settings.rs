@@ -63,7 +63,8 @@ pub struct Settings {
     #[arg(long, env = "CHIRP_ARGON2_PARALLELISM", default_value_t = 1,
         value_parser = clap::value_parser!(u32).range(1..=16))]
     pub argon2_parallelism: u32,
-    /// Redis connections per API process.
+    /// Most Redis connections per API process, split between the HTTP workers; concurrent
+    /// requests share them (pipelined), so few are opened.
     #[arg(long, env = "CHIRP_REDIS_POOL_SIZE", default_value_t = 32,
         value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub redis_pool_size: u32,
