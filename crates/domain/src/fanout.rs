@@ -227,15 +227,8 @@ async fn walk_followers(
             .await?;
         inserted += counts.iter().sum::<usize>();
         followers += owners.len();
-        if owners.len() < read_size {
-            break;
-        }
-        match last {
-            Some(last) => after = format!("({last}"),
-            // The last one unfollowed since the read: read from the same place again. Those
-            // still following are written again (idempotent); the next read ends elsewhere.
-            None => continue,
-        }
+        let Some(last) = last else { break };
+        after = format!("({last}");
     }
     Ok(match action {
         SliceAction::Insert => Applied::Posted {
@@ -454,11 +447,11 @@ fn home_insert(
 }
 
 /// Up to `n` followers of `author` with follow scores between `after` and `upto` (ZRANGE
-/// bounds), oldest first, and the follow score of the last one when `n` were read (`None`
-/// if it has been removed since). Scores are unique, so walking by score neither repeats nor
-/// skips. The ids are read without their scores (Redis formats
-/// every score as a double, which for a slice of 10,000 costs more than the ids), and the last
-/// score is asked for only when a next chunk may follow.
+/// bounds), oldest first, and, when there were `n`, the follow score of the last one: where the
+/// next read starts. Scores are unique, so walking by score neither repeats nor skips. The ids
+/// are read without their scores (Redis formats every score as a double, which for a slice of
+/// 10,000 costs more than the ids); the last one's score comes from a second ZRANGE in the same
+/// MULTI, so it belongs to the same state.
 async fn follower_chunk(
     conn: &mut Connection,
     author: UserId,
@@ -466,25 +459,31 @@ async fn follower_chunk(
     upto: &str,
     n: usize,
 ) -> Result<(Vec<UserId>, Option<u64>)> {
-    let ids: Vec<u64> = redis::cmd("ZRANGE")
-        .arg(keys::followers(author))
-        .arg(after)
-        .arg(upto)
-        .arg("BYSCORE")
-        .arg("LIMIT")
-        .arg(0)
-        .arg(n)
+    let key = keys::followers(author);
+    let range = |offset: usize, count: usize| {
+        let mut cmd = redis::cmd("ZRANGE");
+        cmd.arg(&key)
+            .arg(after)
+            .arg(upto)
+            .arg("BYSCORE")
+            .arg("LIMIT")
+            .arg(offset)
+            .arg(count);
+        cmd
+    };
+    let mut last = range(n.saturating_sub(1), 1);
+    last.arg("WITHSCORES");
+    let (ids, last): (Vec<u64>, Vec<(u64, f64)>) = redis::pipe()
+        .atomic()
+        .add_command(range(0, n))
+        .add_command(last)
         .query_async(conn)
         .await?;
-    let last = match ids.last() {
-        Some(&last) if ids.len() == n => redis::cmd("ZSCORE")
-            .arg(keys::followers(author))
-            .arg(last)
-            .query_async::<Option<f64>>(conn)
-            .await?
-            // Scores are integers below 2^53, so the f64 holds them exactly.
-            .map(|s| s as u64),
-        _ => None,
+    let next = if ids.len() == n {
+        // Scores are integers below 2^53, so the f64 holds them exactly.
+        last.first().map(|&(_, score)| score as u64)
+    } else {
+        None
     };
-    Ok((ids.into_iter().map(UserId::new).collect(), last))
+    Ok((ids.into_iter().map(UserId::new).collect(), next))
 }
