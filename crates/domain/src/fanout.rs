@@ -381,7 +381,9 @@ async fn purge_author(
 ///   author again meanwhile.
 ///
 /// The cost: in that race (or for a stale `followers` entry left by a crash), the tweet can be
-/// in the home for one round trip before it is taken out again.
+/// in the home for one round trip before it is taken out again, and if that home was full its
+/// oldest entry was trimmed to make room (the home then holds one entry fewer than the cap
+/// until the next insert).
 async fn insert_then_verify(
     conn: &mut Connection,
     store: &Store,
