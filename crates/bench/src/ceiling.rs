@@ -1,14 +1,15 @@
 //! The Redis ceilings: the commands the API sends to Redis for an operation, sent straight to
 //! Redis from the benchmark (no HTTP, no JSON), over a few multiplexed connections that the
 //! load's tasks share, so concurrent operations are pipelined together. Each function mirrors a
-//! `chirp_domain::store` operation round trip for round trip; keep them in step.
+//! `chirp_domain::store` operation round trip for round trip; a post's pipelines are built by
+//! the domain's own functions.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use chirp_domain::auth::sha256_hex;
-use chirp_domain::events::FanoutEvent;
 use chirp_domain::model::{TweetId, UserId};
+use chirp_domain::store::{Limits, tweets};
 use chirp_domain::{keys, scripts};
 use redis::aio::MultiplexedConnection;
 
@@ -119,51 +120,19 @@ pub async fn post(conn: &mut MultiplexedConnection, who: &Session, text: &str) -
         .arg(keys::TWEET_SEQ)
         .query_async(conn)
         .await?;
-    let fingerprint = sha256_hex(text.as_bytes());
-    let mut pipe = redis::pipe();
-    pipe.hset_multiple(
-        keys::tweet(TweetId::new(id)),
-        &[
-            ("author", author.to_string()),
-            ("text", text.to_owned()),
-            ("created_at", chirp_domain::clock::now_rfc3339()),
-        ],
-    )
-    .ignore()
-    .invoke_script(
-        scripts::POST_TWEET
-            .key(keys::user_tweets(author))
-            .key(keys::home(author))
-            .key(keys::idempotency(author, "-"))
-            .arg(id)
-            .arg(800)
-            .arg("0")
-            .arg(&fingerprint)
-            .arg(chirp_domain::store::tweets::IDEMPOTENCY_TTL_SECS),
+    let (id, limits) = (TweetId::new(id), Limits::default());
+    let pipe = tweets::record_pipeline(
+        &limits,
+        author,
+        id,
+        text,
+        &chirp_domain::clock::now_rfc3339(),
+        &keys::idempotency(author, "-"),
+        false,
+        &sha256_hex(text.as_bytes()),
     );
     let (_outcome,): (Vec<String>,) = scripts::run_pipeline(conn, &pipe).await?;
-    let mut pipe = redis::pipe();
-    pipe.cmd("XADD")
-        .arg(keys::FANOUT_STREAM)
-        .arg("*")
-        .arg(
-            FanoutEvent::Posted {
-                tweet: TweetId::new(id),
-                author,
-            }
-            .to_fields(),
-        )
-        .ignore()
-        .invoke_script(
-            scripts::CAPPED_INSERT
-                .key(keys::GLOBAL_TIMELINE)
-                .arg(1000)
-                .arg(id),
-        )
-        .ignore()
-        .cmd("HMGET")
-        .arg(keys::profile(author))
-        .arg(&["username", "display_name"]);
+    let pipe = tweets::publish_pipeline(&limits, author, id, true);
     let ((_username, _display_name),): ((Option<String>, Option<String>),) =
         scripts::run_pipeline(conn, &pipe).await?;
     Ok(())

@@ -7,8 +7,8 @@ use crate::events::FanoutEvent;
 use crate::keys;
 use crate::model::{AuthorSummary, Tweet, TweetId, TweetText, UserId};
 use crate::scripts;
-use crate::store::Store;
 use crate::store::timelines::hydrate_tweets;
+use crate::store::{Limits, Store};
 
 /// How long an `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 60 * 60;
@@ -18,6 +18,73 @@ pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 60 * 60;
 pub enum Posted {
     Created(Tweet),
     Replayed(Tweet),
+}
+
+/// Round trip (2) of a post: the tweet record, and `post_tweet.lua` in the author's slot.
+/// Public so that chirp-bench's Redis ceiling sends exactly what the API sends.
+#[allow(clippy::too_many_arguments)]
+pub fn record_pipeline(
+    limits: &Limits,
+    author: UserId,
+    id: TweetId,
+    text: &str,
+    created_at: &str,
+    idem_key: &str,
+    keyed: bool,
+    fingerprint: &str,
+) -> redis::Pipeline {
+    let mut pipe = redis::pipe();
+    pipe.hset_multiple(
+        keys::tweet(id),
+        &[
+            ("author", author.to_string()),
+            ("text", text.to_owned()),
+            ("created_at", created_at.to_owned()),
+        ],
+    )
+    .ignore()
+    .invoke_script(
+        scripts::POST_TWEET
+            .key(keys::user_tweets(author))
+            .key(keys::home(author))
+            .key(idem_key)
+            .arg(id.get())
+            .arg(limits.timeline_cap)
+            .arg(if keyed { "1" } else { "0" })
+            .arg(fingerprint)
+            .arg(IDEMPOTENCY_TTL_SECS),
+    );
+    pipe
+}
+
+/// Round trip (3) of a post: the fan-out event and the global timeline, and for a new tweet
+/// the author's names for the answer (the pipeline's one reply). Public for chirp-bench, as
+/// [`record_pipeline`].
+pub fn publish_pipeline(
+    limits: &Limits,
+    author: UserId,
+    tweet: TweetId,
+    with_names: bool,
+) -> redis::Pipeline {
+    let mut pipe = redis::pipe();
+    pipe.cmd("XADD")
+        .arg(keys::FANOUT_STREAM)
+        .arg("*")
+        .arg(FanoutEvent::Posted { tweet, author }.to_fields())
+        .ignore()
+        .invoke_script(
+            scripts::CAPPED_INSERT
+                .key(keys::GLOBAL_TIMELINE)
+                .arg(limits.global_cap)
+                .arg(tweet.get()),
+        )
+        .ignore();
+    if with_names {
+        pipe.cmd("HMGET")
+            .arg(keys::profile(author))
+            .arg(&["username", "display_name"]);
+    }
+    pipe
 }
 
 impl Store {
@@ -51,26 +118,15 @@ impl Store {
             None => keys::idempotency(author, "-"),
         };
         let created_at = clock::now_rfc3339();
-        let mut pipe = redis::pipe();
-        pipe.hset_multiple(
-            keys::tweet(id),
-            &[
-                ("author", author.to_string()),
-                ("text", text.as_str().to_owned()),
-                ("created_at", created_at.clone()),
-            ],
-        )
-        .ignore()
-        .invoke_script(
-            scripts::POST_TWEET
-                .key(keys::user_tweets(author))
-                .key(keys::home(author))
-                .key(&idem_key)
-                .arg(id.get())
-                .arg(self.limits.timeline_cap)
-                .arg(if idempotency_key.is_some() { "1" } else { "0" })
-                .arg(&fingerprint)
-                .arg(IDEMPOTENCY_TTL_SECS),
+        let pipe = record_pipeline(
+            &self.limits,
+            author,
+            id,
+            text.as_str(),
+            &created_at,
+            &idem_key,
+            idempotency_key.is_some(),
+            &fingerprint,
         );
         let (outcome,): (Vec<String>,) = scripts::run_pipeline(&mut conn, &pipe).await?;
         let posted_id = match outcome.first().map(String::as_str) {
@@ -92,26 +148,8 @@ impl Store {
             }
             _ => return Err(Error::Internal(format!("post_tweet answered {outcome:?}"))),
         };
-        let mut pipe = redis::pipe();
-        pipe.cmd("XADD")
-            .arg(keys::FANOUT_STREAM)
-            .arg("*")
-            .arg(
-                FanoutEvent::Posted {
-                    tweet: posted_id,
-                    author,
-                }
-                .to_fields(),
-            )
-            .ignore()
-            .invoke_script(
-                scripts::CAPPED_INSERT
-                    .key(keys::GLOBAL_TIMELINE)
-                    .arg(self.limits.global_cap)
-                    .arg(posted_id.get()),
-            )
-            .ignore();
         if posted_id != id {
+            let pipe = publish_pipeline(&self.limits, author, posted_id, false);
             scripts::run_pipeline::<_, ()>(&mut conn, &pipe).await?;
             let first = hydrate_tweets(&mut conn, &[posted_id])
                 .await?
@@ -123,9 +161,7 @@ impl Store {
         }
         // A new tweet: everything in the answer was just written but the author's names, read
         // in the same pipeline rather than re-reading the tweet afterwards.
-        pipe.cmd("HMGET")
-            .arg(keys::profile(author))
-            .arg(&["username", "display_name"]);
+        let pipe = publish_pipeline(&self.limits, author, id, true);
         let ((username, display_name),): ((Option<String>, Option<String>),) =
             scripts::run_pipeline(&mut conn, &pipe).await?;
         Ok(Posted::Created(Tweet {
