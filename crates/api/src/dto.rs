@@ -19,8 +19,11 @@ pub struct RegisterRequest {
     /// 8-128 characters.
     #[schema(required = true, value_type = String, min_length = 8, max_length = 128)]
     pub password: Option<String>,
-    /// 0-50 characters, no control characters; defaults to the username (also when null).
-    #[schema(value_type = Option<String>, max_length = 50, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    /// 0-50 characters; no control characters, no bidirectional controls (U+202A-U+202E,
+    /// U+2066-U+2069, U+200E, U+200F, U+061C), and not only invisible characters (whitespace,
+    /// zero-width, filler and formatting characters such as U+200B, U+2800, U+3164, U+FEFF);
+    /// defaults to the username (also when null).
+    #[schema(value_type = Option<String>, max_length = 50, pattern = r"^$|^[^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*[^\u0000-\u001f\u007f-\u009f\s\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0][^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$")]
     pub display_name: Option<String>,
 }
 
@@ -44,22 +47,24 @@ pub struct RefreshRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"display_name": "Alice L.", "bio": "Writes about Redis."}))]
 pub struct UpdateMeRequest {
-    /// 0-50 characters, no control characters. Absent or null: unchanged.
-    #[schema(value_type = Option<String>, max_length = 50, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
+    /// 0-50 characters; no control characters, no bidirectional controls, not only invisible
+    /// characters (as at registration). Absent or null: unchanged.
+    #[schema(value_type = Option<String>, max_length = 50, pattern = r"^$|^[^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*[^\u0000-\u001f\u007f-\u009f\s\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0][^\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$")]
     pub display_name: Option<String>,
-    /// 0-160 characters; no control characters other than newline and tab. Absent or null:
-    /// unchanged.
-    #[schema(value_type = Option<String>, max_length = 160, pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$")]
+    /// 0-160 characters; no control characters other than newline and tab, no bidirectional
+    /// controls, not only invisible characters. Absent or null: unchanged.
+    #[schema(value_type = Option<String>, max_length = 160, pattern = r"^$|^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*[^\u0000-\u001f\u007f-\u009f\s\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0][^\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]*$")]
     pub bio: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"text": "I'm having fun with Chirp"}))]
 pub struct CreateTweetRequest {
-    /// 1-280 Unicode code points after NFC normalisation; not only whitespace; no control
-    /// characters other than newline and tab.
+    /// 1-280 Unicode code points after NFC normalisation; at least one visible character (not
+    /// only whitespace or invisible characters such as U+200B, U+2800, U+3164, U+FEFF); no
+    /// control characters other than newline and tab.
     #[schema(required = true, value_type = String, min_length = 1, max_length = 280,
-        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$")]
+        pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\u0000-\u001f\u007f-\u009f\s\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$")]
     pub text: Option<String>,
 }
 

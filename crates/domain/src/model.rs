@@ -123,6 +123,26 @@ impl fmt::Debug for Password {
     }
 }
 
+/// Characters that show nothing by themselves: whitespace, and the zero-width, filler and
+/// formatting characters that pass for text but render blank (U+200B zero width space, U+2800
+/// braille blank, U+3164 Hangul filler, U+FEFF byte order mark, ...). A tweet or name made only
+/// of these would look empty.
+pub fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+            | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{2800}' | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
+}
+
+/// Bidirectional formatting characters (overrides, embeddings, isolates, marks): in a name
+/// they make the text around it read backwards (`U+202E`), which is how names impersonate.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// Checks a free-text field: at most `max` characters, no control characters (other than the
 /// ones `allowed`).
 fn free_text(field: &str, raw: &str, max: usize, allowed: &[char]) -> Result<String, FieldError> {
@@ -145,7 +165,27 @@ fn free_text(field: &str, raw: &str, max: usize, allowed: &[char]) -> Result<Str
     Ok(text)
 }
 
-/// 0-50 characters, no control characters. Defaults to the username.
+/// A name-like field (display name, bio): free text without bidirectional controls, and when not
+/// empty, with something visible in it.
+fn name_text(field: &str, raw: &str, max: usize, allowed: &[char]) -> Result<String, FieldError> {
+    let text = free_text(field, raw, max, allowed)?;
+    if text.chars().any(is_bidi_control) {
+        return Err(FieldError::new(
+            field,
+            "must not contain bidirectional control characters (U+202A-U+202E, U+2066-U+2069, U+200E, U+200F, U+061C)",
+        ));
+    }
+    if !text.is_empty() && text.chars().all(is_invisible) {
+        return Err(FieldError::new(
+            field,
+            "must contain a visible character when not empty",
+        ));
+    }
+    Ok(text)
+}
+
+/// 0-50 characters, no control or bidirectional control characters, not only invisible ones.
+/// Defaults to the username.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
 
@@ -153,7 +193,7 @@ impl DisplayName {
     pub const MAX: usize = 50;
 
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        free_text("display_name", raw, Self::MAX, &[]).map(Self)
+        name_text("display_name", raw, Self::MAX, &[]).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -161,7 +201,8 @@ impl DisplayName {
     }
 }
 
-/// 0-160 characters; newlines and tabs allowed, other control characters not.
+/// 0-160 characters; newlines and tabs allowed, other control characters and bidirectional
+/// controls not; not only invisible characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bio(String);
 
@@ -169,7 +210,7 @@ impl Bio {
     pub const MAX: usize = 160;
 
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        free_text("bio", raw, Self::MAX, &['\n', '\t']).map(Self)
+        name_text("bio", raw, Self::MAX, &['\n', '\t']).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -177,8 +218,9 @@ impl Bio {
     }
 }
 
-/// 1-280 Unicode code points after NFC normalisation, not only whitespace, no control
-/// characters other than newline and tab.
+/// 1-280 Unicode code points after NFC normalisation, at least one of them visible (not only
+/// whitespace or zero-width and filler characters, see [`is_invisible`]), no control characters
+/// other than newline and tab.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TweetText(String);
 
@@ -187,10 +229,10 @@ impl TweetText {
 
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         let text = free_text("text", raw, Self::MAX, &['\n', '\t'])?;
-        if text.trim().is_empty() {
+        if text.chars().all(is_invisible) {
             return Err(FieldError::new(
                 "text",
-                "must not be empty or only whitespace",
+                "must not be empty or only whitespace or invisible characters",
             ));
         }
         Ok(Self(text))
@@ -324,6 +366,33 @@ mod tests {
     }
 
     #[test]
+    fn text_of_only_invisible_characters_is_empty() {
+        for blank in [
+            "\u{200B}",
+            "\u{2800}\u{2800}",
+            "\u{3164}",
+            "\u{FEFF}",
+            " \u{200D}\n",
+            "\u{E0041}",
+        ] {
+            assert!(TweetText::parse(blank).is_err(), "{blank:?}");
+            assert!(DisplayName::parse(blank).is_err(), "{blank:?}");
+        }
+        // Invisible characters inside visible text are fine (emoji ZWJ sequences need U+200D).
+        assert!(TweetText::parse("👩\u{200D}💻 at work").is_ok());
+        assert!(DisplayName::parse("Ana\u{200B}Lu").is_ok());
+    }
+
+    #[test]
+    fn names_refuse_bidirectional_controls() {
+        for spoof in ["evil\u{202E}gpj.exe", "\u{2066}admin\u{2069}", "x\u{200F}"] {
+            assert!(DisplayName::parse(spoof).is_err(), "{spoof:?}");
+            assert!(Bio::parse(spoof).is_err(), "{spoof:?}");
+        }
+        assert!(DisplayName::parse("Ada Lovelace").is_ok());
+    }
+
+    #[test]
     fn ids_are_plain_positive_decimals_within_2_pow_53() {
         assert_eq!(TweetId::parse("10343").unwrap().get(), 10343);
         for bad in [
@@ -338,6 +407,56 @@ mod tests {
             "99999999999999999999",
         ] {
             assert!(TweetId::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
+
+/// Properties of the validators over arbitrary input: they never panic, they accept exactly what
+/// their rules say, and what they accept is stable (parsing it again gives the same value).
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn usernames_are_exactly_3_to_15_word_characters(raw in "\\PC{0,20}|[A-Za-z0-9_]{0,20}") {
+            let ok = (3..=15).contains(&raw.len())
+                && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            prop_assert_eq!(Username::parse(&raw).is_ok(), ok);
+        }
+
+        #[test]
+        fn accepted_tweets_follow_every_rule_and_parse_again_to_themselves(raw in any::<String>()) {
+            if let Ok(text) = TweetText::parse(&raw) {
+                let s = text.as_str();
+                prop_assert!((1..=TweetText::MAX).contains(&s.chars().count()));
+                prop_assert!(s.chars().any(|c| !is_invisible(c)));
+                prop_assert!(s.chars().all(|c| !c.is_control() || c == '\n' || c == '\t'));
+                prop_assert_eq!(TweetText::parse(s).unwrap(), text.clone());
+            }
+        }
+
+        #[test]
+        fn accepted_names_have_no_bidi_controls_and_something_visible(raw in any::<String>()) {
+            if let Ok(name) = DisplayName::parse(&raw) {
+                let s = name.as_str();
+                prop_assert!(s.chars().count() <= DisplayName::MAX);
+                prop_assert!(!s.chars().any(is_bidi_control));
+                prop_assert!(s.is_empty() || s.chars().any(|c| !is_invisible(c)));
+                prop_assert!(!s.chars().any(char::is_control));
+            }
+        }
+
+        #[test]
+        fn invisible_padding_never_makes_a_blank_tweet_valid(
+            pad in proptest::collection::vec(
+                prop::sample::select(vec!['\u{200B}', '\u{2800}', '\u{3164}', '\u{FEFF}', ' ', '\n', '\u{200D}', '\u{2060}']),
+                1..50,
+            )
+        ) {
+            let blank: String = pad.into_iter().collect();
+            prop_assert!(TweetText::parse(&blank).is_err());
         }
     }
 }
