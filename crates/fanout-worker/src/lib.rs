@@ -10,7 +10,8 @@
 //! - [`worker`]: [`Worker`], its step function and run loop; what is read, acknowledged,
 //!   retried, reclaimed and dead-lettered, and when.
 //! - `stream`: the stream commands (`XREADGROUP`, `XAUTOCLAIM`, `XPENDING`, `XACK`, dead-letter
-//!   `XADD`) and their replies, parsed from raw values so a malformed entry cannot break a read.
+//!   `XADD`, trimming, pruning idle consumers) and their replies, parsed from raw values so a
+//!   malformed entry cannot break a read.
 //! - [`error`]: the one error type, [`WorkerError`], and how its causes are logged.
 //! - [`metrics`]: metric names and what is recorded; the binary installs the exporter.
 //! - [`settings`]: the binary's `CHIRP_*` settings.
@@ -25,5 +26,6 @@ pub mod worker;
 pub use error::WorkerError;
 pub use settings::Settings;
 pub use worker::{
-    BatchOutcome, BatchSource, STREAMS, TOO_MANY_DELIVERIES, Worker, WorkerConfig, run_all,
+    BatchOutcome, BatchSource, DEFAULT_PRUNE_IDLE, STREAMS, TOO_MANY_DELIVERIES, Worker,
+    WorkerConfig, run_all,
 };

@@ -7,8 +7,6 @@ use std::time::Duration;
 use chirp_domain::{Store, migrations, redis_pool};
 use chirp_fanout_worker::settings::{Command, DlqAction, LogFormat};
 use chirp_fanout_worker::{Settings, dlq, error, metrics, run_all};
-use clap::Parser;
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
@@ -17,7 +15,7 @@ const POOL_SIZE: usize = 4;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let settings = Settings::parse();
+    let settings = Settings::load();
     init_logging(&settings);
     let result = match &settings.command {
         Some(Command::Dlq { action }) => dlq_command(&settings, action).await,
@@ -33,15 +31,8 @@ async fn main() -> ExitCode {
 }
 
 async fn run(settings: Settings) -> Result<(), String> {
-    PrometheusBuilder::new()
-        .with_http_listener(settings.metrics_bind)
-        .set_buckets_for_metric(
-            Matcher::Full(metrics::DURATION.to_owned()),
-            metrics::DURATION_BUCKETS,
-        )
-        .and_then(|builder| builder.install())
+    metrics::install(settings.metrics_bind)
         .map_err(|e| format!("metrics endpoint on {}: {e}", settings.metrics_bind))?;
-    metrics::describe();
 
     let stopped = shutdown_signal()?;
     let pool = redis_pool::build_pool(settings.redis_url.expose(), POOL_SIZE)

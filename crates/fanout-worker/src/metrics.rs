@@ -1,14 +1,19 @@
 //! The worker's metrics, recorded through the `metrics` facade. The library only records: with
 //! no recorder installed (in tests, say) every call is a no-op. The binary installs the
-//! Prometheus exporter.
+//! Prometheus exporter with [`install`].
 //!
-//! Labels are small closed sets (event kinds, outcomes, dead-letter causes), never ids or
-//! free-form reasons, so the number of series stays bounded.
+//! Labels are small closed sets (event kinds, outcomes, dead-letter causes, streams), never ids
+//! or free-form reasons, so the number of series stays bounded. Every one of those series is
+//! exported from start-up, at 0 ([`register_known`]): an alert on, say, the dead-letter rate can
+//! then tell "none yet" from "not exported" (a missing series makes `rate()` and `increase()`
+//! silently return nothing rather than 0).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use chirp_domain::events::FanoutEvent;
 use chirp_domain::fanout::Applied;
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder};
 
 use crate::stream::Backlog;
 
@@ -19,12 +24,61 @@ pub const DURATION: &str = "chirp_fanout_duration_seconds";
 pub const STREAM_LENGTH: &str = "chirp_fanout_stream_length";
 pub const PENDING: &str = "chirp_fanout_pending";
 pub const OLDEST_PENDING_AGE: &str = "chirp_fanout_oldest_pending_age_seconds";
+pub const CONSUMERS_PRUNED: &str = "chirp_fanout_consumers_pruned_total";
+
+/// The `outcome` label values of [`ENTRIES_PROCESSED`].
+pub const OUTCOMES: [&str; 3] = ["applied", "dead_lettered", "gone"];
+
+/// Why an entry was dead-lettered: the `cause` label of [`DEAD_LETTERS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadLetterCause {
+    /// Delivered more than the delivery limit allows.
+    TooManyDeliveries,
+    /// Not a valid fan-out event at all.
+    Unparseable,
+}
+
+impl DeadLetterCause {
+    pub const ALL: [DeadLetterCause; 2] = [Self::TooManyDeliveries, Self::Unparseable];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::TooManyDeliveries => "too_many_deliveries",
+            Self::Unparseable => "unparseable",
+        }
+    }
+}
+
+/// The `stream` label values: the last part of each fan-out stream's key.
+pub const STREAM_LABELS: [&str; 2] = ["events", "slices"];
+
+/// The `kind` label values of [`DURATION`]: every [`FanoutEvent::kind`].
+pub const EVENT_KINDS: [&str; 5] = [
+    "posted",
+    "deleted",
+    "follow_changed",
+    "posted_slice",
+    "deleted_slice",
+];
 
 /// Bucket bounds for [`DURATION`]: one event's fan-out runs from a millisecond (few followers)
 /// to seconds (a celebrity's post, many pipelines of inserts).
 pub const DURATION_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
+
+/// Installs the Prometheus exporter as the global recorder, serving the metrics on `bind` (any
+/// path answers them), and registers every metric's help text and every known series at 0.
+/// Called once, by the binary; it must run inside a Tokio runtime or it starts one of its own.
+pub fn install(bind: SocketAddr) -> Result<(), BuildError> {
+    PrometheusBuilder::new()
+        .with_http_listener(bind)
+        .set_buckets_for_metric(Matcher::Full(DURATION.to_owned()), DURATION_BUCKETS)?
+        .install()?;
+    describe();
+    register_known();
+    Ok(())
+}
 
 /// Registers the help text of every metric with the installed recorder.
 pub fn describe() {
@@ -56,6 +110,34 @@ pub fn describe() {
         Unit::Seconds,
         "Age of the oldest unacknowledged entry (0 when none)"
     );
+    describe_counter!(
+        CONSUMERS_PRUNED,
+        "Consumers removed from the consumer group after idling past the prune age with no \
+         pending entries, by stream"
+    );
+}
+
+/// Registers every series the worker records, with every label value it can have, at 0, so that
+/// all of them are exported before the first event. Only adds 0 to counters; sets the gauges to
+/// 0 (the first housekeeping, right after start, sets their real values).
+pub fn register_known() {
+    for outcome in OUTCOMES {
+        metrics::counter!(ENTRIES_PROCESSED, "outcome" => outcome).increment(0);
+    }
+    metrics::counter!(INSERTS).increment(0);
+    for cause in DeadLetterCause::ALL {
+        metrics::counter!(DEAD_LETTERS, "cause" => cause.label()).increment(0);
+    }
+    for kind in EVENT_KINDS {
+        // Registering is enough: an empty histogram is exported with zero counts.
+        let _ = metrics::histogram!(DURATION, "kind" => kind);
+    }
+    for stream in STREAM_LABELS {
+        metrics::gauge!(STREAM_LENGTH, "stream" => stream).set(0.0);
+        metrics::gauge!(PENDING, "stream" => stream).set(0.0);
+        metrics::gauge!(OLDEST_PENDING_AGE, "stream" => stream).set(0.0);
+        metrics::counter!(CONSUMERS_PRUNED, "stream" => stream).increment(0);
+    }
 }
 
 pub(crate) fn applied(event: &FanoutEvent, applied: &Applied, took: Duration) {
@@ -71,9 +153,14 @@ pub(crate) fn gone() {
     metrics::counter!(ENTRIES_PROCESSED, "outcome" => "gone").increment(1);
 }
 
-pub(crate) fn dead_lettered(cause: &'static str) {
+pub(crate) fn dead_lettered(cause: DeadLetterCause) {
     metrics::counter!(ENTRIES_PROCESSED, "outcome" => "dead_lettered").increment(1);
-    metrics::counter!(DEAD_LETTERS, "cause" => cause).increment(1);
+    metrics::counter!(DEAD_LETTERS, "cause" => cause.label()).increment(1);
+}
+
+/// `stream` as for [`backlog`].
+pub(crate) fn consumers_pruned(stream: &'static str, count: usize) {
+    metrics::counter!(CONSUMERS_PRUNED, "stream" => stream).increment(count as u64);
 }
 
 /// `stream` is `events` or `slices`, the last part of the stream's key.
@@ -87,4 +174,55 @@ pub(crate) fn backlog(stream: &'static str, backlog: &Backlog, now_ms: u64) {
         .and_then(|id| id.split('-').next()?.parse::<u64>().ok())
         .map_or(0, |added| now_ms.saturating_sub(added));
     metrics::gauge!(OLDEST_PENDING_AGE, "stream" => stream).set(age_ms as f64 / 1000.0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chirp_domain::events::{FollowerRange, SliceAction};
+    use chirp_domain::model::{TweetId, UserId};
+
+    #[test]
+    fn every_event_kind_is_a_known_label() {
+        let (tweet, author) = (TweetId::new(1), UserId::new(2));
+        let slice = |action| FanoutEvent::Slice {
+            action,
+            tweet,
+            author,
+            range: FollowerRange::ALL,
+        };
+        let events = [
+            FanoutEvent::Posted { tweet, author },
+            FanoutEvent::Deleted { tweet, author },
+            FanoutEvent::FollowChanged {
+                follower: author,
+                followee: UserId::new(3),
+            },
+            slice(SliceAction::Insert),
+            slice(SliceAction::Remove),
+        ];
+        let kinds: Vec<_> = events.iter().map(FanoutEvent::kind).collect();
+        assert_eq!(kinds, EVENT_KINDS);
+    }
+
+    #[test]
+    fn known_series_are_rendered_at_zero_before_anything_happens() {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(DURATION.to_owned()), DURATION_BUCKETS)
+            .unwrap()
+            .build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, register_known);
+        let text = handle.render();
+        for line in [
+            "chirp_fanout_dead_letters_total{cause=\"unparseable\"} 0",
+            "chirp_fanout_consumers_pruned_total{stream=\"slices\"} 0",
+            "chirp_fanout_duration_seconds_count{kind=\"deleted_slice\"} 0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from:\n{text}"
+            );
+        }
+    }
 }

@@ -5,9 +5,11 @@
 //! read fail, over and over, and wedge the worker. Here an entry's fields stay bytes, and a bad
 //! entry is the poison of that entry alone. Both RESP2 and RESP3 reply shapes are accepted.
 
+use std::sync::LazyLock;
+
 use chirp_domain::keys::{FANOUT_DEAD, FANOUT_GROUP};
-use redis::Value;
 use redis::aio::ConnectionLike;
+use redis::{Script, Value};
 
 use crate::error::WorkerError;
 
@@ -258,6 +260,43 @@ pub(crate) async fn trim(conn: &mut impl ConnectionLike, stream: &str) -> Result
         .arg(&keep_from)
         .query_async(conn)
         .await?)
+}
+
+/// `migrations-redis-lua/scripts/prune_consumers.lua`: the check and the deletes in one step.
+static PRUNE_CONSUMERS: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../migrations-redis-lua/scripts/prune_consumers.lua"
+    )))
+});
+
+/// Removes from the `fanout` group of `stream` every consumer idle longer than `min_idle_ms`
+/// that holds no pending entries, never `keep` (the caller); returns their names. A consumer
+/// with pending entries is left alone whatever its age: deleting it would drop them. (Once a live
+/// worker has claimed them, it is pruned too.)
+pub(crate) async fn prune_consumers(
+    conn: &mut impl ConnectionLike,
+    stream: &str,
+    keep: &str,
+    min_idle_ms: u64,
+) -> Result<Vec<String>, WorkerError> {
+    const CMD: &str = "prune consumers";
+    let reply: Value = PRUNE_CONSUMERS
+        .key(stream)
+        .arg(FANOUT_GROUP)
+        .arg(min_idle_ms)
+        .arg(keep)
+        .invoke_async(conn)
+        .await?;
+    items(reply)
+        .ok_or_else(|| WorkerError::reply(CMD, "not a list"))?
+        .into_iter()
+        .map(|name| {
+            bytes(name)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .ok_or_else(|| WorkerError::reply(CMD, "not a name"))
+        })
+        .collect()
 }
 
 /// One row of the extended `XPENDING` reply.

@@ -13,6 +13,10 @@
 //! Redelivered entries carry a delivery count; past the limit an entry is copied to the
 //! dead-letter stream and acknowledged, as is an entry that is not a valid event at all, so a
 //! bad entry is set aside instead of being retried forever or holding up the others.
+//!
+//! Every few seconds the run loop also does its housekeeping: it removes from the group the
+//! consumers idle past the prune age that hold no pending entries (dead workers, usually ones
+//! restarted under a new name), trims the stream, and refreshes the backlog gauges.
 
 use std::future::Future;
 use std::pin::pin;
@@ -37,6 +41,9 @@ pub const ENTRIES_IN_FLIGHT: usize = 16;
 /// Slices one worker takes from the slices stream at a time.
 pub const SLICES_PER_READ: usize = 4;
 
+/// The default of [`WorkerConfig::prune_idle`]: an hour.
+pub const DEFAULT_PRUNE_IDLE: Duration = Duration::from_secs(3_600);
+
 /// The dead-letter `reason` of an entry delivered more than `max_deliveries` times.
 pub const TOO_MANY_DELIVERIES: &str = "too many deliveries";
 
@@ -56,6 +63,14 @@ pub struct WorkerConfig {
     pub claim_idle: Duration,
     /// Deliveries after which an entry goes to the dead-letter stream instead.
     pub max_deliveries: u64,
+    /// How long a consumer may go without reading before housekeeping removes it from the group,
+    /// provided it holds no pending entries (one that does is never removed; its entries are
+    /// claimed after `claim_idle`, and then it is removed). Every worker restarted under a new
+    /// name (the default `<hostname>-<pid>`) leaves its old consumer behind: this is what clears
+    /// them. Keep it far above `claim_idle` and `block` (the settings insist on ten times both),
+    /// so a live worker is never taken for a dead one. (Even then nothing is lost: a consumer is
+    /// recreated by its next read.)
+    pub prune_idle: Duration,
 }
 
 impl WorkerConfig {
@@ -68,6 +83,7 @@ impl WorkerConfig {
             batch_size: 100,
             claim_idle: Duration::from_millis(30_000),
             max_deliveries: 5,
+            prune_idle: DEFAULT_PRUNE_IDLE,
         }
     }
 
@@ -195,16 +211,16 @@ impl Worker {
     pub async fn run_until_stopped(mut self, shutdown: impl Future<Output = ()>) {
         let mut shutdown = pin!(shutdown);
         let mut outage: Option<Failing> = None;
-        let mut next_gauges = Instant::now();
+        let mut next_housekeeping = Instant::now();
         tracing::info!(consumer = %self.config.consumer, stream = self.config.stream, "fan-out worker started");
         loop {
-            if Instant::now() >= next_gauges {
+            if Instant::now() >= next_housekeeping {
                 tokio::select! {
                     biased;
                     () = &mut shutdown => break,
                     () = self.housekeeping() => {}
                 }
-                next_gauges = Instant::now() + GAUGES_EVERY;
+                next_housekeeping = Instant::now() + HOUSEKEEPING_EVERY;
             }
             let batch = tokio::select! {
                 biased;
@@ -466,7 +482,7 @@ impl Worker {
                 delivered,
             )
             .await?;
-            metrics::dead_lettered("too_many_deliveries");
+            metrics::dead_lettered(metrics::DeadLetterCause::TooManyDeliveries);
             return Ok(Handled::DeadLettered);
         }
         let event = match parse(fields) {
@@ -475,7 +491,7 @@ impl Worker {
                 let reason = format!("unparseable: {why}");
                 tracing::warn!(%reason, "dead-lettering an entry that is not an event");
                 stream::dead_letter(conn, self.config.stream, entry, &reason, delivered).await?;
-                metrics::dead_lettered("unparseable");
+                metrics::dead_lettered(metrics::DeadLetterCause::Unparseable);
                 return Ok(Handled::DeadLettered);
             }
         };
@@ -507,8 +523,40 @@ impl Worker {
         Ok(trimmed)
     }
 
-    /// Trims, then updates the backlog gauges. A failure here is left to the steps to report.
+    /// Removes from the consumer group of this worker's stream every consumer idle longer than
+    /// [`WorkerConfig::prune_idle`] that holds no pending entries, never this worker's own;
+    /// returns their names. The run loop does it with the trimming, every few seconds.
+    pub async fn prune_consumers(&self) -> Result<Vec<String>, WorkerError> {
+        let pruned = stream::prune_consumers(
+            &mut self.store.conn().await?,
+            self.config.stream,
+            &self.config.consumer,
+            millis(self.config.prune_idle),
+        )
+        .await?;
+        if !pruned.is_empty() {
+            metrics::consumers_pruned(stream_label(self.config.stream), pruned.len());
+            tracing::info!(
+                stream = self.config.stream,
+                ?pruned,
+                "removed idle consumers holding no entries from the group"
+            );
+        }
+        Ok(pruned)
+    }
+
+    /// Prunes dead consumers, trims, then updates the backlog gauges. A Redis outage here is left
+    /// to the steps to report.
     async fn housekeeping(&self) {
+        match self.prune_consumers().await {
+            Ok(_) => {}
+            // The steps report an outage.
+            Err(e) if e.is_outage() => {
+                tracing::debug!(error = %e.chain(), "pruning idle consumers failed")
+            }
+            // Anything else would go unnoticed: nothing else runs the script.
+            Err(e) => tracing::warn!(error = %e.chain(), "pruning idle consumers failed"),
+        }
         let result = async {
             self.trim().await?;
             stream::backlog(&mut self.store.conn().await?, self.config.stream).await
@@ -568,8 +616,8 @@ pub async fn run_all(
 /// How long a stopping worker spends on the entries it still holds.
 const FINISH_HELD_WITHIN: Duration = Duration::from_secs(5);
 
-/// How often the stream is trimmed and the backlog gauges refreshed.
-const GAUGES_EVERY: Duration = Duration::from_secs(5);
+/// How often idle consumers are pruned, the stream is trimmed and the backlog gauges refreshed.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(5);
 
 /// The metric label of a stream.
 fn stream_label(stream: &str) -> &'static str {

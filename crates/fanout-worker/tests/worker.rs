@@ -161,9 +161,10 @@ async fn user(store: &Store, name: &str) -> UserId {
 
 async fn post(store: &Store, author: UserId, text: &str) -> TweetId {
     match store
-        .post_tweet(author, &TweetText::parse(text).unwrap(), None)
+        .post_tweet(author, &TweetText::parse(text).unwrap(), None, None)
         .await
         .unwrap()
+        .0
     {
         Posted::Created(tweet) | Posted::Replayed(tweet) => tweet.id,
     }
@@ -952,4 +953,175 @@ async fn a_stopping_worker_finishes_the_entries_it_holds() {
     // Assert
     assert_eq!(pending(&mut conn).await, 0);
     assert_eq!(home(&mut conn, bob).await, [tweet.get()]);
+}
+
+/// The consumer group's consumers on `stream`, by name, with how many entries each holds.
+async fn consumers(
+    conn: &mut MultiplexedConnection,
+    stream: &str,
+) -> std::collections::BTreeMap<String, i64> {
+    let rows: Vec<std::collections::HashMap<String, redis::Value>> = redis::cmd("XINFO")
+        .arg("CONSUMERS")
+        .arg(stream)
+        .arg(FANOUT_GROUP)
+        .query_async(conn)
+        .await
+        .unwrap();
+    rows.into_iter()
+        .map(|row| {
+            let name = match &row["name"] {
+                redis::Value::BulkString(b) => String::from_utf8(b.clone()).unwrap(),
+                redis::Value::SimpleString(s) => s.clone(),
+                other => panic!("consumer name {other:?}"),
+            };
+            let redis::Value::Int(pending) = row["pending"] else {
+                panic!("pending {:?}", row["pending"]);
+            };
+            (name, pending)
+        })
+        .collect()
+}
+
+/// `XGROUP CREATECONSUMER`: a consumer that has read nothing, as a worker that started and
+/// died (or was restarted under a new name) before its first entry leaves behind.
+async fn create_consumer(conn: &mut MultiplexedConnection, stream: &str, name: &str) {
+    redis::cmd("XGROUP")
+        .arg("CREATECONSUMER")
+        .arg(stream)
+        .arg(FANOUT_GROUP)
+        .arg(name)
+        .query_async::<()>(conn)
+        .await
+        .unwrap();
+}
+
+/// A prune age short enough to wait out in a test (the settings would insist on ten times the
+/// claim idle time; these tests set that long instead, so nothing is claimed meanwhile).
+const PRUNE_IDLE: Duration = Duration::from_millis(300);
+
+fn pruning_config(consumer: &str) -> WorkerConfig {
+    WorkerConfig {
+        // Nothing is claimed from the consumer holding entries while the test runs.
+        claim_idle: Duration::from_secs(60),
+        prune_idle: PRUNE_IDLE,
+        ..config(consumer)
+    }
+}
+
+#[tokio::test]
+async fn idle_consumers_holding_nothing_are_pruned_but_never_one_holding_entries_nor_itself() {
+    // Arrange: "ghost-holding" read two entries and died without acknowledging them;
+    // "ghost-done" read one, acknowledged it and died; "ghost-never" died before reading.
+    let (redis, store) = setup().await;
+    let mut conn = redis.conn().await;
+    let (alice, _) = alice_and_follower(&store).await;
+    post(&store, alice, "held by a dead worker").await;
+    assert_eq!(read_and_abandon(&mut conn, "ghost-holding").await.len(), 2);
+    post(&store, alice, "done by a dead worker").await;
+    let done = read_and_abandon(&mut conn, "ghost-done").await;
+    assert_eq!(done.len(), 1);
+    redis::cmd("XACK")
+        .arg(FANOUT_STREAM)
+        .arg(FANOUT_GROUP)
+        .arg(&done)
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    create_consumer(&mut conn, FANOUT_STREAM, "ghost-never").await;
+    let mut worker = Worker::new(store, redis.url(), pruning_config("live"));
+    assert_eq!(worker.process_batch().await.unwrap(), BatchOutcome::Idle);
+    // Everyone, the worker itself included, is now idle past the prune age; then a consumer
+    // that is not.
+    tokio::time::sleep(PRUNE_IDLE + Duration::from_millis(200)).await;
+    create_consumer(&mut conn, FANOUT_STREAM, "fresh").await;
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let scrape = recorder.handle();
+    // The runtime of a #[tokio::test] is single-threaded: the guard covers the whole step.
+    let _recording = metrics::set_default_local_recorder(&recorder);
+
+    // Act
+    let mut pruned = worker.prune_consumers().await.unwrap();
+
+    // Assert
+    pruned.sort();
+    assert_eq!(pruned, ["ghost-done", "ghost-never"]);
+    let left = consumers(&mut conn, FANOUT_STREAM).await;
+    assert_eq!(
+        left.into_iter().collect::<Vec<_>>(),
+        [
+            ("fresh".to_owned(), 0),
+            ("ghost-holding".to_owned(), 2),
+            ("live".to_owned(), 0)
+        ]
+    );
+    assert_eq!(pending(&mut conn).await, 2, "no pending entry was dropped");
+    let metrics = scrape.render();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "chirp_fanout_consumers_pruned_total{stream=\"events\"} 2"),
+        "{metrics}"
+    );
+    // Nothing left to prune: a second pass does nothing.
+    assert!(worker.prune_consumers().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn running_workers_prune_dead_consumers_from_both_streams() {
+    // Arrange: consumers left behind on both streams by workers restarted under new names, one
+    // of them still holding an entry.
+    let (redis, store) = setup().await;
+    let mut conn = redis.conn().await;
+    let alice = user(&store, "alice").await;
+    post(&store, alice, "held by a dead worker").await;
+    assert_eq!(read_and_abandon(&mut conn, "host-100").await.len(), 1);
+    redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(keys::FANOUT_SLICES)
+        .arg(FANOUT_GROUP)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    for stream in [FANOUT_STREAM, keys::FANOUT_SLICES] {
+        for name in ["host-101", "host-102"] {
+            create_consumer(&mut conn, stream, name).await;
+        }
+    }
+    tokio::time::sleep(PRUNE_IDLE + Duration::from_millis(200)).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+
+    // Act: the housekeeping of the run loops, which starts with their first iteration.
+    let running = tokio::spawn(chirp_fanout_worker::run_all(
+        store,
+        redis.url(),
+        pruning_config("host-103"),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+
+    // Assert: the dead consumers holding nothing are gone from both streams; the one holding an
+    // entry and the running worker's own stay.
+    let expected_events = [("host-100".to_owned(), 1), ("host-103".to_owned(), 0)];
+    let expected_slices = [("host-103".to_owned(), 0)];
+    eventually("the dead consumers pruned from both streams", || async {
+        let mut conn = redis.conn().await;
+        consumers(&mut conn, FANOUT_STREAM)
+            .await
+            .into_iter()
+            .eq(expected_events.clone())
+            && consumers(&mut conn, keys::FANOUT_SLICES)
+                .await
+                .into_iter()
+                .eq(expected_slices.clone())
+    })
+    .await;
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), running)
+        .await
+        .expect("the workers stop promptly")
+        .expect("the workers did not panic");
+    assert_eq!(pending(&mut conn).await, 1, "no pending entry was dropped");
 }
