@@ -21,9 +21,9 @@ async fn wrong_methods_answer_405_with_allow() {
     let app = TestApp::spawn_without_worker().await;
     let cases = [
         (Method::GET, "/v1/tweets", "POST"),
-        (Method::PUT, "/v1/tweets/1", "GET, DELETE"),
-        (Method::POST, "/v1/me", "GET, PATCH"),
-        (Method::DELETE, "/v1/timelines/home", "GET"),
+        (Method::PUT, "/v1/tweets/1", "GET, HEAD, DELETE"),
+        (Method::POST, "/v1/me", "GET, HEAD, PATCH"),
+        (Method::DELETE, "/v1/timelines/home", "GET, HEAD"),
     ];
     for (method, path, allow) in cases {
         let response = app.request(method.clone(), path).send().await.unwrap();

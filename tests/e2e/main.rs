@@ -4,6 +4,7 @@
 mod auth;
 mod errors;
 mod fanout;
+mod hardening;
 mod openapi;
 mod operations;
 mod pool;

@@ -40,6 +40,130 @@ pub struct ProblemField {
     pub message: String,
 }
 
+/// Every stable error code of the contract (../shared/API.md), each with its one status and
+/// title in [`Code::status_and_title`]: an exhaustive `match`, so a code cannot be added without
+/// them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    MalformedRequest,
+    ValidationFailed,
+    Unauthorized,
+    InvalidCredentials,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    RequestTimeout,
+    UsernameTaken,
+    IdempotencyKeyReused,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RequestHeaderFieldsTooLarge,
+    RateLimited,
+    ServiceUnavailable,
+    Internal,
+}
+
+impl Code {
+    pub const ALL: [Code; 16] = [
+        Code::MalformedRequest,
+        Code::ValidationFailed,
+        Code::Unauthorized,
+        Code::InvalidCredentials,
+        Code::Forbidden,
+        Code::NotFound,
+        Code::MethodNotAllowed,
+        Code::RequestTimeout,
+        Code::UsernameTaken,
+        Code::IdempotencyKeyReused,
+        Code::PayloadTooLarge,
+        Code::UnsupportedMediaType,
+        Code::RequestHeaderFieldsTooLarge,
+        Code::RateLimited,
+        Code::ServiceUnavailable,
+        Code::Internal,
+    ];
+
+    /// The string clients switch on.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::MalformedRequest => "malformed_request",
+            Code::ValidationFailed => "validation_failed",
+            Code::Unauthorized => "unauthorized",
+            Code::InvalidCredentials => "invalid_credentials",
+            Code::Forbidden => "forbidden",
+            Code::NotFound => "not_found",
+            Code::MethodNotAllowed => "method_not_allowed",
+            Code::RequestTimeout => "request_timeout",
+            Code::UsernameTaken => "username_taken",
+            Code::IdempotencyKeyReused => "idempotency_key_reused",
+            Code::PayloadTooLarge => "payload_too_large",
+            Code::UnsupportedMediaType => "unsupported_media_type",
+            Code::RequestHeaderFieldsTooLarge => "request_header_fields_too_large",
+            Code::RateLimited => "rate_limited",
+            Code::ServiceUnavailable => "service_unavailable",
+            Code::Internal => "internal",
+        }
+    }
+
+    /// The table: code -> (status, title).
+    pub fn status_and_title(self) -> (StatusCode, &'static str) {
+        match self {
+            Code::MalformedRequest => (StatusCode::BAD_REQUEST, "Malformed request"),
+            Code::ValidationFailed => (StatusCode::UNPROCESSABLE_ENTITY, "Validation failed"),
+            Code::Unauthorized => (StatusCode::UNAUTHORIZED, "Unauthorized"),
+            Code::InvalidCredentials => (StatusCode::UNAUTHORIZED, "Invalid credentials"),
+            Code::Forbidden => (StatusCode::FORBIDDEN, "Forbidden"),
+            Code::NotFound => (StatusCode::NOT_FOUND, "Not found"),
+            Code::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
+            Code::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "Request timeout"),
+            Code::UsernameTaken => (StatusCode::CONFLICT, "Username taken"),
+            Code::IdempotencyKeyReused => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "Idempotency key reused")
+            }
+            Code::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Payload too large"),
+            Code::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type")
+            }
+            Code::RequestHeaderFieldsTooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "Request header fields too large",
+            ),
+            Code::RateLimited => (StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
+            Code::ServiceUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
+            Code::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
+        }
+    }
+
+    /// The code of a domain error.
+    pub fn of(error: &Error) -> Code {
+        match error {
+            Error::Validation(_) => Code::ValidationFailed,
+            Error::UsernameTaken => Code::UsernameTaken,
+            Error::InvalidCredentials(_) => Code::InvalidCredentials,
+            Error::Unauthorized => Code::Unauthorized,
+            Error::Forbidden(_) => Code::Forbidden,
+            Error::NotFound(_) => Code::NotFound,
+            Error::IdempotencyKeyReused => Code::IdempotencyKeyReused,
+            Error::RateLimited(_) => Code::RateLimited,
+            Error::Unavailable(_) | Error::Busy => Code::ServiceUnavailable,
+            Error::Internal(_) => Code::Internal,
+        }
+    }
+
+    /// The code the server answers with for a bare status (one written without a handler's
+    /// error: a file server's 404, the HTTP layer's own answers).
+    pub fn for_status(status: StatusCode) -> Code {
+        Code::ALL
+            .into_iter()
+            .find(|c| c.status_and_title().0 == status)
+            .unwrap_or(if status.is_server_error() {
+                Code::Internal
+            } else {
+                Code::MalformedRequest
+            })
+    }
+}
+
 /// Every way a request can fail.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -51,6 +175,8 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    #[error("request body not received in time")]
+    BodyTimeout,
     #[error("no such route")]
     RouteNotFound,
     #[error("method not allowed")]
@@ -58,14 +184,15 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            ApiError::Domain(e) => e.code(),
-            ApiError::Malformed(_) => "malformed_request",
-            ApiError::PayloadTooLarge => "payload_too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::RouteNotFound => "not_found",
-            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::Domain(e) => Code::of(e),
+            ApiError::Malformed(_) => Code::MalformedRequest,
+            ApiError::PayloadTooLarge => Code::PayloadTooLarge,
+            ApiError::UnsupportedMediaType => Code::UnsupportedMediaType,
+            ApiError::BodyTimeout => Code::RequestTimeout,
+            ApiError::RouteNotFound => Code::NotFound,
+            ApiError::MethodNotAllowed(_) => Code::MethodNotAllowed,
         }
     }
 
@@ -74,7 +201,7 @@ impl ApiError {
             ApiError::Domain(e) => match e {
                 Error::Validation(_) => "The request has invalid fields.".into(),
                 Error::UsernameTaken => "That username is already registered.".into(),
-                Error::InvalidCredentials => "Wrong username or password.".into(),
+                Error::InvalidCredentials(_) => "Wrong username or password.".into(),
                 Error::Unauthorized => "A valid access token is required.".into(),
                 Error::Forbidden(why) => format!("Not allowed: {why}."),
                 Error::NotFound(what) => format!("No such {what}."),
@@ -85,6 +212,7 @@ impl ApiError {
                     format!("Too many attempts; retry in {} s.", q.reset_secs)
                 }
                 Error::Unavailable(_) => "The service is temporarily unavailable; retry.".into(),
+                Error::Busy => "The server is busy; retry shortly.".into(),
                 Error::Internal(_) => "Something went wrong on our side.".into(),
             },
             ApiError::Malformed(why) => why.clone(),
@@ -92,47 +220,53 @@ impl ApiError {
             ApiError::UnsupportedMediaType => {
                 "Send the request body as Content-Type: application/json.".into()
             }
+            ApiError::BodyTimeout => "The request body did not arrive in time.".into(),
             ApiError::RouteNotFound => "No such resource.".into(),
             ApiError::MethodNotAllowed(allow) => format!("Allowed methods: {allow}."),
         }
     }
 }
 
-/// The table: code -> (status, title).
-fn status_and_title(code: &str) -> (StatusCode, &'static str) {
-    match code {
-        "malformed_request" => (StatusCode::BAD_REQUEST, "Malformed request"),
-        "validation_failed" => (StatusCode::UNPROCESSABLE_ENTITY, "Validation failed"),
-        "unauthorized" => (StatusCode::UNAUTHORIZED, "Unauthorized"),
-        "invalid_credentials" => (StatusCode::UNAUTHORIZED, "Invalid credentials"),
-        "forbidden" => (StatusCode::FORBIDDEN, "Forbidden"),
-        "not_found" => (StatusCode::NOT_FOUND, "Not found"),
-        "method_not_allowed" => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
-        "username_taken" => (StatusCode::CONFLICT, "Username taken"),
-        "idempotency_key_reused" => (StatusCode::UNPROCESSABLE_ENTITY, "Idempotency key reused"),
-        "payload_too_large" => (StatusCode::PAYLOAD_TOO_LARGE, "Payload too large"),
-        "unsupported_media_type" => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),
-        "rate_limited" => (StatusCode::TOO_MANY_REQUESTS, "Too many requests"),
-        "service_unavailable" => (StatusCode::SERVICE_UNAVAILABLE, "Service unavailable"),
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
+/// A problem+json body for `code` with this detail.
+pub fn problem(code: Code, detail: String) -> Problem {
+    let (status, title) = code.status_and_title();
+    Problem {
+        kind: format!("urn:chirp:problem:{}", code.as_str()),
+        title: title.to_owned(),
+        status: status.as_u16(),
+        detail,
+        code: code.as_str().to_owned(),
+        errors: None,
+    }
+}
+
+/// Counts one error answer by code.
+pub fn count_error(code: Code) {
+    metrics::counter!("chirp_http_errors_total", "code" => code.as_str()).increment(1);
+}
+
+/// Exports the error counter at 0 for every code, so that "none yet" is visible as 0.
+pub fn register_error_metrics() {
+    for code in Code::ALL {
+        metrics::counter!("chirp_http_errors_total", "code" => code.as_str()).absolute(0);
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        status_and_title(self.code()).0
+        self.code().status_and_title().0
     }
 
     fn error_response(&self) -> HttpResponse {
         let code = self.code();
-        let (status, title) = status_and_title(code);
-        metrics::counter!("chirp_http_errors_total", "code" => code).increment(1);
+        let status = code.status_and_title().0;
+        count_error(code);
         match self {
             ApiError::Domain(Error::Unavailable(_) | Error::Internal(_)) => {
                 // The whole cause chain goes to the log; the client gets the plain detail.
-                tracing::error!(error = ?self, code, "request failed");
+                tracing::error!(error = ?self, code = code.as_str(), "request failed");
             }
-            _ => tracing::debug!(error = %self, code, "request rejected"),
+            _ => tracing::debug!(error = %self, code = code.as_str(), "request rejected"),
         }
         let errors = match self {
             ApiError::Domain(Error::Validation(fields)) => Some(
@@ -147,12 +281,8 @@ impl ResponseError for ApiError {
             _ => None,
         };
         let body = Problem {
-            kind: format!("urn:chirp:problem:{code}"),
-            title: title.to_owned(),
-            status: status.as_u16(),
-            detail: self.detail(),
-            code: code.to_owned(),
             errors,
+            ..problem(code, self.detail())
         };
         let mut response = HttpResponse::build(status);
         response.content_type("application/problem+json");
@@ -163,7 +293,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed(allow) => {
                 response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
             }
-            ApiError::Domain(Error::Unavailable(_)) => {
+            ApiError::Domain(Error::Unavailable(_) | Error::Busy) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
             ApiError::Domain(Error::RateLimited(quota)) => {
@@ -172,7 +302,10 @@ impl ResponseError for ApiError {
             _ => {}
         }
         let mut response = response.json(body);
-        if let ApiError::Domain(Error::RateLimited(quota)) = self {
+        if let ApiError::Domain(
+            Error::RateLimited(quota) | Error::InvalidCredentials(Some(quota)),
+        ) = self
+        {
             insert_quota(response.headers_mut(), quota);
         }
         response

@@ -11,6 +11,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use chirp_domain::Error;
 use chirp_domain::auth::Identity;
 
+use crate::body_timeout;
 use crate::error::ApiError;
 use crate::limits;
 use crate::state::AppState;
@@ -113,6 +114,9 @@ pub fn json_config() -> web::JsonConfig {
                 JsonPayloadError::Overflow { .. }
                 | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
                 JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+                JsonPayloadError::Payload(e) if body_timeout::is_timeout(&e) => {
+                    ApiError::BodyTimeout
+                }
                 JsonPayloadError::Deserialize(e) => ApiError::Malformed(format!(
                     "The body is not valid JSON of the expected shape: {e}."
                 )),

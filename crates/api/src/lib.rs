@@ -10,10 +10,14 @@
 //! - [`extract`]: bearer-token extractors, `Idempotency-Key`, extractor error handlers.
 //! - [`limits`] and [`client_ip`]: rate limits and the client IP behind trusted proxies.
 //! - [`dto`]: request and response bodies with their OpenAPI schemas.
-//! - [`error`]: `ApiError`, the code -> status table, RFC 9457 bodies.
+//! - [`error`]: `ApiError`, the `Code` -> status table, RFC 9457 bodies; [`bare_errors`] gives
+//!   any error answer without a body of its own the problem+json body of its status.
+//! - [`body_timeout`]: the deadline on reading request bodies.
 //! - [`openapi`]: the generated OpenAPI document.
 //! - [`telemetry`]: logs and metrics.
 
+pub mod bare_errors;
+pub mod body_timeout;
 pub mod client_ip;
 pub mod dto;
 pub mod error;

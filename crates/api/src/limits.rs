@@ -15,11 +15,10 @@ use chirp_domain::ratelimit::{Limit, Quota};
 
 use crate::error::insert_quota;
 
-/// The configured limits (see `Settings`).
+/// The configured limits (see `Settings`); the login limits are the domain's
+/// ([`chirp_domain::accounts::LoginLimits`]).
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimits {
-    pub login_per_user: Limit,
-    pub login_per_ip: Limit,
     pub register_per_ip: Limit,
     pub tweets_per_user: Limit,
     pub requests_per_user: Limit,

@@ -2,8 +2,11 @@
 //! doc is its `--help` text. Invalid values stop start-up with clap's message.
 
 use std::fmt;
+use std::time::Duration;
 
+use chirp_domain::accounts::LoginLimits;
 use chirp_domain::auth::{HashCost, Secret};
+use chirp_domain::hashing::PoolSize;
 use chirp_domain::ratelimit::Limit;
 
 use crate::client_ip::TrustedProxies;
@@ -63,6 +66,30 @@ pub struct Settings {
     #[arg(long, env = "CHIRP_ARGON2_PARALLELISM", default_value_t = 1,
         value_parser = clap::value_parser!(u32).range(1..=16))]
     pub argon2_parallelism: u32,
+    /// Password hashes (argon2id) computed at once, one thread each (default: one per CPU
+    /// core). Memory for hashing stays at most this times CHIRP_ARGON2_MEMORY_KIB.
+    #[arg(long, env = "CHIRP_PASSWORD_HASH_THREADS",
+        value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub password_hash_threads: Option<u32>,
+    /// Password hashes that may wait for a thread; one more answers 503 with Retry-After.
+    #[arg(long, env = "CHIRP_PASSWORD_HASH_QUEUE", default_value_t = 64,
+        value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub password_hash_queue: u32,
+    /// The longest a password hash waits for a thread, ms; past it the request answers 503.
+    #[arg(long, env = "CHIRP_PASSWORD_HASH_WAIT_MS", default_value_t = 2000,
+        value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub password_hash_wait_ms: u64,
+    /// Seconds a request's body may take to arrive once its headers are in; past it the request
+    /// answers 408 and its connection is closed (headers have 5 s).
+    #[arg(long, env = "CHIRP_BODY_TIMEOUT_SECS", default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout_secs: u64,
+    /// Most client connections open at once per API process (split between the HTTP workers);
+    /// past it new connections wait in the listen backlog. Keep it below the process's file
+    /// descriptor limit (`ulimit -n`) minus what Redis connections need.
+    #[arg(long, env = "CHIRP_MAX_CONNECTIONS", default_value_t = 10_000,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
     /// Most Redis connections per API process, split between the HTTP workers; concurrent
     /// requests share them (pipelined), so few are opened.
     #[arg(long, env = "CHIRP_REDIS_POOL_SIZE", default_value_t = 32,
@@ -198,11 +225,27 @@ impl Settings {
 
     pub fn rate_limits(&self) -> RateLimits {
         RateLimits {
-            login_per_user: self.rate_login_user,
-            login_per_ip: self.rate_login_ip,
             register_per_ip: self.rate_register_ip,
             tweets_per_user: self.rate_tweets,
             requests_per_user: self.rate_requests,
+        }
+    }
+
+    pub fn login_limits(&self) -> LoginLimits {
+        LoginLimits {
+            per_user: self.rate_login_user,
+            per_ip: self.rate_login_ip,
+        }
+    }
+
+    pub fn hashing_pool_size(&self) -> PoolSize {
+        PoolSize {
+            threads: self.password_hash_threads.map_or_else(
+                || std::thread::available_parallelism().map_or(2, |n| n.get()),
+                |n| n as usize,
+            ),
+            queue: self.password_hash_queue as usize,
+            max_wait: Duration::from_millis(self.password_hash_wait_ms),
         }
     }
 

@@ -7,20 +7,21 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::dev::Server;
-use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::middleware::{DefaultHeaders, Next, from_fn};
 use actix_web::{App, HttpServer, web};
 use chirp_domain::Store;
 use chirp_domain::accounts::Accounts;
 use chirp_domain::auth::{PasswordHasher, TokenKeys};
+use chirp_domain::hashing::HashingPool;
 use chirp_domain::migrations;
 use chirp_domain::ratelimit::RateLimiter;
-use chirp_domain::redis_pool::build_pool;
+use chirp_domain::redis_pool::{self, build_pool};
 use chirp_domain::store::Limits;
 
 use crate::settings::CorsOrigins;
 use crate::settings::{Settings, redact_url};
 use crate::state::AppState;
-use crate::{extract, limits, openapi, routes, telemetry};
+use crate::{bare_errors, body_timeout, extract, limits, openapi, routes, telemetry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -70,14 +71,22 @@ impl Application {
         }
         let hasher = PasswordHasher::new(settings.hash_cost())
             .map_err(|e| StartupError::Config(e.to_string()))?;
+        let hashing = HashingPool::start(hasher, settings.hashing_pool_size());
+        let limiter = RateLimiter::new(startup.clone(), settings.rate_limits);
         let keys = TokenKeys::new(
             &secret,
             settings.access_token_ttl_secs,
             settings.refresh_token_ttl_secs,
         );
         let template = AppState {
-            accounts: Accounts::new(startup.clone(), hasher, keys),
-            limiter: RateLimiter::new(startup, settings.rate_limits),
+            accounts: Accounts::new(
+                startup,
+                hashing,
+                keys,
+                limiter.clone(),
+                settings.login_limits(),
+            ),
+            limiter,
             limits: settings.rate_limits(),
             trusted_proxies: settings.trusted_proxies.clone(),
             openapi_json: openapi::to_json(),
@@ -90,8 +99,14 @@ impl Application {
             .map_or_else(num_workers, |n| n as usize)
             .max(1);
         let per_worker = (settings.redis_pool_size as usize).div_ceil(workers).max(1);
+        // Each with a pool for writes and one for reads (see `Store::read_conn`).
         let pools = (0..workers)
-            .map(|_| build_pool(&settings.redis_url, per_worker))
+            .map(|_| {
+                Ok::<_, deadpool_redis::redis::RedisError>((
+                    build_pool(&settings.redis_url, per_worker)?,
+                    build_pool(&settings.redis_url, per_worker)?,
+                ))
+            })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| redis_err(e.into()))?;
         // The factory below is cloned into every worker thread, so what it shares is in an Arc.
@@ -104,18 +119,28 @@ impl Application {
         })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
         let origins = settings.cors_origins.clone();
+        let body_timeout = Duration::from_secs(settings.body_timeout_secs);
+        let max_connections = (settings.max_connections as usize).div_ceil(workers).max(1);
         let server = HttpServer::new(move || {
             // Called once on each worker thread (again if a worker is restarted).
             let (template, pools, next) = &*per_thread;
-            let pool = &pools[next.fetch_add(1, Ordering::Relaxed) % pools.len()];
-            let state = web::Data::new(template.with_pool(pool.clone()));
+            let (pool, reads) = &pools[next.fetch_add(1, Ordering::Relaxed) % pools.len()];
+            let state = web::Data::new(template.with_pools(pool.clone(), reads.clone()));
             App::new()
                 .app_data(state)
                 .app_data(extract::json_config())
                 .app_data(extract::query_config())
                 .app_data(extract::path_config())
+                .wrap(from_fn(move |req, next| {
+                    body_timeout::limit_body_time(body_timeout, req, next)
+                }))
+                // Every request's Redis calls share one bounded time (see redis_pool).
+                .wrap(from_fn(|req, next: Next<_>| {
+                    redis_pool::with_request_budget(redis_pool::REQUEST_BUDGET, next.call(req))
+                }))
                 .wrap(from_fn(limits::quota_headers))
                 .wrap(cors(&origins))
+                .wrap(from_fn(bare_errors::as_problems))
                 .wrap(from_fn(telemetry::observe))
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 .configure(routes::configure)
@@ -127,6 +152,7 @@ impl Application {
             source,
         })?
         .workers(workers)
+        .max_connections(max_connections)
         // Signals are handled by the binary (`main.rs`), which asks for a graceful stop on SIGINT
         // as on SIGTERM; actix's own handler would make SIGINT a forced stop.
         .disable_signals()

@@ -3,6 +3,7 @@
 use chirp_domain::Store;
 use chirp_domain::accounts::Accounts;
 use chirp_domain::ratelimit::RateLimiter;
+use chirp_domain::redis_pool::Pool;
 
 use crate::client_ip::TrustedProxies;
 use crate::limits::RateLimits;
@@ -17,9 +18,10 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The same state over another Redis pool (each HTTP worker has its own).
-    pub fn with_pool(&self, pool: chirp_domain::redis_pool::Pool) -> Self {
-        let store = self.store().with_pool(pool);
+    /// The same state over other Redis pools, for writes and for reads (each HTTP worker has
+    /// its own).
+    pub fn with_pools(&self, pool: Pool, reads: Pool) -> Self {
+        let store = self.store().with_pools(pool, reads);
         Self {
             accounts: self.accounts.with_store(store.clone()),
             limiter: self.limiter.with_store(store),

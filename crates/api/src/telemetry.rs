@@ -38,16 +38,24 @@ pub fn init_metrics() {
             .ok()
             .and_then(|b| b.install_recorder().ok())
     });
+    crate::error::register_error_metrics();
 }
 
-/// The metrics text; the pool gauges are read at scrape time, so they are current.
-pub fn render_metrics(pool: &chirp_domain::redis_pool::Pool) -> String {
-    let status = pool.status();
-    metrics::gauge!("chirp_redis_pool_connections", "state" => "in_use")
-        .set((status.size - status.available) as f64);
-    metrics::gauge!("chirp_redis_pool_connections", "state" => "idle").set(status.available as f64);
-    metrics::gauge!("chirp_redis_pool_max_connections").set(status.max_size as f64);
-    metrics::gauge!("chirp_redis_pool_waiting").set(status.waiting as f64);
+/// The metrics text; the pool gauges (this worker's pools for writes and for reads, summed) are
+/// read at scrape time, so they are current.
+pub fn render_metrics(pools: &[&chirp_domain::redis_pool::Pool]) -> String {
+    let (mut in_use, mut idle, mut max, mut waiting) = (0, 0, 0, 0);
+    for pool in pools {
+        let status = pool.status();
+        in_use += status.size - status.available;
+        idle += status.available;
+        max += status.max_size;
+        waiting += status.waiting;
+    }
+    metrics::gauge!("chirp_redis_pool_connections", "state" => "in_use").set(in_use as f64);
+    metrics::gauge!("chirp_redis_pool_connections", "state" => "idle").set(idle as f64);
+    metrics::gauge!("chirp_redis_pool_max_connections").set(max as f64);
+    metrics::gauge!("chirp_redis_pool_waiting").set(waiting as f64);
     PROMETHEUS
         .get()
         .and_then(|h| h.as_ref())
@@ -67,6 +75,19 @@ fn request_id(req: &ServiceRequest) -> String {
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 16]>()))
 }
 
+/// The method as a metric label: the methods the API serves, and `other` for every other token
+/// (any token is a valid method, so a client inventing them would otherwise make one series
+/// each, without bound).
+fn method_label(method: &actix_web::http::Method) -> String {
+    const KNOWN: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+    let method = method.as_str();
+    if KNOWN.contains(&method) {
+        method.to_owned()
+    } else {
+        "other".to_owned()
+    }
+}
+
 /// Logs every request once (method, route, status, latency, request id), answers with its
 /// `X-Request-Id`, and records `chirp_http_requests_total` and
 /// `chirp_http_request_duration_seconds` by route and status.
@@ -75,7 +96,7 @@ pub async fn observe(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     // The route pattern, not the path: ids in paths would make a metric per user.
     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
     let request_id = request_id(&req);
@@ -106,4 +127,17 @@ pub async fn observe(
         )
     });
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::Method;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::from_bytes(b"FOO").unwrap()), "other");
+        assert_eq!(method_label(&Method::from_bytes(b"get").unwrap()), "other");
+    }
 }

@@ -130,6 +130,7 @@ pub async fn post(conn: &mut MultiplexedConnection, who: &Session, text: &str) -
         &keys::idempotency(author, "-"),
         false,
         &sha256_hex(text.as_bytes()),
+        None,
     );
     let (_outcome,): (Vec<String>,) = scripts::run_pipeline(conn, &pipe).await?;
     let pipe = tweets::publish_pipeline(&limits, author, id, true);

@@ -1,15 +1,30 @@
-//! Accounts: registration, login and sessions, tying the password hasher and the token keys to
-//! the store. Password work runs on tokio's blocking pool, never on a request thread.
+//! Accounts: registration, login and sessions, tying the password hasher, the login limits and
+//! the token keys to the store. Password work runs on the bounded [`HashingPool`], never on a
+//! request thread.
 
-use std::sync::Arc;
+use std::net::IpAddr;
 
-use crate::auth::{Identity, PasswordHasher, RefreshToken, TokenKeys, new_session_id};
+use crate::auth::{Identity, RefreshToken, TokenKeys, new_session_id};
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::hashing::HashingPool;
 use crate::model::{DisplayName, Password, User, UserId, Username, Validator};
-use crate::ratelimit::{Limit, Quota};
+use crate::ratelimit::{Limit, LimitKind, Quota, RateLimiter, Reservation};
 use crate::store::Store;
 use crate::store::sessions::Rotation;
+
+/// How long a request waits for its count once its session is checked, when Redis is slow to
+/// take writes; healthy, the count answers first.
+pub const COUNT_GRACE: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// How many password checks a login may cost, per account and per client address.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginLimits {
+    /// Failed logins per canonical username: what guessing one account's password meets.
+    pub per_user: Limit,
+    /// Failed logins per client IP: what spraying one password over many accounts meets.
+    pub per_ip: Limit,
+}
 
 /// What a successful register, login or refresh hands out.
 #[derive(Debug)]
@@ -23,22 +38,33 @@ pub struct Tokens {
 #[derive(Clone)]
 pub struct Accounts {
     pub store: Store,
-    hasher: Arc<PasswordHasher>,
+    hashing: HashingPool,
     keys: TokenKeys,
+    limiter: RateLimiter,
+    login_limits: LoginLimits,
 }
 
 impl Accounts {
-    pub fn new(store: Store, hasher: PasswordHasher, keys: TokenKeys) -> Self {
+    pub fn new(
+        store: Store,
+        hashing: HashingPool,
+        keys: TokenKeys,
+        limiter: RateLimiter,
+        login_limits: LoginLimits,
+    ) -> Self {
         Self {
             store,
-            hasher: Arc::new(hasher),
+            hashing,
             keys,
+            limiter,
+            login_limits,
         }
     }
 
     /// The same accounts over another store.
     pub fn with_store(&self, store: Store) -> Self {
         Self {
+            limiter: self.limiter.with_store(store.clone()),
             store,
             ..self.clone()
         }
@@ -63,8 +89,7 @@ impl Accounts {
         else {
             unreachable!("Validator::finish returned Ok with a missing field");
         };
-        let hasher = self.hasher.clone();
-        let hash = blocking(move || hasher.hash(&password)).await??;
+        let hash = self.hashing.hash(password).await?;
         let id = self
             .store
             .create_user(&username, &display_name, &hash)
@@ -72,20 +97,89 @@ impl Accounts {
         self.open_session(id).await
     }
 
-    /// Unknown user and wrong password answer the same, after the same amount of work.
+    /// Logs in, within the login limits: returns the tokens and where the per-account limit
+    /// stands (for the headers).
+    ///
+    /// Each password check first takes a place under both limits (the account's and the client
+    /// address's), atomically in Redis, so however many guesses arrive at once no more than the
+    /// limit are ever checked; a name that cannot be a username has no account to protect and is
+    /// limited by address alone (counting it would let anyone fill Redis with counters). A
+    /// success clears the account's failures and gives the address its place back; a check the
+    /// server was too busy to make gives both back. A guess whose client goes away mid-check
+    /// keeps its place: the conservative side. Unknown user and wrong password answer the same,
+    /// after the same amount of work.
     #[tracing::instrument(skip(self, password))]
-    pub async fn login(&self, username: &str, password: &str) -> Result<Tokens> {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client_ip: Option<IpAddr>,
+    ) -> Result<(Tokens, Option<Quota>)> {
+        let account = Username::parse(username).ok().map(|u| u.canonical());
+        let ip = client_ip.map(|ip| ip.to_string());
+        let limits = &self.login_limits;
+        let subjects = [
+            account
+                .as_deref()
+                .map(|a| (LimitKind::LoginUser, a, &limits.per_user)),
+            ip.as_deref()
+                .map(|i| (LimitKind::LoginIp, i, &limits.per_ip)),
+        ];
+        let mut places: Vec<Reservation> = Vec::new();
+        for (kind, subject, limit) in subjects.into_iter().flatten() {
+            match self.limiter.reserve(kind, subject, limit).await {
+                Ok(place) => places.extend(place),
+                Err(refused) => {
+                    self.refund_all(&places).await;
+                    return Err(refused);
+                }
+            }
+        }
+        let verified = self.check_password(username, password).await;
+        match verified {
+            Ok(Some(user)) => {
+                if let Some(account) = &account {
+                    self.limiter.reset(LimitKind::LoginUser, account).await?;
+                }
+                self.refund_all(&places).await;
+                let quota = self
+                    .limiter
+                    .enabled()
+                    .then(|| Quota::fresh(&limits.per_user));
+                Ok((self.open_session(user).await?, quota))
+            }
+            Ok(None) => {
+                // The headers show the tighter of the two limits.
+                let tightest = places.iter().map(|p| p.quota).min_by_key(|q| q.remaining);
+                Err(Error::InvalidCredentials(tightest))
+            }
+            Err(e) => {
+                if matches!(e, Error::Busy) {
+                    self.refund_all(&places).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The user whose password this is, if any.
+    async fn check_password(&self, username: &str, password: &str) -> Result<Option<UserId>> {
         let found = self.store.credentials(username).await?;
         let (id, stored) = match found {
             Some((id, hash)) => (Some(id), Some(hash)),
             None => (None, None),
         };
-        let hasher = self.hasher.clone();
-        let password = password.to_owned();
-        let ok = blocking(move || hasher.verify(&password, stored.as_deref())).await?;
-        match id {
-            Some(id) if ok => self.open_session(id).await,
-            _ => Err(Error::InvalidCredentials),
+        let ok = self.hashing.verify(password, stored).await?;
+        Ok(id.filter(|_| ok))
+    }
+
+    /// Gives back places taken for a login; best effort (a place left taken only makes the limit
+    /// stricter until its window ends).
+    async fn refund_all(&self, places: &[Reservation]) {
+        for place in places {
+            if let Err(e) = self.limiter.refund(place).await {
+                tracing::warn!(error = %e, "could not give back a login-limit place");
+            }
         }
     }
 
@@ -116,17 +210,55 @@ impl Accounts {
 
     /// Checks an access token and that its session is still live, and counts the request
     /// against the user's general `budget` when one is given.
+    ///
+    /// The check is a read and the count a write, sent at once on separate connections. When
+    /// Redis refuses writes (at `maxmemory`, or paused for writes during a failover) the count
+    /// fails or waits, and the request is served all the same, judged by the count as read: the
+    /// budget degrades, reads keep working. A count still unanswered [`COUNT_GRACE`] after the
+    /// check is left to land on its own.
     pub async fn authenticate(
         &self,
         access_token: &str,
         budget: Option<&Limit>,
     ) -> Result<(Identity, Option<Quota>)> {
         let identity = self.keys.verify_access(access_token)?;
-        let quota = self
-            .store
-            .check_session(identity.user, &identity.session, budget)
-            .await?;
-        Ok((identity, quota))
+        let Some(budget) = budget else {
+            self.store
+                .check_session(identity.user, &identity.session)
+                .await?;
+            return Ok((identity, None));
+        };
+        let (checked, counted) = {
+            let count = self.store.count_request(identity.user, budget);
+            tokio::pin!(count);
+            let check = self.store.check_session(identity.user, &identity.session);
+            tokio::pin!(check);
+            let mut counted = None;
+            let checked = loop {
+                tokio::select! {
+                    c = &mut count, if counted.is_none() => counted = Some(c),
+                    checked = &mut check => break checked,
+                }
+            };
+            if checked.is_ok() && counted.is_none() {
+                counted = tokio::time::timeout(COUNT_GRACE, &mut count).await.ok();
+            }
+            (checked, counted)
+        };
+        let (read_count, read_ttl) = checked?;
+        let (count, ttl) = match counted {
+            Some(Ok(counted)) => counted,
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, "request not counted; judged by the count as read");
+                (read_count + 1, read_ttl.unwrap_or(0))
+            }
+            None => (read_count + 1, read_ttl.unwrap_or(0)),
+        };
+        let quota = Quota::from_count(budget, count, ttl);
+        if count > budget.max {
+            return Err(Error::RateLimited(quota));
+        }
+        Ok((identity, Some(quota)))
     }
 
     pub async fn logout(&self, identity: &Identity) -> Result<()> {
@@ -160,10 +292,4 @@ impl Accounts {
             user: self.store.user(user, Some(user)).await?,
         })
     }
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::Internal(format!("blocking task: {e}")))
 }

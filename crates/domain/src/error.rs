@@ -25,8 +25,9 @@ pub enum Error {
     Validation(Vec<FieldError>),
     #[error("username is taken")]
     UsernameTaken,
+    /// Wrong username or password; with where the login limits stand, for the headers.
     #[error("invalid credentials")]
-    InvalidCredentials,
+    InvalidCredentials(Option<crate::ratelimit::Quota>),
     #[error("not authenticated")]
     Unauthorized,
     #[error("forbidden: {0}")]
@@ -39,6 +40,9 @@ pub enum Error {
     RateLimited(crate::ratelimit::Quota),
     #[error("storage unavailable")]
     Unavailable(#[source] redis::RedisError),
+    /// A bounded resource (the password-hashing pool) is full: retry shortly.
+    #[error("busy")]
+    Busy,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -49,13 +53,13 @@ impl Error {
         match self {
             Error::Validation(_) => "validation_failed",
             Error::UsernameTaken => "username_taken",
-            Error::InvalidCredentials => "invalid_credentials",
+            Error::InvalidCredentials(_) => "invalid_credentials",
             Error::Unauthorized => "unauthorized",
             Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
             Error::IdempotencyKeyReused => "idempotency_key_reused",
             Error::RateLimited(_) => "rate_limited",
-            Error::Unavailable(_) => "service_unavailable",
+            Error::Unavailable(_) | Error::Busy => "service_unavailable",
             Error::Internal(_) => "internal",
         }
     }

@@ -12,6 +12,8 @@
 //! | `chirp:{u:<id>}:home` | zset | home timeline, capped at `CHIRP_TIMELINE_CAP`; score = member = tweet id |
 //! | `chirp:{u:<id>}:sessions` | hash | session id -> `<refresh token sha256>:<expiry ms>` |
 //! | `chirp:{u:<id>}:rl:requests` | string | requests in the user's current budget window |
+//! | `chirp:{u:<id>}:rl:tweets` | string | tweets posted in the user's current tweet-limit window |
+//! | `chirp:{u:<id>}:rotated` | zset | `<session id>:<refresh sha256>` of rotated-away refresh tokens; score = session expiry (ms) |
 //! | `chirp:{u:<id>}:idem:<sha256>` | string | `<tweet id>:<body sha256>` for an `Idempotency-Key`, 24 h |
 //! | `chirp:{t:<id>}:tweet` | hash | `author`, `text`, `created_at`; its absence means deleted |
 //! | `chirp:{n:<lowercase name>}:uid` | string | username index: canonical username -> user id |
@@ -54,6 +56,19 @@ pub fn idempotency(user: UserId, key_sha256_hex: &str) -> String {
 }
 pub fn request_budget(user: UserId) -> String {
     format!("chirp:{{u:{user}}}:rl:requests")
+}
+/// Tweets posted in the user's current tweet-limit window (counted by `post_tweet.lua`).
+pub fn tweet_quota(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:rl:tweets")
+}
+/// Hashes of the refresh tokens rotated away from the user's live sessions (reuse detection).
+pub fn rotated_refresh(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:rotated")
+}
+/// A rate-limit counter of `kind` for `subject` (a canonical username, an IP address), in a
+/// slot of its own.
+pub fn rate_limit(kind: &str, subject: &str) -> String {
+    format!("chirp:{{rl:{kind}:{subject}}}")
 }
 pub fn tweet(tweet: TweetId) -> String {
     format!("chirp:{{t:{tweet}}}:tweet")
@@ -99,6 +114,8 @@ mod tests {
             sessions(u),
             idempotency(u, "ab"),
             request_budget(u),
+            tweet_quota(u),
+            rotated_refresh(u),
         ]
         .iter()
         .map(|k| hash_tag(k).to_owned())

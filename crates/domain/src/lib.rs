@@ -10,6 +10,7 @@
 //! - [`scripts`]: the Lua scripts of `migrations-redis-lua/scripts`, loaded with `include_str!`.
 //! - [`redis_pool`]: connection pools with timeouts on every call.
 //! - [`auth`]: password hashing, access tokens (JWT) and refresh tokens.
+//! - [`hashing`]: the bounded pool that password hashing runs on.
 //! - [`accounts`]: register, login, refresh, logout: auth tied to the store.
 //! - [`store`]: the operations of the service (users, sessions, social graph, tweets, timelines).
 //! - [`events`] and [`fanout`]: the fan-out stream's events and their idempotent effects.
@@ -23,6 +24,7 @@ pub mod clock;
 pub mod error;
 pub mod events;
 pub mod fanout;
+pub mod hashing;
 pub mod keys;
 pub mod migrations;
 pub mod model;

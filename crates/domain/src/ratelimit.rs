@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::keys;
 use crate::scripts;
 use crate::store::Store;
 
@@ -62,11 +63,41 @@ impl Quota {
     }
 }
 
-/// A named family of limits (`kind` goes into the key).
+/// What a rate-limit counter counts; the name goes into its key ([`keys::rate_limit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKind {
+    /// Password checks of a login, per canonical username.
+    LoginUser,
+    /// Password checks of a login, per client IP.
+    LoginIp,
+    /// Registrations per client IP.
+    RegisterIp,
+}
+
+impl LimitKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitKind::LoginUser => "login_user",
+            LimitKind::LoginIp => "login_ip",
+            LimitKind::RegisterIp => "register_ip",
+        }
+    }
+}
+
+/// Counts events against limits. The per-user limits that live in the user's slot (tweets, the
+/// request budget) are counted by the scripts of those operations instead.
 #[derive(Clone)]
 pub struct RateLimiter {
     store: Store,
     enabled: bool,
+}
+
+/// One place taken with [`RateLimiter::reserve`]: give it back with [`RateLimiter::refund`] when
+/// the work it was taken for turns out not to count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reservation {
+    key: String,
+    pub quota: Quota,
 }
 
 impl RateLimiter {
@@ -86,71 +117,75 @@ impl RateLimiter {
         self.enabled
     }
 
-    fn key(kind: &str, subject: &str) -> String {
-        format!("chirp:{{rl:{kind}:{subject}}}")
-    }
-
-    /// Where `subject` stands, without counting anything; `RateLimited` when it is out.
-    pub async fn check(&self, kind: &str, subject: &str, limit: &Limit) -> Result<Option<Quota>> {
-        if !self.enabled {
-            return Ok(None);
-        }
-        let mut conn = self.store.conn().await?;
-        let (count, ttl): (Option<u64>, i64) = redis::pipe()
-            .get(Self::key(kind, subject))
-            .pttl(Self::key(kind, subject))
-            .query_async(&mut conn)
-            .await?;
-        let quota = Quota::from_count(limit, count.unwrap_or(0), ttl);
-        if quota.remaining == 0 {
-            return Err(Error::RateLimited(quota));
-        }
-        Ok(Some(quota))
-    }
-
-    /// Counts one event for `subject`; returns where it stands afterwards.
-    pub async fn hit(&self, kind: &str, subject: &str, limit: &Limit) -> Result<Option<Quota>> {
-        Ok(self
-            .count(kind, subject, limit)
-            .await?
-            .map(|(_, quota)| quota))
-    }
-
     /// Counts one event for `subject` and refuses it (`RateLimited`) when that goes over the
     /// limit; otherwise returns where `subject` stands, for the headers.
-    pub async fn consume(&self, kind: &str, subject: &str, limit: &Limit) -> Result<Option<Quota>> {
-        match self.count(kind, subject, limit).await? {
-            Some((count, quota)) if count > limit.max => Err(Error::RateLimited(quota)),
-            other => Ok(other.map(|(_, quota)| quota)),
-        }
-    }
-
-    async fn count(
+    pub async fn consume(
         &self,
-        kind: &str,
+        kind: LimitKind,
         subject: &str,
         limit: &Limit,
-    ) -> Result<Option<(u64, Quota)>> {
+    ) -> Result<Option<Quota>> {
         if !self.enabled {
             return Ok(None);
         }
         let mut conn = self.store.conn().await?;
         let (count, ttl): (u64, i64) = scripts::RATE_LIMIT_HIT
-            .key(Self::key(kind, subject))
+            .key(keys::rate_limit(kind.as_str(), subject))
             .arg(limit.window.as_millis() as u64)
             .invoke_async(&mut conn)
             .await?;
-        Ok(Some((count, Quota::from_count(limit, count, ttl))))
+        let quota = Quota::from_count(limit, count, ttl);
+        if count > limit.max {
+            return Err(Error::RateLimited(quota));
+        }
+        Ok(Some(quota))
+    }
+
+    /// Takes one of `subject`'s places in its window before the limited work is done, atomically,
+    /// so that concurrent requests can never take more than `limit.max`: `RateLimited` when none
+    /// is left. `None` when limits are off.
+    pub async fn reserve(
+        &self,
+        kind: LimitKind,
+        subject: &str,
+        limit: &Limit,
+    ) -> Result<Option<Reservation>> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let key = keys::rate_limit(kind.as_str(), subject);
+        let mut conn = self.store.conn().await?;
+        let (taken, count, ttl): (i64, u64, i64) = scripts::RATE_LIMIT_RESERVE
+            .key(&key)
+            .arg(limit.max)
+            .arg(limit.window.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await?;
+        let quota = Quota::from_count(limit, count, ttl);
+        if taken != 1 {
+            return Err(Error::RateLimited(quota));
+        }
+        Ok(Some(Reservation { key, quota }))
+    }
+
+    /// Gives back a place taken with [`RateLimiter::reserve`].
+    pub async fn refund(&self, reservation: &Reservation) -> Result<()> {
+        let mut conn = self.store.conn().await?;
+        scripts::RATE_LIMIT_REFUND
+            .key(&reservation.key)
+            .invoke_async::<()>(&mut conn)
+            .await?;
+        Ok(())
     }
 
     /// Forgets `subject`'s count (a successful login clears its failures).
-    pub async fn reset(&self, kind: &str, subject: &str) -> Result<()> {
+    pub async fn reset(&self, kind: LimitKind, subject: &str) -> Result<()> {
         if !self.enabled {
             return Ok(());
         }
         let mut conn = self.store.conn().await?;
         redis::cmd("DEL")
-            .arg(Self::key(kind, subject))
+            .arg(keys::rate_limit(kind.as_str(), subject))
             .query_async::<()>(&mut conn)
             .await?;
         Ok(())

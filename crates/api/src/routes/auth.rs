@@ -1,9 +1,7 @@
 //! `/v1/auth/*`: register, login, refresh, logout.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chirp_domain::Error;
-use chirp_domain::model::Username;
-use chirp_domain::ratelimit::{Limit, Quota};
+use chirp_domain::ratelimit::LimitKind;
 
 use crate::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokensResponse};
 use crate::error::{ApiResult, Problem};
@@ -22,7 +20,7 @@ use crate::state::AppState;
         (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many registrations from this address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable, or too many password hashes queued; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn register(
     req: HttpRequest,
@@ -33,7 +31,7 @@ pub async fn register(
         let quota = state
             .limiter
             .consume(
-                "register_ip",
+                LimitKind::RegisterIp,
                 &ip.to_string(),
                 &state.limits.register_per_ip,
             )
@@ -62,7 +60,7 @@ pub async fn register(
         (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing fields", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed logins for this username or from this address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable, or too many password checks queued; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(
     req: HttpRequest,
@@ -71,56 +69,10 @@ pub async fn login(
 ) -> ApiResult<HttpResponse> {
     let username = required(&body.username, "username")?;
     let password = required(&body.password, "password")?;
-    // Failures are counted per account (what guessing one password targets) and per client IP
-    // (what spraying one password over many accounts comes from). A name that cannot exist has
-    // no account to protect, and counting it would let anyone fill Redis with counters.
-    let account = Username::parse(username).ok().map(|u| u.canonical());
-    let ip = state
-        .trusted_proxies
-        .client_ip(&req)
-        .map(|ip| ip.to_string());
-    let limits = &state.limits;
-    let subjects: Vec<(&str, &str, &Limit)> = [
-        account
-            .as_deref()
-            .map(|a| ("login_user", a, &limits.login_per_user)),
-        ip.as_deref().map(|i| ("login_ip", i, &limits.login_per_ip)),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    for (kind, subject, limit) in &subjects {
-        limits::record(&req, state.limiter.check(kind, subject, limit).await?);
-    }
-    match state.accounts.login(username, password).await {
-        Ok(tokens) => {
-            if let Some(account) = &account {
-                state.limiter.reset("login_user", account).await?;
-                limits::record(
-                    &req,
-                    state
-                        .limiter
-                        .enabled()
-                        .then(|| Quota::fresh(&limits.login_per_user)),
-                );
-            }
-            Ok(HttpResponse::Ok().json(TokensResponse::from(tokens)))
-        }
-        Err(Error::InvalidCredentials) => {
-            // The headers show the tighter of the two limits.
-            let mut tightest: Option<Quota> = None;
-            for (kind, subject, limit) in &subjects {
-                if let Some(q) = state.limiter.hit(kind, subject, limit).await?
-                    && tightest.is_none_or(|t| q.remaining < t.remaining)
-                {
-                    tightest = Some(q);
-                }
-            }
-            limits::record(&req, tightest);
-            Err(Error::InvalidCredentials.into())
-        }
-        Err(other) => Err(other.into()),
-    }
+    let ip = state.trusted_proxies.client_ip(&req);
+    let (tokens, quota) = state.accounts.login(username, password, ip).await?;
+    limits::record(&req, quota);
+    Ok(HttpResponse::Ok().json(TokensResponse::from(tokens)))
 }
 
 /// Trade a refresh token for new tokens.

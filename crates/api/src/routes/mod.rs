@@ -9,7 +9,7 @@ pub mod tweets;
 pub mod users;
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, Route, web};
+use actix_web::{HttpRequest, HttpResponse, Route, guard, web};
 use serde::Serialize;
 
 use crate::dto::Paged;
@@ -44,9 +44,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/v1/me")
-            .route(web::get().to(me::get_me))
+            .route(get().to(me::get_me))
             .route(web::patch().to(me::update_me))
-            .default_service(not_allowed("GET, PATCH")),
+            .default_service(not_allowed("GET, HEAD, PATCH")),
     )
     .service(
         web::resource("/v1/me/following/{username}")
@@ -56,23 +56,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/v1/users/{username}")
-            .route(web::get().to(users::get_user))
-            .default_service(not_allowed("GET")),
+            .route(get().to(users::get_user))
+            .default_service(not_allowed("GET, HEAD")),
     )
     .service(
         web::resource("/v1/users/{username}/tweets")
-            .route(web::get().to(users::list_user_tweets))
-            .default_service(not_allowed("GET")),
+            .route(get().to(users::list_user_tweets))
+            .default_service(not_allowed("GET, HEAD")),
     )
     .service(
         web::resource("/v1/users/{username}/followers")
-            .route(web::get().to(users::list_followers))
-            .default_service(not_allowed("GET")),
+            .route(get().to(users::list_followers))
+            .default_service(not_allowed("GET, HEAD")),
     )
     .service(
         web::resource("/v1/users/{username}/following")
-            .route(web::get().to(users::list_following))
-            .default_service(not_allowed("GET")),
+            .route(get().to(users::list_following))
+            .default_service(not_allowed("GET, HEAD")),
     )
     .service(
         web::resource("/v1/tweets")
@@ -81,41 +81,41 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/v1/tweets/{id}")
-            .route(web::get().to(tweets::get_tweet))
+            .route(get().to(tweets::get_tweet))
             .route(web::delete().to(tweets::delete_tweet))
-            .default_service(not_allowed("GET, DELETE")),
+            .default_service(not_allowed("GET, HEAD, DELETE")),
     )
     .service(
         web::resource("/v1/timelines/home")
-            .route(web::get().to(timelines::home))
-            .default_service(not_allowed("GET")),
+            .route(get().to(timelines::home))
+            .default_service(not_allowed("GET, HEAD")),
     )
     .service(
         web::resource("/v1/timelines/global")
-            .route(web::get().to(timelines::global))
-            .default_service(not_allowed("GET")),
+            .route(get().to(timelines::global))
+            .default_service(not_allowed("GET, HEAD")),
     )
     .service(
         web::resource("/healthz")
-            .route(web::get().to(system::health))
-            .default_service(not_allowed("GET")),
+            .route(get().to(system::health))
+            .default_service(not_allowed("GET, HEAD")),
     )
     .service(
         web::resource("/readyz")
-            .route(web::get().to(system::ready))
-            .default_service(not_allowed("GET")),
+            .route(get().to(system::ready))
+            .default_service(not_allowed("GET, HEAD")),
     )
     .service(
         web::resource("/metrics")
-            .route(web::get().to(system::metrics))
-            .default_service(not_allowed("GET")),
+            .route(get().to(system::metrics))
+            .default_service(not_allowed("GET, HEAD")),
     )
     .service(
         web::resource("/openapi.json")
-            .route(web::get().to(system::openapi))
-            .default_service(not_allowed("GET")),
+            .route(get().to(system::openapi))
+            .default_service(not_allowed("GET, HEAD")),
     )
-    .service(web::resource("/docs").route(web::get().to(|| async {
+    .service(web::resource("/docs").route(get().to(|| async {
         HttpResponse::PermanentRedirect()
             .insert_header((header::LOCATION, "/docs/"))
             .finish()
@@ -125,6 +125,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
             .config(utoipa_swagger_ui::Config::new(["/openapi.json"])),
     );
+}
+
+/// A route for GET and HEAD: RFC 9110 requires HEAD wherever GET is served; actix answers it
+/// with the GET handler's headers and no body.
+fn get() -> Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
 }
 
 fn not_allowed(allow: &'static str) -> Route {

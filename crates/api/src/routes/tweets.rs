@@ -39,20 +39,16 @@ pub async fn create_tweet(
     let key = idempotency_key(&req)?;
     let text = TweetText::parse(required(&body.text, "text")?)
         .map_err(|e| ApiError::Domain(chirp_domain::Error::Validation(vec![e])))?;
-    let quota = state
+    let tweet_limit = state
         .limiter
-        .consume(
-            "tweets",
-            &auth.0.user.to_string(),
-            &state.limits.tweets_per_user,
-        )
+        .enabled()
+        .then_some(&state.limits.tweets_per_user);
+    let (posted, quota) = state
+        .store()
+        .post_tweet(auth.0.user, &text, key.as_deref(), tweet_limit)
         .await?;
     limits::record(&req, quota);
-    let tweet = match state
-        .store()
-        .post_tweet(auth.0.user, &text, key.as_deref())
-        .await?
-    {
+    let tweet = match posted {
         Posted::Created(t) | Posted::Replayed(t) => t,
     };
     Ok(HttpResponse::Created()

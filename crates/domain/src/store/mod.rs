@@ -51,27 +51,48 @@ impl Default for Limits {
 }
 
 /// A handle on Chirp's data in Redis. Cheap to clone.
+///
+/// Reads that must keep working while Redis refuses writes (`CLIENT PAUSE ... WRITE` during a
+/// failover, say) take their connection from [`Store::read_conn`]: a write that Redis holds back
+/// blocks every later command on its connection, so reads on a connection that writes share
+/// would wait with it. The API gives reads a pool of their own; elsewhere one pool serves both.
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    reads: Pool,
     pub limits: Limits,
 }
 
 impl Store {
     pub fn new(pool: Pool, limits: Limits) -> Self {
-        Self { pool, limits }
+        Self {
+            reads: pool.clone(),
+            pool,
+            limits,
+        }
     }
 
-    /// The same store over another pool.
-    pub fn with_pool(&self, pool: Pool) -> Self {
+    /// The same store over other pools: `pool` for writes, `reads` for read-only operations.
+    pub fn with_pools(&self, pool: Pool, reads: Pool) -> Self {
         Self {
             pool,
+            reads,
             limits: self.limits,
         }
     }
 
+    /// A connection for operations that write (or may).
     pub async fn conn(&self) -> Result<Connection> {
         Ok(redis_pool::shared(&self.pool).await?)
+    }
+
+    /// A connection for read-only operations: nothing that writes is ever sent on it.
+    pub async fn read_conn(&self) -> Result<Connection> {
+        Ok(redis_pool::shared(&self.reads).await?)
+    }
+
+    pub fn read_pool(&self) -> &Pool {
+        &self.reads
     }
 
     pub fn pool(&self) -> &Pool {
@@ -80,7 +101,7 @@ impl Store {
 
     /// Is Redis answering?
     pub async fn ping(&self) -> Result<()> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.read_conn().await?;
         redis::cmd("PING").query_async::<()>(&mut conn).await?;
         Ok(())
     }

@@ -5,9 +5,15 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::model::UserId;
-use crate::ratelimit::{Limit, Quota};
+use crate::ratelimit::Limit;
 use crate::scripts;
 use crate::store::Store;
+
+/// Rotated-away refresh-token hashes kept per user for reuse detection (about 6 KB at most, in
+/// Redis's compact encoding): a client refreshing every 15 minutes all day long is covered for
+/// its last 16 hours of rotations. A token older than the oldest kept is just unknown (401) when
+/// reused, and no longer ends the session.
+pub const ROTATED_KEPT: usize = 64;
 
 /// What became of a presented refresh token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,7 +21,7 @@ pub enum Rotation {
     Rotated,
     /// No such live session (logged out, expired, never existed).
     Unknown,
-    /// An already-rotated token: the session is now revoked.
+    /// A token issued for the session and already rotated away: the session is now revoked.
     Reused,
 }
 
@@ -39,35 +45,34 @@ impl Store {
         Ok(())
     }
 
-    /// `Unauthorized` unless the session is live. With a `budget`, the request is also counted
-    /// against the user's general request budget, in the same script: `RateLimited` when over.
-    pub async fn check_session(
-        &self,
-        user: UserId,
-        session: &str,
-        budget: Option<&Limit>,
-    ) -> Result<Option<Quota>> {
-        let mut conn = self.conn().await?;
-        let window_ms = budget.map_or(0, |b| b.window.as_millis() as u64);
+    /// `Unauthorized` unless the session is live; otherwise how many requests the user's budget
+    /// window holds and when it ends (`None` without a window). Read-only, on a read connection:
+    /// it works while Redis refuses writes.
+    pub async fn check_session(&self, user: UserId, session: &str) -> Result<(u64, Option<i64>)> {
+        let mut conn = self.read_conn().await?;
         let (live, count, ttl): (i64, u64, i64) = scripts::SESSION_CHECK
             .key(keys::sessions(user))
             .key(keys::request_budget(user))
             .arg(session)
             .arg(clock::now_ms())
-            .arg(window_ms)
             .invoke_async(&mut conn)
             .await?;
         if live != 1 {
             return Err(Error::Unauthorized);
         }
-        let Some(budget) = budget else {
-            return Ok(None);
-        };
-        let quota = Quota::from_count(budget, count, ttl);
-        if count > budget.max {
-            return Err(Error::RateLimited(quota));
-        }
-        Ok(Some(quota))
+        Ok((count, (ttl > 0).then_some(ttl)))
+    }
+
+    /// Counts one request against the user's general request budget: the requests in the window
+    /// now, and the ms until it ends.
+    pub async fn count_request(&self, user: UserId, budget: &Limit) -> Result<(u64, i64)> {
+        let mut conn = self.conn().await?;
+        let (count, ttl): (u64, i64) = scripts::REQUEST_COUNT
+            .key(keys::request_budget(user))
+            .arg(budget.window.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok((count, ttl))
     }
 
     pub async fn rotate_session(
@@ -81,11 +86,13 @@ impl Store {
         let mut conn = self.conn().await?;
         let outcome: String = scripts::SESSION_ROTATE
             .key(keys::sessions(user))
+            .key(keys::rotated_refresh(user))
             .arg(session)
             .arg(presented_hash)
             .arg(new_hash)
             .arg(expires_ms)
             .arg(clock::now_ms())
+            .arg(ROTATED_KEPT)
             .invoke_async(&mut conn)
             .await?;
         match outcome.as_str() {
@@ -112,6 +119,7 @@ impl Store {
         let mut conn = self.conn().await?;
         redis::cmd("DEL")
             .arg(keys::sessions(user))
+            .arg(keys::rotated_refresh(user))
             .query_async::<()>(&mut conn)
             .await?;
         Ok(())

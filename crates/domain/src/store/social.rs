@@ -72,7 +72,7 @@ impl Store {
             FollowList::Followers => keys::followers(user),
             FollowList::Following => keys::following(user),
         };
-        let mut conn = self.conn().await?;
+        let mut conn = self.read_conn().await?;
         let (rows, more) = page_desc(&mut conn, &key, req).await?;
         let ids: Vec<UserId> = rows.iter().map(|&(m, _)| UserId::new(m)).collect();
         let users = load_users(&mut conn, &ids, viewer).await?;

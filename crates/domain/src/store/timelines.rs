@@ -38,7 +38,7 @@ impl Store {
     /// `next_cursor` still leads on.
     pub async fn timeline(&self, timeline: Timeline, req: PageRequest) -> Result<Page<Tweet>> {
         let key = timeline.key();
-        let mut conn = self.conn().await?;
+        let mut conn = self.read_conn().await?;
         let (rows, more) = page_desc(&mut conn, &key, req).await?;
         let ids: Vec<TweetId> = rows.iter().map(|&(m, _)| TweetId::new(m)).collect();
         let tweets = hydrate_tweets(&mut conn, &ids).await?;
@@ -50,12 +50,24 @@ impl Store {
             .collect();
         if !gone.is_empty() {
             // Deleted tweets whose removal has not reached this list yet (or never will, after
-            // a crash): reclaim them now.
-            redis::cmd("ZREM")
-                .arg(&key)
-                .arg(gone)
-                .query_async::<()>(&mut conn)
-                .await?;
+            // a crash): reclaim them, on a connection for writes and without waiting, so that
+            // a Redis refusing writes does not fail the read. Losing this cleanup is harmless:
+            // the next read skips the ids again.
+            let store = self.clone();
+            tokio::spawn(async move {
+                let removed = async {
+                    let mut conn = store.conn().await?;
+                    redis::cmd("ZREM")
+                        .arg(&key)
+                        .arg(gone)
+                        .query_async::<()>(&mut conn)
+                        .await?;
+                    Ok::<(), crate::Error>(())
+                };
+                if let Err(e) = removed.await {
+                    tracing::debug!(error = %e, "could not drop deleted ids from a timeline");
+                }
+            });
         }
         Ok(Page {
             items: tweets.into_iter().flatten().collect(),

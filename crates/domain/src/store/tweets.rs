@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::events::FanoutEvent;
 use crate::keys;
 use crate::model::{AuthorSummary, Tweet, TweetId, TweetText, UserId};
+use crate::ratelimit::{Limit, Quota};
 use crate::scripts;
 use crate::store::timelines::hydrate_tweets;
 use crate::store::{Limits, Store};
@@ -32,6 +33,7 @@ pub fn record_pipeline(
     idem_key: &str,
     keyed: bool,
     fingerprint: &str,
+    tweet_limit: Option<&Limit>,
 ) -> redis::Pipeline {
     let mut pipe = redis::pipe();
     pipe.hset_multiple(
@@ -48,11 +50,14 @@ pub fn record_pipeline(
             .key(keys::user_tweets(author))
             .key(keys::home(author))
             .key(idem_key)
+            .key(keys::tweet_quota(author))
             .arg(id.get())
             .arg(limits.timeline_cap)
             .arg(if keyed { "1" } else { "0" })
             .arg(fingerprint)
-            .arg(IDEMPOTENCY_TTL_SECS),
+            .arg(IDEMPOTENCY_TTL_SECS)
+            .arg(tweet_limit.map_or(0, |l| l.max))
+            .arg(tweet_limit.map_or(0, |l| l.window.as_millis() as u64)),
     );
     pipe
 }
@@ -89,7 +94,10 @@ pub fn publish_pipeline(
 
 impl Store {
     /// Posts a tweet: stores it, makes it visible to its author and in the global timeline at
-    /// once (read-your-writes), and appends one event for the workers to fan out.
+    /// once (read-your-writes), and appends one event for the workers to fan out. With a
+    /// `tweet_limit`, a new tweet counts against it (`RateLimited` past it) and the answer says
+    /// where the author stands; a replayed `Idempotency-Key` is answered before the limit is
+    /// looked at, so retries cost no quota.
     ///
     /// Steps, each idempotent, three round trips in all: (1) take an id; (2) store the tweet
     /// record and, in one script in the author's slot, settle the idempotency key and add the id
@@ -103,7 +111,8 @@ impl Store {
         author: UserId,
         text: &TweetText,
         idempotency_key: Option<&str>,
-    ) -> Result<Posted> {
+        tweet_limit: Option<&Limit>,
+    ) -> Result<(Posted, Option<Quota>)> {
         let mut conn = self.conn().await?;
         let id = TweetId::new(
             redis::cmd("INCR")
@@ -127,10 +136,25 @@ impl Store {
             &idem_key,
             idempotency_key.is_some(),
             &fingerprint,
+            tweet_limit,
         );
         let (outcome,): (Vec<String>,) = scripts::run_pipeline(&mut conn, &pipe).await?;
+        let number = |i: usize| outcome.get(i).and_then(|s| s.parse::<i64>().ok());
+        let quota = |count: Option<i64>, ttl: Option<i64>| {
+            tweet_limit
+                .map(|l| Quota::from_count(l, count.unwrap_or(0).max(0) as u64, ttl.unwrap_or(0)))
+        };
         let posted_id = match outcome.first().map(String::as_str) {
             Some("created") => id,
+            Some("limited") => {
+                redis::cmd("DEL")
+                    .arg(keys::tweet(id))
+                    .query_async::<()>(&mut conn)
+                    .await?;
+                let quota = quota(number(1), number(2))
+                    .ok_or_else(|| Error::Internal("post_tweet limited without a limit".into()))?;
+                return Err(Error::RateLimited(quota));
+            }
             Some("replay") => {
                 // Our record lost the race; the first tweet stands.
                 redis::cmd("DEL")
@@ -157,14 +181,15 @@ impl Store {
                 .flatten()
                 // The first tweet was deleted since: say so rather than invent a body.
                 .ok_or(Error::NotFound("tweet"))?;
-            return Ok(Posted::Replayed(first));
+            // A replay counts nothing: the headers, if any, are those of a fresh look.
+            return Ok((Posted::Replayed(first), None));
         }
         // A new tweet: everything in the answer was just written but the author's names, read
         // in the same pipeline rather than re-reading the tweet afterwards.
         let pipe = publish_pipeline(&self.limits, author, id, true);
         let ((username, display_name),): ((Option<String>, Option<String>),) =
             scripts::run_pipeline(&mut conn, &pipe).await?;
-        Ok(Posted::Created(Tweet {
+        let tweet = Tweet {
             id,
             text: text.as_str().to_owned(),
             created_at,
@@ -173,11 +198,12 @@ impl Store {
                 username: username.unwrap_or_default(),
                 display_name: display_name.unwrap_or_default(),
             },
-        }))
+        };
+        Ok((Posted::Created(tweet), quota(number(2), number(3))))
     }
 
     pub async fn tweet(&self, id: TweetId) -> Result<Tweet> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.read_conn().await?;
         hydrate_tweets(&mut conn, &[id])
             .await?
             .pop()

@@ -59,7 +59,7 @@ impl Store {
 
     /// The id of a username in any letter case; `NotFound` for unknown or malformed names.
     pub async fn user_id_by_name(&self, name: &str) -> Result<UserId> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.read_conn().await?;
         find_user_id(&mut conn, name)
             .await?
             .ok_or(Error::NotFound("user"))
@@ -68,7 +68,7 @@ impl Store {
     /// The id and password hash for a login name, if such a user exists. One connection for
     /// both reads (a pool check-out costs a round trip of its own).
     pub async fn credentials(&self, name: &str) -> Result<Option<(UserId, String)>> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.read_conn().await?;
         let Some(id) = find_user_id(&mut conn, name).await? else {
             return Ok(None);
         };
@@ -108,7 +108,7 @@ impl Store {
 
     /// One user as `viewer` sees it.
     pub async fn user(&self, id: UserId, viewer: Option<UserId>) -> Result<User> {
-        let mut conn = self.conn().await?;
+        let mut conn = self.read_conn().await?;
         load_users(&mut conn, &[id], viewer)
             .await?
             .pop()
