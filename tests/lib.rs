@@ -328,6 +328,29 @@ impl TestApp {
         req.send().await.expect("request sent")
     }
 
+    /// Tries to log in.
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.post_json(
+            "/v1/auth/login",
+            None,
+            &json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    /// Sends one command to the app's Redis (`CONFIG SET ...`, `CLIENT PAUSE ...`) from a
+    /// connection of the test's own.
+    pub async fn redis_admin(&self, args: &[&str]) {
+        let mut conn = async_conn(&self.redis.url())
+            .await
+            .expect("redis connection");
+        redis::cmd(args[0])
+            .arg(&args[1..])
+            .query_async::<()>(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    }
+
     /// Registers a user; returns the whole `Tokens` answer.
     pub async fn register(&self, username: &str) -> Value {
         let response = self

@@ -3,12 +3,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 async fn login(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
-    app.post_json(
-        "/v1/auth/login",
-        None,
-        &json!({"username": username, "password": password}),
-    )
-    .await
+    app.login(username, password).await
 }
 
 async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {

@@ -8,18 +8,13 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use chirp_e2e::{AppOptions, DEADLINE, TestApp, assert_problem, async_conn};
+use chirp_e2e::{AppOptions, DEADLINE, TestApp, assert_problem};
 use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 async fn login(app: &TestApp, username: &str, password: &str) -> reqwest::Response {
-    app.post_json(
-        "/v1/auth/login",
-        None,
-        &json!({"username": username, "password": password}),
-    )
-    .await
+    app.login(username, password).await
 }
 
 /// How many of `responses` had each status.
@@ -227,14 +222,7 @@ async fn reads_keep_working_while_redis_refuses_writes_for_memory() {
     let app = TestApp::spawn_without_worker().await;
     let alice = app.token("alice").await;
     app.tweet(&alice, "before the memory ran out").await;
-    let mut redis = async_conn(&app.redis.url()).await.unwrap();
-    redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("maxmemory")
-        .arg("1")
-        .query_async::<()>(&mut redis)
-        .await
-        .unwrap();
+    app.redis_admin(&["CONFIG", "SET", "maxmemory", "1"]).await;
     assert_eq!(app.get("/v1/me", Some(&alice)).await.status(), 200);
     let (home, _) = app
         .page_ids("/v1/timelines/home?limit=10", Some(&alice))
@@ -244,13 +232,7 @@ async fn reads_keep_working_while_redis_refuses_writes_for_memory() {
         .post_json("/v1/tweets", Some(&alice), &json!({"text": "no room"}))
         .await;
     assert_problem(refused, 503, "service_unavailable").await;
-    redis::cmd("CONFIG")
-        .arg("SET")
-        .arg("maxmemory")
-        .arg("0")
-        .query_async::<()>(&mut redis)
-        .await
-        .unwrap();
+    app.redis_admin(&["CONFIG", "SET", "maxmemory", "0"]).await;
     app.tweet(&alice, "room again").await;
 }
 
@@ -259,14 +241,8 @@ async fn reads_keep_working_while_redis_is_paused_for_writes() {
     let app = TestApp::spawn_without_worker().await;
     let alice = app.token("alice").await;
     app.tweet(&alice, "before the pause").await;
-    let mut redis = async_conn(&app.redis.url()).await.unwrap();
-    redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(20_000)
-        .arg("WRITE")
-        .query_async::<()>(&mut redis)
-        .await
-        .unwrap();
+    app.redis_admin(&["CLIENT", "PAUSE", "20000", "WRITE"])
+        .await;
     for _ in 0..3 {
         assert_eq!(app.get("/v1/me", Some(&alice)).await.status(), 200);
         let (home, _) = app
@@ -279,11 +255,7 @@ async fn reads_keep_working_while_redis_is_paused_for_writes() {
         .post_json("/v1/tweets", Some(&alice), &json!({"text": "paused"}))
         .await;
     assert_problem(refused, 503, "service_unavailable").await;
-    redis::cmd("CLIENT")
-        .arg("UNPAUSE")
-        .query_async::<()>(&mut redis)
-        .await
-        .unwrap();
+    app.redis_admin(&["CLIENT", "UNPAUSE"]).await;
     app.tweet(&alice, "after the pause").await;
 }
 
@@ -292,14 +264,7 @@ async fn every_request_answers_within_2_s_while_redis_is_paused_for_everything()
     let app = TestApp::spawn_without_worker().await;
     let alice = app.token("alice").await;
     app.tweet(&alice, "before").await;
-    let mut redis = async_conn(&app.redis.url()).await.unwrap();
-    redis::cmd("CLIENT")
-        .arg("PAUSE")
-        .arg(8_000)
-        .arg("ALL")
-        .query_async::<()>(&mut redis)
-        .await
-        .unwrap();
+    app.redis_admin(&["CLIENT", "PAUSE", "8000", "ALL"]).await;
     let timed = |request: reqwest::RequestBuilder| async move {
         let asked = Instant::now();
         let response = request.send().await.expect("an answer");
