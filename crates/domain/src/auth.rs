@@ -8,8 +8,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::PasswordHasher as _;
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation, decode, encode};
@@ -82,20 +83,86 @@ impl PasswordHasher {
     }
 
     pub fn hash(&self, password: &Password) -> Result<String, Error> {
+        self.hash_in(password, &mut HashMemory::default())
+    }
+
+    /// [`PasswordHasher::hash`] in `memory`, which is grown to the cost's size once and kept:
+    /// a hashing thread that passes the same memory to every call allocates nothing per hash
+    /// (argon2's own `hash_password` allocates and frees its 19 MiB each time, and glibc keeps
+    /// much of that per thread).
+    pub fn hash_in(&self, password: &Password, memory: &mut HashMemory) -> Result<String, Error> {
+        let argon = |e: argon2::Error| Error::Internal(format!("argon2: {e}"));
+        let phc = |e: argon2::password_hash::phc::Error| Error::Internal(format!("argon2: {e}"));
+        let salt = Salt::new(&random_bytes::<16>()).map_err(phc)?;
+        let params = self.argon2.params();
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
         self.argon2
-            .hash_password(password.expose().as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|e| Error::Internal(format!("argon2: {e}")))
+            .hash_password_into_with_memory(
+                password.expose().as_bytes(),
+                &salt,
+                &mut out,
+                memory.blocks(params),
+            )
+            .map_err(argon)?;
+        let hash = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(params)
+                .map_err(|e| Error::Internal(format!("argon2: {e}")))?,
+            salt: Some(salt),
+            hash: Some(Output::new(&out).map_err(phc)?),
+        };
+        Ok(hash.to_string())
     }
 
     /// True when `password` matches `stored`; with no stored hash, does the same work and
     /// answers false.
     pub fn verify(&self, password: &str, stored: Option<&str>) -> bool {
-        let matches = self
-            .argon2
-            .verify_password(password.as_bytes(), stored.unwrap_or(&self.decoy))
-            .is_ok();
+        self.verify_in(password, stored, &mut HashMemory::default())
+    }
+
+    /// [`PasswordHasher::verify`] in `memory` (see [`PasswordHasher::hash_in`]), with the
+    /// algorithm, version and cost the stored hash names, so hashes made under an older cost
+    /// still verify. The comparison is constant-time.
+    pub fn verify_in(&self, password: &str, stored: Option<&str>, memory: &mut HashMemory) -> bool {
+        let Ok(hash) = PasswordHash::new(stored.unwrap_or(&self.decoy)) else {
+            return false;
+        };
+        let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+            return false;
+        };
+        let algorithm = Algorithm::new(hash.algorithm.as_str());
+        let version = hash.version.map_or(Ok(Version::V0x13), Version::try_from);
+        let (Ok(algorithm), Ok(version), Ok(params)) =
+            (algorithm, version, Params::try_from(&hash))
+        else {
+            return false;
+        };
+        let argon2 = Argon2::new(algorithm, version, params);
+        let mut out = vec![0u8; expected.len()];
+        let computed = argon2.hash_password_into_with_memory(
+            password.as_bytes(),
+            salt,
+            &mut out,
+            memory.blocks(argon2.params()),
+        );
+        let matches = computed.is_ok() && Output::new(&out).is_ok_and(|o| o == *expected);
         matches && stored.is_some()
+    }
+}
+
+/// The working memory of argon2 computations, reused across them (one per hashing thread).
+#[derive(Default)]
+pub struct HashMemory(Vec<Block>);
+
+impl HashMemory {
+    /// The first `params.block_count()` blocks, growing the memory to that size if need be.
+    fn blocks(&mut self, params: &Params) -> &mut [Block] {
+        let needed = params.block_count();
+        if self.0.len() < needed {
+            self.0.resize(needed, Block::default());
+        }
+        &mut self.0[..needed]
     }
 }
 
@@ -264,6 +331,42 @@ mod tests {
         assert!(hasher.verify("correct horse", Some(&stored)));
         assert!(!hasher.verify("wrong horse!", Some(&stored)));
         assert!(!hasher.verify("correct horse", None));
+    }
+
+    #[test]
+    fn hashes_made_in_reused_memory_are_standard_phc_strings_both_ways() {
+        use argon2::password_hash::PasswordVerifier as _;
+        let hasher = cheap();
+        let mut memory = HashMemory::default();
+        let ours = hasher
+            .hash_in(&Password::parse("correct horse").unwrap(), &mut memory)
+            .unwrap();
+        // argon2's own verifier accepts ours, and ours accepts argon2's own.
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            hasher
+                .argon2
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
+        let theirs = hasher
+            .argon2
+            .hash_password(b"correct horse")
+            .unwrap()
+            .to_string();
+        assert!(hasher.verify_in("correct horse", Some(&theirs), &mut memory));
+        assert!(!hasher.verify_in("correct horsf", Some(&theirs), &mut memory));
+        // A hash made under another cost still verifies in the same memory.
+        let dearer = PasswordHasher::new(HashCost {
+            memory_kib: 2048,
+            iterations: 2,
+            parallelism: 1,
+        })
+        .unwrap()
+        .hash(&Password::parse("correct horse").unwrap())
+        .unwrap();
+        assert!(hasher.verify_in("correct horse", Some(&dearer), &mut memory));
+        assert!(!hasher.verify_in("correct horse", Some("not a hash"), &mut memory));
     }
 
     #[test]

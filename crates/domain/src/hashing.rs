@@ -4,8 +4,8 @@
 //! blocking pool (up to 512 threads), a burst of logins ran that many at once: the process grew
 //! to gigabytes, every thread's malloc arena kept its 19 MiB afterwards, and other clients
 //! waited behind the CPU. Here at most `threads` hashes run at once (memory is bounded by
-//! `threads` × the argon2 memory cost and stays there: the same few threads, so the same few
-//! arenas, serve every hash), at most `queue` wait, and none waits longer than `max_wait`:
+//! `threads` × the argon2 memory cost and stays there: each thread keeps its argon2 memory and
+//! reuses it for every hash), at most `queue` wait, and none waits longer than `max_wait`:
 //! past either bound the caller gets [`Error::Busy`] (503 with `Retry-After`) at once instead of
 //! a slow answer.
 
@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::auth::PasswordHasher;
+use crate::auth::{HashMemory, PasswordHasher};
 use crate::error::{Error, Result};
 use crate::model::Password;
 
@@ -123,6 +123,8 @@ impl HashingPool {
 /// One thread's loop: take the next job, skip it if its caller gave up or its deadline passed,
 /// else compute and answer. Ends when every sender is gone.
 fn serve(queue: &Mutex<Receiver<Job>>, hasher: &PasswordHasher) {
+    // This thread's argon2 memory, allocated at its first hash and kept (see `HashMemory`).
+    let mut memory = HashMemory::default();
     loop {
         let job = {
             let Ok(queue) = queue.lock() else { return };
@@ -139,9 +141,9 @@ fn serve(queue: &Mutex<Receiver<Job>>, hasher: &PasswordHasher) {
             continue;
         }
         let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &job.work {
-            Work::Hash(password) => Done::Hashed(hasher.hash(password)),
+            Work::Hash(password) => Done::Hashed(hasher.hash_in(password, &mut memory)),
             Work::Verify { password, stored } => {
-                Done::Verified(hasher.verify(password, stored.as_deref()))
+                Done::Verified(hasher.verify_in(password, stored.as_deref(), &mut memory))
             }
         }));
         match done {
