@@ -11,7 +11,12 @@ use crate::routes::{auth, me, system, timelines, tweets, users};
     info(
         title = "Chirp API",
         description = "A Twitter-style JSON API: accounts, follows, tweets and timelines. \
-            Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code`. \
+            Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code`, \
+            also those the HTTP layer answers before any route: `malformed_request` (400, not \
+            HTTP), `request_timeout` (408, a head not in within 5 s or a body not within \
+            `CHIRP_BODY_TIMEOUT_SECS`) and `request_header_fields_too_large` (431). \
+            `service_unavailable` (503, with `Retry-After`) also answers a password check when \
+            the hashing queue is full. Every GET route also answers HEAD. \
             Ids are strings of decimal digits. Lists are pages: `{items, next_cursor}`, with \
             `limit` (1-100, default 20) and `cursor`, and an RFC 8288 `Link` header to the next page.",
         license(name = "MIT", identifier = "MIT"),
