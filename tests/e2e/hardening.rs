@@ -264,35 +264,45 @@ async fn every_request_answers_within_2_s_while_redis_is_paused_for_everything()
     let app = TestApp::spawn_without_worker().await;
     let alice = app.token("alice").await;
     app.tweet(&alice, "before").await;
-    app.redis_admin(&["CLIENT", "PAUSE", "8000", "ALL"]).await;
+    app.redis_admin(&["CLIENT", "PAUSE", "15000", "ALL"]).await;
     let timed = |request: reqwest::RequestBuilder| async move {
         let asked = Instant::now();
         let response = request.send().await.expect("an answer");
         (response.status().as_u16(), asked.elapsed())
     };
-    let mut requests = Vec::new();
-    for i in 0..6 {
-        requests.push(timed(
-            app.request(Method::GET, "/v1/me").bearer_auth(&alice),
-        ));
-        requests.push(timed(
-            app.request(Method::GET, "/v1/timelines/home")
-                .bearer_auth(&alice),
-        ));
-        requests.push(timed(
-            app.request(Method::POST, "/v1/tweets")
-                .bearer_auth(&alice)
-                .json(&json!({"text": "paused"})),
-        ));
-        requests
-            .push(timed(app.request(Method::POST, "/v1/auth/login").json(
-                &json!({"username": "alice", "password": "wrong password"}),
+    // Three waves: the first finds healthy connections and fails on them; the later ones find
+    // them failed, so each request must also connect (and wait) anew, on every call it makes.
+    let mut answers = Vec::new();
+    for wave in 0..3 {
+        let mut requests = Vec::new();
+        for i in 0..6 {
+            requests.push(timed(
+                app.request(Method::GET, "/v1/me").bearer_auth(&alice),
+            ));
+            requests.push(timed(
+                app.request(Method::GET, "/v1/timelines/home")
+                    .bearer_auth(&alice),
+            ));
+            requests.push(timed(
+                app.request(Method::POST, "/v1/tweets")
+                    .bearer_auth(&alice)
+                    .json(&json!({"text": "paused"})),
+            ));
+            requests
+                .push(timed(app.request(Method::POST, "/v1/auth/login").json(
+                    &json!({"username": "alice", "password": "wrong password"}),
+                )));
+            requests.push(timed(app.request(Method::POST, "/v1/auth/register").json(
+                &json!({"username": format!("new{wave}x{i}"), "password": "correct horse battery"}),
             )));
-        requests.push(timed(app.request(Method::POST, "/v1/auth/register").json(
-            &json!({"username": format!("new{i}"), "password": "correct horse battery"}),
-        )));
+        }
+        answers.extend(join_all(requests).await);
     }
-    let answers = join_all(requests).await;
+    let slowest = answers.iter().map(|(_, took)| *took).max();
+    println!(
+        "{} answers during CLIENT PAUSE ALL, slowest {slowest:?}",
+        answers.len()
+    );
     for (status, took) in &answers {
         assert_eq!(*status, 503, "{answers:?}");
         // The README's promise; the request's Redis time is 1.5 s.
@@ -491,4 +501,46 @@ async fn text_that_shows_nothing_and_names_that_turn_text_around_are_refused() {
         )
         .await;
     assert_eq!(ok.status(), StatusCode::CREATED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redis_calls_of_one_request_share_one_bounded_time() {
+    use chirp_domain::redis_pool::{
+        REQUEST_BUDGET, RESPONSE_TIMEOUT, build_pool, with_request_budget,
+    };
+    let redis = chirp_e2e::RedisServer::start();
+    let pool = build_pool(&redis.url(), 4).unwrap();
+    let store = chirp_domain::Store::new(pool, Default::default());
+    store.ping().await.unwrap();
+    let mut admin = chirp_e2e::async_conn(&redis.url()).await.unwrap();
+    redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(10_000)
+        .arg("ALL")
+        .query_async::<()>(&mut admin)
+        .await
+        .unwrap();
+    // Each call alone may wait RESPONSE_TIMEOUT; calls made one after another inside one request
+    // share REQUEST_BUDGET, and those past it fail at once, saying why.
+    let calls = (REQUEST_BUDGET.as_millis() / RESPONSE_TIMEOUT.as_millis()) as usize + 2;
+    let started = Instant::now();
+    let errors = with_request_budget(REQUEST_BUDGET, async {
+        let mut errors = Vec::new();
+        for _ in 0..calls {
+            errors.push(format!("{:?}", store.ping().await.unwrap_err()));
+        }
+        errors
+    })
+    .await;
+    let took = started.elapsed();
+    println!("{calls} calls on a paused Redis took {took:?} in all");
+    let last = errors.last().unwrap();
+    assert!(last.contains("Redis time is spent"), "{errors:?}");
+    assert!(
+        took < RESPONSE_TIMEOUT * calls as u32,
+        "{calls} calls took {took:?}: not bounded as one"
+    );
+    // Outside a request no budget applies: a call fails on its own timeout, as the worker's do.
+    let alone = format!("{:?}", store.ping().await.unwrap_err());
+    assert!(!alone.contains("Redis time is spent"), "{alone}");
 }

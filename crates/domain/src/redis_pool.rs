@@ -229,6 +229,7 @@ pub fn build_pool(url: &str, max_size: usize) -> redis::RedisResult<Pool> {
 pub async fn shared(pool: &Pool) -> Result<Connection, PoolError> {
     let object = match budget_left() {
         None => pool.get().await?,
+        Some(left) if left.is_zero() => return Err(PoolError::Backend(budget_spent())),
         Some(left) => {
             let started = std::time::Instant::now();
             let timeouts = Timeouts {
