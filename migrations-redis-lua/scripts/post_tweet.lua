@@ -11,13 +11,17 @@
 -- ARGV[4] fingerprint of the request body   ARGV[5] idempotency TTL in seconds
 -- ARGV[6] most tweets per window, or 0 for no limit   ARGV[7] limit window in ms
 -- Returns {"created", id, tweets counted in the window, ms until it ends},
--- {"replay", first id, first fingerprint} when the key was already used, or
+-- {"replay", first id, first fingerprint, tweets counted, ms until the window ends (or < 0)} when
+-- the key was already used, or
 -- {"limited", tweets counted in the window, ms until it ends} (nothing written).
 if ARGV[3] == "1" then
   local prior = redis.call("GET", KEYS[3])
   if prior then
     local sep = string.find(prior, ":", 1, true)
-    return {"replay", string.sub(prior, 1, sep - 1), string.sub(prior, sep + 1)}
+    -- Where the limit stands, counting nothing, for the answer's headers.
+    local counted = tonumber(redis.call("GET", KEYS[4]) or "0")
+    return {"replay", string.sub(prior, 1, sep - 1), string.sub(prior, sep + 1),
+            counted, redis.call("PTTL", KEYS[4])}
   end
 end
 local count, ttl = 0, 0

@@ -325,6 +325,9 @@ async fn retries_of_one_idempotency_key_cost_one_tweet_of_the_quota() {
     for _ in 0..5 {
         let response = post("the-same-key").await.unwrap();
         assert_eq!(response.status(), 201);
+        // Every answer, the first and the replays, shows the tweet limit with one used.
+        assert_eq!(response.headers()["x-ratelimit-limit"], "3");
+        assert_eq!(response.headers()["x-ratelimit-remaining"], "2");
         let tweet: Value = response.json().await.unwrap();
         ids.push(tweet["id"].as_str().unwrap().to_owned());
     }

@@ -181,8 +181,8 @@ impl Store {
                 .flatten()
                 // The first tweet was deleted since: say so rather than invent a body.
                 .ok_or(Error::NotFound("tweet"))?;
-            // A replay counts nothing: the headers, if any, are those of a fresh look.
-            return Ok((Posted::Replayed(first), None));
+            // A replay counts nothing; the headers say where the limit stands.
+            return Ok((Posted::Replayed(first), quota(number(3), number(4))));
         }
         // A new tweet: everything in the answer was just written but the author's names, read
         // in the same pipeline rather than re-reading the tweet afterwards.
