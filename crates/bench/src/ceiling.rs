@@ -22,15 +22,15 @@ pub struct Session {
     pub sid: String,
 }
 
-/// What every authenticated request sends first (`Store::check_session`): the session check,
-/// with the request budget off as in the benchmark (`CHIRP_RATE_LIMITS=off`).
+/// What every authenticated request sends first (`Store::check_session`): the session check.
+/// With the request budget on, the API also sends `request_count.lua` beside it; the benchmark
+/// runs with it off (`CHIRP_RATE_LIMITS=off`), so neither side sends that.
 async fn session_check(conn: &mut MultiplexedConnection, who: &Session) -> Result<()> {
     let (live, _, _): (i64, u64, i64) = scripts::SESSION_CHECK
         .key(keys::sessions(who.user))
         .key(keys::request_budget(who.user))
         .arg(&who.sid)
         .arg(chirp_domain::clock::now_ms())
-        .arg(0)
         .invoke_async(conn)
         .await?;
     if live != 1 {

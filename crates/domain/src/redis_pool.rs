@@ -65,7 +65,10 @@ async fn within_budget<T>(
 ) -> RedisResult<T> {
     let started = std::time::Instant::now();
     let outcome = match budget_left() {
+        // The connection's own response timeout ends the call in time: no timer of ours (the
+        // common case, and a timer per call is not free on the hot path).
         None => call.await,
+        Some(left) if left >= RESPONSE_TIMEOUT => call.await,
         Some(left) if left.is_zero() => Err(budget_spent()),
         Some(left) => tokio::time::timeout(left, call)
             .await
