@@ -40,6 +40,14 @@ fn bearer(req: &HttpRequest) -> Option<Result<String, ApiError>> {
     Some(token.ok_or(ApiError::Domain(Error::Unauthorized)))
 }
 
+/// Whether the request only reads (its Redis work can go on the read connections).
+fn is_read(req: &HttpRequest) -> bool {
+    matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    )
+}
+
 /// Checks the token and its session, counting the request against the user's budget.
 async fn authenticate(req: HttpRequest, token: String) -> Result<Identity, ApiError> {
     let state = req
@@ -48,7 +56,7 @@ async fn authenticate(req: HttpRequest, token: String) -> Result<Identity, ApiEr
         .ok_or_else(|| Error::Internal("app state missing".into()))?;
     let (identity, quota) = state
         .accounts
-        .authenticate(&token, state.request_budget())
+        .authenticate(&token, state.request_budget(), is_read(&req))
         .await?;
     limits::record(&req, quota);
     Ok(identity)

@@ -209,7 +209,8 @@ impl Accounts {
     }
 
     /// Checks an access token and that its session is still live, and counts the request
-    /// against the user's general `budget` when one is given.
+    /// against the user's general `budget` when one is given. `for_read`: the request only
+    /// reads (see [`Store::check_session`]).
     ///
     /// The check is a read and the count a write, sent at once on separate connections. When
     /// Redis refuses writes (at `maxmemory`, or paused for writes during a failover) the count
@@ -220,18 +221,21 @@ impl Accounts {
         &self,
         access_token: &str,
         budget: Option<&Limit>,
+        for_read: bool,
     ) -> Result<(Identity, Option<Quota>)> {
         let identity = self.keys.verify_access(access_token)?;
         let Some(budget) = budget else {
             self.store
-                .check_session(identity.user, &identity.session)
+                .check_session(identity.user, &identity.session, for_read)
                 .await?;
             return Ok((identity, None));
         };
         let (checked, counted) = {
             let count = self.store.count_request(identity.user, budget);
             tokio::pin!(count);
-            let check = self.store.check_session(identity.user, &identity.session);
+            let check = self
+                .store
+                .check_session(identity.user, &identity.session, for_read);
             tokio::pin!(check);
             let mut counted = None;
             let checked = loop {

@@ -46,10 +46,21 @@ impl Store {
     }
 
     /// `Unauthorized` unless the session is live; otherwise how many requests the user's budget
-    /// window holds and when it ends (`None` without a window). Read-only, on a read connection:
-    /// it works while Redis refuses writes.
-    pub async fn check_session(&self, user: UserId, session: &str) -> Result<(u64, Option<i64>)> {
-        let mut conn = self.read_conn().await?;
+    /// window holds and when it ends (`None` without a window). Read-only: it works while Redis
+    /// refuses writes. `for_read` picks the connection: a read request's (so that it keeps
+    /// working then), or a writing request's own, so that one request's commands share one
+    /// socket (fewer, fuller writes for Redis to serve).
+    pub async fn check_session(
+        &self,
+        user: UserId,
+        session: &str,
+        for_read: bool,
+    ) -> Result<(u64, Option<i64>)> {
+        let mut conn = if for_read {
+            self.read_conn().await?
+        } else {
+            self.conn().await?
+        };
         let (live, count, ttl): (i64, u64, i64) = scripts::SESSION_CHECK
             .key(keys::sessions(user))
             .key(keys::request_budget(user))
