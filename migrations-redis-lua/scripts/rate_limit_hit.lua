@@ -1,6 +1,7 @@
 -- rate_limit_hit: count one event in a fixed window that starts with the window's first event.
 -- Slot: that of KEYS[1] (each limited subject has its own key).
--- KEYS[1] chirp:{rl:<kind>:<subject>}   (string counter with a TTL)
+-- KEYS[1] chirp:{rl:<kind>:<subject>}, or chirp:{u:<id>}:rl:requests for the request budget
+--         (string counter with a TTL)
 -- ARGV[1] window length in ms
 -- Returns {count in this window, ms until the window ends}.
 local count = redis.call("INCR", KEYS[1])

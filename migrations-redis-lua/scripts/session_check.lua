@@ -3,7 +3,7 @@
 -- because every authenticated request asks this.) It also reads where the user's general request
 -- budget stands. It writes nothing, and says so (the `no-writes` flag), so that Redis serves it
 -- while it refuses writes: at `maxmemory`, or paused for writes during a failover. The request is
--- counted by request_count.lua, on another connection, best effort.
+-- counted by rate_limit_hit.lua, on another connection, best effort.
 -- Slot: the user's `{u:<id>}`.
 -- KEYS[1] chirp:{u:<id>}:sessions
 -- KEYS[2] chirp:{u:<id>}:rl:requests   (request counter with a TTL)

@@ -96,12 +96,22 @@ fn raw_exchange(
     gap: Duration,
     within: Duration,
 ) -> String {
+    trickle(send_head(address, head), body, gap, within)
+}
+
+/// A connection to the API with `head` written on it.
+fn send_head(address: &str, head: &[u8]) -> TcpStream {
     let host = address.trim_start_matches("http://");
     let mut stream = TcpStream::connect(host).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_millis(50)))
         .unwrap();
     stream.write_all(head).expect("write head");
+    stream
+}
+
+/// The rest of [`raw_exchange`] on a connection whose head is sent.
+fn trickle(mut stream: TcpStream, body: &[u8], gap: Duration, within: Duration) -> String {
     let started = Instant::now();
     let mut answer = Vec::new();
     let mut sent = 0;
@@ -165,16 +175,17 @@ async fn slow_clients_at_the_connection_bound_are_cut_and_others_get_in() {
         "--max-connections=2",
     ]))
     .await;
+    // Both connect (and send their heads) before the third does, so the listener takes them
+    // first; then they trickle their bodies on threads of their own.
+    let head = b"POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n";
     let slow: Vec<_> = (0..2)
         .map(|_| {
-            let address = app.address.clone();
+            let stream = send_head(&app.address, head);
             std::thread::spawn(move || {
-                let head = b"POST /v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n";
-                raw_exchange(&address, head, &[b' '; 1000], Duration::from_millis(200), DEADLINE)
+                trickle(stream, &[b' '; 1000], Duration::from_millis(200), DEADLINE)
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(200));
     let healthz = app
         .client
         .get(app.url("/healthz"))

@@ -188,6 +188,11 @@ fn parse_origins(raw: &str) -> Result<CorsOrigins, String> {
     }
 }
 
+/// The CPU cores this process may use: the default of the per-core settings.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
 #[derive(Parser)]
 struct SettingsOnly {
     #[command(flatten)]
@@ -240,10 +245,9 @@ impl Settings {
 
     pub fn hashing_pool_size(&self) -> PoolSize {
         PoolSize {
-            threads: self.password_hash_threads.map_or_else(
-                || std::thread::available_parallelism().map_or(2, |n| n.get()),
-                |n| n as usize,
-            ),
+            threads: self
+                .password_hash_threads
+                .map_or_else(cores, |n| n as usize),
             queue: self.password_hash_queue as usize,
             max_wait: Duration::from_millis(self.password_hash_wait_ms),
         }

@@ -96,7 +96,7 @@ impl Application {
         // every reply; per-thread pools keep each request's Redis traffic on its own thread.
         let workers = settings
             .http_workers
-            .map_or_else(num_workers, |n| n as usize)
+            .map_or_else(crate::settings::cores, |n| n as usize)
             .max(1);
         let per_worker = (settings.redis_pool_size as usize).div_ceil(workers).max(1);
         // Each with a pool for writes and one for reads (see `Store::read_conn`).
@@ -198,10 +198,6 @@ fn cors(origins: &CorsOrigins) -> actix_cors::Cors {
         CorsOrigins::Any => cors.allow_any_origin(),
         CorsOrigins::List(list) => list.iter().fold(cors, |c, o| c.allowed_origin(o)),
     }
-}
-
-fn num_workers() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 async fn wait_for_redis(store: &Store) -> Result<(), chirp_domain::Error> {

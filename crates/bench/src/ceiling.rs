@@ -23,7 +23,7 @@ pub struct Session {
 }
 
 /// What every authenticated request sends first (`Store::check_session`): the session check.
-/// With the request budget on, the API also sends `request_count.lua` beside it; the benchmark
+/// With the request budget on, the API also sends `rate_limit_hit.lua` (the count) beside it; the benchmark
 /// runs with it off (`CHIRP_RATE_LIMITS=off`), so neither side sends that.
 async fn session_check(conn: &mut MultiplexedConnection, who: &Session) -> Result<()> {
     let (live, _, _): (i64, u64, i64) = scripts::SESSION_CHECK

@@ -138,10 +138,15 @@ impl Accounts {
         let verified = self.check_password(username, password).await;
         match verified {
             Ok(Some(user)) => {
+                // The username's count is cleared, its place with it; the others go back.
                 if let Some(account) = &account {
                     self.limiter.reset(LimitKind::LoginUser, account).await?;
                 }
-                self.refund_all(&places).await;
+                let others: Vec<Reservation> = places
+                    .into_iter()
+                    .filter(|p| p.kind != LimitKind::LoginUser)
+                    .collect();
+                self.refund_all(&others).await;
                 let quota = self
                     .limiter
                     .enabled()

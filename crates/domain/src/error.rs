@@ -1,5 +1,5 @@
-//! The domain error. Each variant has a stable machine `code` (part of the API contract); the
-//! HTTP layer owns the one table from code to status.
+//! The domain error. The HTTP layer maps each variant to its stable machine code and status in
+//! one table (`chirp_api::error::Code`).
 
 use serde::Serialize;
 
@@ -48,22 +48,6 @@ pub enum Error {
 }
 
 impl Error {
-    /// The stable machine code clients switch on.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Error::Validation(_) => "validation_failed",
-            Error::UsernameTaken => "username_taken",
-            Error::InvalidCredentials(_) => "invalid_credentials",
-            Error::Unauthorized => "unauthorized",
-            Error::Forbidden(_) => "forbidden",
-            Error::NotFound(_) => "not_found",
-            Error::IdempotencyKeyReused => "idempotency_key_reused",
-            Error::RateLimited(_) => "rate_limited",
-            Error::Unavailable(_) | Error::Busy => "service_unavailable",
-            Error::Internal(_) => "internal",
-        }
-    }
-
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Error::Validation(vec![FieldError::new(field, message)])
     }

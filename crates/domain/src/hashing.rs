@@ -74,10 +74,6 @@ impl HashingPool {
         Self { jobs, size }
     }
 
-    pub fn size(&self) -> PoolSize {
-        self.size
-    }
-
     /// The PHC string of `password`'s argon2id hash.
     pub async fn hash(&self, password: Password) -> Result<String> {
         match self.run(Work::Hash(password)).await? {

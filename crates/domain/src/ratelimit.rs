@@ -96,6 +96,7 @@ pub struct RateLimiter {
 /// the work it was taken for turns out not to count.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reservation {
+    pub kind: LimitKind,
     key: String,
     pub quota: Quota,
 }
@@ -165,7 +166,7 @@ impl RateLimiter {
         if taken != 1 {
             return Err(Error::RateLimited(quota));
         }
-        Ok(Some(Reservation { key, quota }))
+        Ok(Some(Reservation { kind, key, quota }))
     }
 
     /// Gives back a place taken with [`RateLimiter::reserve`].

@@ -30,13 +30,12 @@ script!(DELETE_TWEET, "delete_tweet.lua");
 script!(SESSION_CREATE, "session_create.lua");
 script!(SESSION_ROTATE, "session_rotate.lua");
 script!(SESSION_CHECK, "session_check.lua");
-script!(REQUEST_COUNT, "request_count.lua");
 script!(LOCK_RELEASE, "lock_release.lua");
 script!(RATE_LIMIT_HIT, "rate_limit_hit.lua");
 script!(RATE_LIMIT_RESERVE, "rate_limit_reserve.lua");
 script!(RATE_LIMIT_REFUND, "rate_limit_refund.lua");
 
-fn all() -> [&'static Script; 14] {
+fn all() -> [&'static Script; 13] {
     [
         &POST_TWEET,
         &TIMELINE_INSERT,
@@ -47,7 +46,6 @@ fn all() -> [&'static Script; 14] {
         &SESSION_CREATE,
         &SESSION_ROTATE,
         &SESSION_CHECK,
-        &REQUEST_COUNT,
         &LOCK_RELEASE,
         &RATE_LIMIT_HIT,
         &RATE_LIMIT_RESERVE,

@@ -78,7 +78,7 @@ impl Store {
     /// now, and the ms until it ends.
     pub async fn count_request(&self, user: UserId, budget: &Limit) -> Result<(u64, i64)> {
         let mut conn = self.conn().await?;
-        let (count, ttl): (u64, i64) = scripts::REQUEST_COUNT
+        let (count, ttl): (u64, i64) = scripts::RATE_LIMIT_HIT
             .key(keys::request_budget(user))
             .arg(budget.window.as_millis() as u64)
             .invoke_async(&mut conn)
