@@ -10,6 +10,7 @@
 //! - [`extract`]: bearer-token extractors, `Idempotency-Key`, extractor error handlers.
 //! - [`limits`] and [`client_ip`]: rate limits and the client IP behind trusted proxies.
 //! - [`dto`]: request and response bodies with their OpenAPI schemas.
+//! - [`responses`]: the error responses handlers share in their OpenAPI annotations.
 //! - [`error`]: `ApiError`, the `Code` -> status table, RFC 9457 bodies; [`bare_errors`] gives
 //!   any error answer without a body of its own the problem+json body of its status.
 //! - [`body_timeout`]: the deadline on reading request bodies.
@@ -24,6 +25,7 @@ pub mod error;
 pub mod extract;
 pub mod limits;
 pub mod openapi;
+pub mod responses;
 pub mod routes;
 pub mod settings;
 pub mod startup;

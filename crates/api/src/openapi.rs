@@ -4,6 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::error::Problem;
 use crate::routes::{auth, me, system, timelines, tweets, users};
 
 #[derive(OpenApi)]
@@ -29,6 +30,9 @@ use crate::routes::{auth, me, system, timelines, tweets, users};
         timelines::home, timelines::global,
         system::health, system::ready, system::metrics, system::openapi,
     ),
+    // utoipa collects the schemas of `body = ..` tuples but not of `IntoResponses` types, and
+    // the shared responses (crate::responses) reference `Problem`.
+    components(schemas(Problem)),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Accounts and sessions"),

@@ -7,6 +7,7 @@ use crate::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokensResponse};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{Auth, JsonBody, required};
 use crate::limits;
+use crate::responses::{AuthRequired, JsonBodyErrors, OverBudget, Unavailable};
 use crate::state::AppState;
 
 /// Create an account and log in.
@@ -14,13 +15,11 @@ use crate::state::AppState;
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered and logged in", body = TokensResponse),
-        (status = 400, description = "Malformed JSON body", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Username taken (in any letter case)", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many registrations from this address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable, or too many password hashes queued; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors,
     ))]
 pub async fn register(
     req: HttpRequest,
@@ -54,13 +53,11 @@ pub async fn register(
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = TokensResponse),
-        (status = 400, description = "Malformed JSON body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Wrong username or password (the same answer for both); carries `X-RateLimit-*`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing fields", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed logins for this username or from this address; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable, or too many password checks queued; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors,
     ))]
 pub async fn login(
     req: HttpRequest,
@@ -82,12 +79,9 @@ pub async fn login(
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "New tokens", body = TokensResponse),
-        (status = 400, description = "Malformed JSON body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Unknown, expired, revoked or reused refresh token", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Missing refresh_token", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors, Unavailable,
     ))]
 pub async fn refresh(
     state: web::Data<AppState>,
@@ -103,9 +97,7 @@ pub async fn refresh(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Logged out"),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        AuthRequired, OverBudget, Unavailable,
     ))]
 pub async fn logout(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
     state.accounts.logout(&auth.0).await?;
@@ -117,9 +109,7 @@ pub async fn logout(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpRes
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Every session ended"),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        AuthRequired, OverBudget, Unavailable,
     ))]
 pub async fn logout_all(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
     state.accounts.logout_all(&auth.0).await?;

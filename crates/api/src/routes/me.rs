@@ -6,6 +6,7 @@ use chirp_domain::model::{Bio, DisplayName, Validator};
 use crate::dto::{UpdateMeRequest, UserResponse};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{Auth, JsonBody};
+use crate::responses::{AuthRequired, JsonBodyErrors, NoSuchUser, OverBudget, Unavailable};
 use crate::state::AppState;
 
 /// The caller's own profile.
@@ -13,9 +14,7 @@ use crate::state::AppState;
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller", body = UserResponse),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        AuthRequired, OverBudget, Unavailable,
     ))]
 pub async fn get_me(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpResponse> {
     let me = state.store().user(auth.0.user, Some(auth.0.user)).await?;
@@ -30,13 +29,8 @@ pub async fn get_me(state: web::Data<AppState>, auth: Auth) -> ApiResult<HttpRes
     request_body = UpdateMeRequest,
     responses(
         (status = 200, description = "The updated caller", body = UserResponse),
-        (status = 400, description = "Malformed JSON body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors, AuthRequired, OverBudget, Unavailable,
     ))]
 pub async fn update_me(
     state: web::Data<AppState>,
@@ -72,11 +66,8 @@ pub async fn update_me(
     params(("username" = String, Path, description = "Who to follow (any letter case)")),
     responses(
         (status = 200, description = "The followed user", body = UserResponse),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Following yourself", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        AuthRequired, NoSuchUser, OverBudget, Unavailable,
     ))]
 pub async fn follow(
     state: web::Data<AppState>,
@@ -97,10 +88,7 @@ pub async fn follow(
     params(("username" = String, Path, description = "Who to unfollow (any letter case)")),
     responses(
         (status = 200, description = "The unfollowed user", body = UserResponse),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        AuthRequired, NoSuchUser, OverBudget, Unavailable,
     ))]
 pub async fn unfollow(
     state: web::Data<AppState>,

@@ -15,116 +15,64 @@ use serde::Serialize;
 use crate::dto::Paged;
 use crate::error::ApiError;
 
+/// One path, its handlers, and the 405 for every other method, whose `Allow` lists the same
+/// methods in the same order: `resource!("/v1/me", get => me::get_me, patch => me::update_me)`
+/// answers `Allow: GET, HEAD, PATCH`. A macro rather than a builder so that `Allow` is a
+/// `&'static str` built at compile time (`ApiError::MethodNotAllowed` holds one), and so that
+/// a method without an `Allow` name does not compile.
+macro_rules! resource {
+    ($path:literal, $($method:ident => $handler:expr),+ $(,)?) => {
+        web::resource($path)
+            $(.route(resource!(@route $method).to($handler)))+
+            .default_service(not_allowed(resource!(@allow $($method),+)))
+    };
+    (@allow $first:ident $(, $rest:ident)*) => {
+        concat!(resource!(@name $first) $(, ", ", resource!(@name $rest))*)
+    };
+    (@route get) => { get() };
+    (@route $method:ident) => { web::$method() };
+    (@name get) => { "GET, HEAD" };
+    (@name post) => { "POST" };
+    (@name put) => { "PUT" };
+    (@name patch) => { "PATCH" };
+    (@name delete) => { "DELETE" };
+}
+
 /// Registers every route. Each path answers 405 with `Allow` for the methods it lacks.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/v1/auth/register")
-            .route(web::post().to(auth::register))
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/auth/login")
-            .route(web::post().to(auth::login))
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/auth/refresh")
-            .route(web::post().to(auth::refresh))
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/auth/logout")
-            .route(web::post().to(auth::logout))
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/auth/logout-all")
-            .route(web::post().to(auth::logout_all))
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/me")
-            .route(get().to(me::get_me))
-            .route(web::patch().to(me::update_me))
-            .default_service(not_allowed("GET, HEAD, PATCH")),
-    )
-    .service(
-        web::resource("/v1/me/following/{username}")
-            .route(web::put().to(me::follow))
-            .route(web::delete().to(me::unfollow))
-            .default_service(not_allowed("PUT, DELETE")),
-    )
-    .service(
-        web::resource("/v1/users/{username}")
-            .route(get().to(users::get_user))
-            .default_service(not_allowed("GET, HEAD")),
-    )
-    .service(
-        web::resource("/v1/users/{username}/tweets")
-            .route(get().to(users::list_user_tweets))
-            .default_service(not_allowed("GET, HEAD")),
-    )
-    .service(
-        web::resource("/v1/users/{username}/followers")
-            .route(get().to(users::list_followers))
-            .default_service(not_allowed("GET, HEAD")),
-    )
-    .service(
-        web::resource("/v1/users/{username}/following")
-            .route(get().to(users::list_following))
-            .default_service(not_allowed("GET, HEAD")),
-    )
-    .service(
-        web::resource("/v1/tweets")
-            .route(web::post().to(tweets::create_tweet))
-            .default_service(not_allowed("POST")),
-    )
-    .service(
-        web::resource("/v1/tweets/{id}")
-            .route(get().to(tweets::get_tweet))
-            .route(web::delete().to(tweets::delete_tweet))
-            .default_service(not_allowed("GET, HEAD, DELETE")),
-    )
-    .service(
-        web::resource("/v1/timelines/home")
-            .route(get().to(timelines::home))
-            .default_service(not_allowed("GET, HEAD")),
-    )
-    .service(
-        web::resource("/v1/timelines/global")
-            .route(get().to(timelines::global))
-            .default_service(not_allowed("GET, HEAD")),
-    )
-    .service(
-        web::resource("/healthz")
-            .route(get().to(system::health))
-            .default_service(not_allowed("GET, HEAD")),
-    )
-    .service(
-        web::resource("/readyz")
-            .route(get().to(system::ready))
-            .default_service(not_allowed("GET, HEAD")),
-    )
-    .service(
-        web::resource("/metrics")
-            .route(get().to(system::metrics))
-            .default_service(not_allowed("GET, HEAD")),
-    )
-    .service(
-        web::resource("/openapi.json")
-            .route(get().to(system::openapi))
-            .default_service(not_allowed("GET, HEAD")),
-    )
-    .service(web::resource("/docs").route(get().to(|| async {
-        HttpResponse::PermanentRedirect()
-            .insert_header((header::LOCATION, "/docs/"))
-            .finish()
-    })))
-    // Swagger UI, embedded in the binary (works offline), reading /openapi.json.
-    .service(
-        utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
-            .config(utoipa_swagger_ui::Config::new(["/openapi.json"])),
-    );
+    cfg.service(resource!("/v1/auth/register", post => auth::register))
+        .service(resource!("/v1/auth/login", post => auth::login))
+        .service(resource!("/v1/auth/refresh", post => auth::refresh))
+        .service(resource!("/v1/auth/logout", post => auth::logout))
+        .service(resource!("/v1/auth/logout-all", post => auth::logout_all))
+        .service(resource!("/v1/me", get => me::get_me, patch => me::update_me))
+        .service(
+            resource!("/v1/me/following/{username}", put => me::follow, delete => me::unfollow),
+        )
+        .service(resource!("/v1/users/{username}", get => users::get_user))
+        .service(resource!("/v1/users/{username}/tweets", get => users::list_user_tweets))
+        .service(resource!("/v1/users/{username}/followers", get => users::list_followers))
+        .service(resource!("/v1/users/{username}/following", get => users::list_following))
+        .service(resource!("/v1/tweets", post => tweets::create_tweet))
+        .service(
+            resource!("/v1/tweets/{id}", get => tweets::get_tweet, delete => tweets::delete_tweet),
+        )
+        .service(resource!("/v1/timelines/home", get => timelines::home))
+        .service(resource!("/v1/timelines/global", get => timelines::global))
+        .service(resource!("/healthz", get => system::health))
+        .service(resource!("/readyz", get => system::ready))
+        .service(resource!("/metrics", get => system::metrics))
+        .service(resource!("/openapi.json", get => system::openapi))
+        .service(web::resource("/docs").route(get().to(|| async {
+            HttpResponse::PermanentRedirect()
+                .insert_header((header::LOCATION, "/docs/"))
+                .finish()
+        })))
+        // Swagger UI, embedded in the binary (works offline), reading /openapi.json.
+        .service(
+            utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}")
+                .config(utoipa_swagger_ui::Config::new(["/openapi.json"])),
+        );
 }
 
 /// A route for GET and HEAD: RFC 9110 requires HEAD wherever GET is served; actix answers it

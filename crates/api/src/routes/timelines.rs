@@ -8,6 +8,9 @@ use chirp_domain::store::timelines::Timeline;
 use crate::dto::{HomeQuery, PageQuery, TweetPage};
 use crate::error::{ApiResult, Problem};
 use crate::extract::{Auth, MaybeAuth};
+use crate::responses::{
+    AuthOptional, AuthRequired, InvalidPage, MalformedQuery, OverBudget, Unavailable,
+};
 use crate::routes::paged;
 use crate::state::AppState;
 
@@ -17,11 +20,8 @@ use crate::state::AppState;
     params(HomeQuery),
     responses(
         (status = 200, description = "A page of tweets; `Link: <...>; rel=\"next\"` when there is a next page", body = TweetPage),
-        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid limit, cursor or since_id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        MalformedQuery, AuthRequired, OverBudget, Unavailable,
     ))]
 pub async fn home(
     req: HttpRequest,
@@ -48,11 +48,7 @@ pub async fn home(
     params(PageQuery),
     responses(
         (status = 200, description = "A page of tweets; `Link: <...>; rel=\"next\"` when there is a next page", body = TweetPage),
-        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "A token was sent but is invalid, expired or revoked", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        MalformedQuery, AuthOptional, InvalidPage, OverBudget, Unavailable,
     ))]
 pub async fn global(
     req: HttpRequest,

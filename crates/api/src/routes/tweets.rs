@@ -8,6 +8,7 @@ use crate::dto::{CreateTweetRequest, TweetResponse};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Auth, JsonBody, MaybeAuth, idempotency_key, required};
 use crate::limits;
+use crate::responses::{AuthOptional, AuthRequired, JsonBodyErrors, OverBudget, Unavailable};
 use crate::state::AppState;
 
 /// Post a tweet.
@@ -21,14 +22,10 @@ use crate::state::AppState;
         description = "1-255 printable ASCII characters; makes retries safe for 24 h")),
     responses(
         (status = 201, description = "Posted (or, for a retried Idempotency-Key, the tweet the first attempt posted)", body = TweetResponse),
-        (status = 400, description = "Malformed JSON body", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "A retry with an Idempotency-Key whose tweet has been deleted since", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not application/json", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid text or Idempotency-Key, or the key was used with a different body (`idempotency_key_reused`)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Over the tweets-per-user limit (or the request budget); see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        JsonBodyErrors, AuthRequired, Unavailable,
     ))]
 pub async fn create_tweet(
     req: HttpRequest,
@@ -62,10 +59,8 @@ pub async fn create_tweet(
     params(("id" = String, Path, description = "Tweet id (decimal digits); anything else is 404")),
     responses(
         (status = 200, description = "The tweet", body = TweetResponse),
-        (status = 401, description = "A token was sent but is invalid, expired or revoked", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tweet (or deleted)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        AuthOptional, OverBudget, Unavailable,
     ))]
 pub async fn get_tweet(
     state: web::Data<AppState>,
@@ -83,11 +78,9 @@ pub async fn get_tweet(
     params(("id" = String, Path, description = "Tweet id (decimal digits); anything else is 404")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "Missing, invalid, expired or revoked token", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the author", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tweet", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        AuthRequired, OverBudget, Unavailable,
     ))]
 pub async fn delete_tweet(
     state: web::Data<AppState>,

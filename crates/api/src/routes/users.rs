@@ -6,8 +6,11 @@ use chirp_domain::store::social::FollowList;
 use chirp_domain::store::timelines::Timeline;
 
 use crate::dto::{PageQuery, TweetPage, UserPage, UserResponse};
-use crate::error::{ApiResult, Problem};
+use crate::error::ApiResult;
 use crate::extract::MaybeAuth;
+use crate::responses::{
+    AuthOptional, InvalidPage, MalformedQuery, NoSuchUser, OverBudget, Unavailable,
+};
 use crate::routes::paged;
 use crate::state::AppState;
 
@@ -17,10 +20,7 @@ use crate::state::AppState;
     params(("username" = String, Path, description = "Username, any letter case")),
     responses(
         (status = 200, description = "The user", body = UserResponse),
-        (status = 401, description = "A token was sent but is invalid, expired or revoked", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        AuthOptional, NoSuchUser, OverBudget, Unavailable,
     ))]
 pub async fn get_user(
     state: web::Data<AppState>,
@@ -38,12 +38,7 @@ pub async fn get_user(
     params(("username" = String, Path, description = "Username, any letter case"), PageQuery),
     responses(
         (status = 200, description = "A page of tweets; `Link: <...>; rel=\"next\"` when there is a next page", body = TweetPage),
-        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "A token was sent but is invalid, expired or revoked", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        MalformedQuery, AuthOptional, NoSuchUser, InvalidPage, OverBudget, Unavailable,
     ))]
 pub async fn list_user_tweets(
     req: HttpRequest,
@@ -64,12 +59,7 @@ pub async fn list_user_tweets(
     params(("username" = String, Path, description = "Username, any letter case"), PageQuery),
     responses(
         (status = 200, description = "A page of users; `Link: <...>; rel=\"next\"` when there is a next page", body = UserPage),
-        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "A token was sent but is invalid, expired or revoked", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        MalformedQuery, AuthOptional, NoSuchUser, InvalidPage, OverBudget, Unavailable,
     ))]
 pub async fn list_followers(
     req: HttpRequest,
@@ -87,12 +77,7 @@ pub async fn list_followers(
     params(("username" = String, Path, description = "Username, any letter case"), PageQuery),
     responses(
         (status = 200, description = "A page of users; `Link: <...>; rel=\"next\"` when there is a next page", body = UserPage),
-        (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "A token was sent but is invalid, expired or revoked", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Over the caller's request budget; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid limit or cursor", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = Problem, content_type = "application/problem+json"),
+        MalformedQuery, AuthOptional, NoSuchUser, InvalidPage, OverBudget, Unavailable,
     ))]
 pub async fn list_following(
     req: HttpRequest,
