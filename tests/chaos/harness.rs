@@ -9,7 +9,9 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use chirp_domain::fanout::{Fanout, Tuning};
 use chirp_domain::model::{DisplayName, UserId, Username};
+use chirp_domain::social::Social;
 use chirp_domain::store::Limits;
 use chirp_domain::{Store, keys, redis_pool};
 use chirp_e2e::{
@@ -477,9 +479,10 @@ pub async fn build_graph(
                     .create_user(&name, &display, "!")
                     .await
                     .expect("create follower");
+                let social = Social::new(Fanout::new(store.clone(), Tuning::default()));
                 for &a in &follows {
-                    store
-                        .follow(id, UserId::new(author_ids[a]))
+                    social
+                        .set_following(id, UserId::new(author_ids[a]), true)
                         .await
                         .expect("follow");
                 }

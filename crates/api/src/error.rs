@@ -4,7 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use chirp_domain::ratelimit::Quota;
+use chirp_domain::quota::Quota;
 use chirp_domain::{Error, FieldError};
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -11,15 +11,14 @@ use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use chirp_domain::ratelimit::{Limit, Quota};
+use chirp_domain::quota::{Limit, Quota};
 
 use crate::error::insert_quota;
 
-/// The configured limits (see `Settings`); the login limits are the domain's
-/// ([`chirp_domain::accounts::LoginLimits`]).
+/// The configured limits the handlers apply (see `Settings`); those on logins and
+/// registrations are the domain's ([`chirp_domain::accounts::AccountLimits`]).
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimits {
-    pub register_per_ip: Limit,
     pub tweets_per_user: Limit,
     pub requests_per_user: Limit,
 }

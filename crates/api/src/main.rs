@@ -69,9 +69,8 @@ async fn serve(settings: Settings) -> Result<(), String> {
 }
 
 async fn migrate(settings: Settings) -> Result<(), String> {
-    let pool =
-        chirp_domain::redis_pool::build_pool(&settings.redis_url, 2).map_err(|e| e.to_string())?;
-    let store = chirp_domain::Store::new(pool, Default::default());
+    let store = chirp_domain::Store::connect(&settings.redis_url, 2, Default::default())
+        .map_err(|e| e.to_string())?;
     let applied = chirp_domain::migrations::run(&store)
         .await
         .map_err(|e| format!("migrations failed: {e}"))?;

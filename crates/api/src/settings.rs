@@ -4,10 +4,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use chirp_domain::accounts::LoginLimits;
+use chirp_domain::accounts::AccountLimits;
 use chirp_domain::auth::{HashCost, Secret};
 use chirp_domain::hashing::PoolSize;
-use chirp_domain::ratelimit::Limit;
+use chirp_domain::quota::Limit;
 
 use crate::client_ip::TrustedProxies;
 use crate::limits::RateLimits;
@@ -230,16 +230,16 @@ impl Settings {
 
     pub fn rate_limits(&self) -> RateLimits {
         RateLimits {
-            register_per_ip: self.rate_register_ip,
             tweets_per_user: self.rate_tweets,
             requests_per_user: self.rate_requests,
         }
     }
 
-    pub fn login_limits(&self) -> LoginLimits {
-        LoginLimits {
-            per_user: self.rate_login_user,
-            per_ip: self.rate_login_ip,
+    pub fn account_limits(&self) -> AccountLimits {
+        AccountLimits {
+            login_per_user: self.rate_login_user,
+            login_per_ip: self.rate_login_ip,
+            register_per_ip: self.rate_register_ip,
         }
     }
 

@@ -15,7 +15,7 @@ use chirp_domain::auth::{PasswordHasher, TokenKeys};
 use chirp_domain::hashing::HashingPool;
 use chirp_domain::migrations;
 use chirp_domain::ratelimit::RateLimiter;
-use chirp_domain::redis_pool::{self, build_pool};
+use chirp_domain::redis_pool;
 use chirp_domain::store::Limits;
 
 use crate::settings::CorsOrigins;
@@ -61,10 +61,7 @@ impl Application {
             ..Limits::default()
         };
         // Start-up's own connections: wait for Redis, migrate. The HTTP workers get theirs below.
-        let startup = Store::new(
-            build_pool(&settings.redis_url, 2).map_err(|e| redis_err(e.into()))?,
-            limits,
-        );
+        let startup = Store::connect(&settings.redis_url, 2, limits).map_err(redis_err)?;
         wait_for_redis(&startup).await.map_err(redis_err)?;
         if settings.migrate_on_start {
             migrations::run(&startup).await.map_err(redis_err)?;
@@ -80,12 +77,13 @@ impl Application {
         );
         let template = AppState {
             accounts: Accounts::new(
-                startup,
+                startup.clone(),
                 hashing,
                 keys,
                 limiter.clone(),
-                settings.login_limits(),
+                settings.account_limits(),
             ),
+            social: crate::state::social(startup),
             limiter,
             limits: settings.rate_limits(),
             trusted_proxies: settings.trusted_proxies.clone(),
@@ -100,17 +98,12 @@ impl Application {
             .max(1);
         let per_worker = (settings.redis_pool_size as usize).div_ceil(workers).max(1);
         // Each with a pool for writes and one for reads (see `Store::read_conn`).
-        let pools = (0..workers)
-            .map(|_| {
-                Ok::<_, deadpool_redis::redis::RedisError>((
-                    build_pool(&settings.redis_url, per_worker)?,
-                    build_pool(&settings.redis_url, per_worker)?,
-                ))
-            })
+        let stores = (0..workers)
+            .map(|_| Store::connect_split(&settings.redis_url, per_worker, limits))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| redis_err(e.into()))?;
+            .map_err(redis_err)?;
         // The factory below is cloned into every worker thread, so what it shares is in an Arc.
-        let per_thread = Arc::new((template, pools, AtomicUsize::new(0)));
+        let per_thread = Arc::new((template, stores, AtomicUsize::new(0)));
         telemetry::init_metrics();
 
         let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
@@ -123,9 +116,9 @@ impl Application {
         let max_connections = (settings.max_connections as usize).div_ceil(workers).max(1);
         let server = HttpServer::new(move || {
             // Called once on each worker thread (again if a worker is restarted).
-            let (template, pools, next) = &*per_thread;
-            let (pool, reads) = &pools[next.fetch_add(1, Ordering::Relaxed) % pools.len()];
-            let state = web::Data::new(template.with_pools(pool.clone(), reads.clone()));
+            let (template, stores, next) = &*per_thread;
+            let store = &stores[next.fetch_add(1, Ordering::Relaxed) % stores.len()];
+            let state = web::Data::new(template.with_store(store.clone()));
             App::new()
                 .app_data(state)
                 .app_data(extract::json_config())

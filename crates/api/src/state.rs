@@ -2,14 +2,16 @@
 
 use chirp_domain::Store;
 use chirp_domain::accounts::Accounts;
+use chirp_domain::fanout::{Fanout, Tuning};
 use chirp_domain::ratelimit::RateLimiter;
-use chirp_domain::redis_pool::Pool;
+use chirp_domain::social::Social;
 
 use crate::client_ip::TrustedProxies;
 use crate::limits::RateLimits;
 
 pub struct AppState {
     pub accounts: Accounts,
+    pub social: Social,
     pub limiter: RateLimiter,
     pub limits: RateLimits,
     pub trusted_proxies: TrustedProxies,
@@ -18,12 +20,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The same state over other Redis pools, for writes and for reads (each HTTP worker has
-    /// its own).
-    pub fn with_pools(&self, pool: Pool, reads: Pool) -> Self {
-        let store = self.store().with_pools(pool, reads);
+    /// The same state over another store (each HTTP worker has its own connections).
+    pub fn with_store(&self, store: Store) -> Self {
         Self {
             accounts: self.accounts.with_store(store.clone()),
+            social: social(store.clone()),
             limiter: self.limiter.with_store(store),
             limits: self.limits,
             trusted_proxies: self.trusted_proxies.clone(),
@@ -36,9 +37,22 @@ impl AppState {
     }
 
     /// The general per-user request budget, when rate limits are on.
-    pub fn request_budget(&self) -> Option<&chirp_domain::ratelimit::Limit> {
+    pub fn request_budget(&self) -> Option<&chirp_domain::quota::Limit> {
         self.limiter
             .enabled()
             .then_some(&self.limits.requests_per_user)
     }
+
+    /// The tweets-per-user limit, when rate limits are on.
+    pub fn tweet_limit(&self) -> Option<&chirp_domain::quota::Limit> {
+        self.limiter
+            .enabled()
+            .then_some(&self.limits.tweets_per_user)
+    }
+}
+
+/// Follows over `store`. The API reconciles a follow at once with the default fan-out tuning;
+/// the big fan-outs, where tuning matters, are the workers'.
+pub fn social(store: Store) -> Social {
+    Social::new(Fanout::new(store, Tuning::default()))
 }

@@ -9,6 +9,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use chirp_domain::store::PoolStatus;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing::Instrument as _;
 use tracing_subscriber::EnvFilter;
@@ -43,19 +44,12 @@ pub fn init_metrics() {
 
 /// The metrics text; the pool gauges (this worker's pools for writes and for reads, summed) are
 /// read at scrape time, so they are current.
-pub fn render_metrics(pools: &[&chirp_domain::redis_pool::Pool]) -> String {
-    let (mut in_use, mut idle, mut max, mut waiting) = (0, 0, 0, 0);
-    for pool in pools {
-        let status = pool.status();
-        in_use += status.size - status.available;
-        idle += status.available;
-        max += status.max_size;
-        waiting += status.waiting;
-    }
-    metrics::gauge!("chirp_redis_pool_connections", "state" => "in_use").set(in_use as f64);
-    metrics::gauge!("chirp_redis_pool_connections", "state" => "idle").set(idle as f64);
-    metrics::gauge!("chirp_redis_pool_max_connections").set(max as f64);
-    metrics::gauge!("chirp_redis_pool_waiting").set(waiting as f64);
+pub fn render_metrics(pools: PoolStatus) -> String {
+    let gauge = |n: usize| n as f64;
+    metrics::gauge!("chirp_redis_pool_connections", "state" => "in_use").set(gauge(pools.in_use));
+    metrics::gauge!("chirp_redis_pool_connections", "state" => "idle").set(gauge(pools.idle));
+    metrics::gauge!("chirp_redis_pool_max_connections").set(gauge(pools.max));
+    metrics::gauge!("chirp_redis_pool_waiting").set(gauge(pools.waiting));
     PROMETHEUS
         .get()
         .and_then(|h| h.as_ref())

@@ -9,7 +9,8 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::hashing::HashingPool;
 use crate::model::{DisplayName, Password, User, UserId, Username, Validator};
-use crate::ratelimit::{Limit, LimitKind, Quota, RateLimiter, Reservation};
+use crate::quota::{Limit, LimitKind, Quota};
+use crate::ratelimit::{RateLimiter, Reservation};
 use crate::store::Store;
 use crate::store::sessions::Rotation;
 
@@ -17,13 +18,16 @@ use crate::store::sessions::Rotation;
 /// take writes; healthy, the count answers first.
 pub const COUNT_GRACE: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// How many password checks a login may cost, per account and per client address.
+/// The limits on what costs a password hash: logins per account and per client address, and
+/// registrations per client address.
 #[derive(Debug, Clone, Copy)]
-pub struct LoginLimits {
+pub struct AccountLimits {
     /// Failed logins per canonical username: what guessing one account's password meets.
-    pub per_user: Limit,
+    pub login_per_user: Limit,
     /// Failed logins per client IP: what spraying one password over many accounts meets.
-    pub per_ip: Limit,
+    pub login_per_ip: Limit,
+    /// Registrations per client IP.
+    pub register_per_ip: Limit,
 }
 
 /// What a successful register, login or refresh hands out.
@@ -41,7 +45,7 @@ pub struct Accounts {
     hashing: HashingPool,
     keys: TokenKeys,
     limiter: RateLimiter,
-    login_limits: LoginLimits,
+    limits: AccountLimits,
 }
 
 impl Accounts {
@@ -50,14 +54,14 @@ impl Accounts {
         hashing: HashingPool,
         keys: TokenKeys,
         limiter: RateLimiter,
-        login_limits: LoginLimits,
+        limits: AccountLimits,
     ) -> Self {
         Self {
             store,
             hashing,
             keys,
             limiter,
-            login_limits,
+            limits,
         }
     }
 
@@ -70,13 +74,29 @@ impl Accounts {
         }
     }
 
+    /// Registers and logs in, within the per-address registration limit: returns the tokens and
+    /// where that limit stands (for the headers). Every attempt from an address counts, valid
+    /// or not, so a client cannot probe names for free.
     #[tracing::instrument(skip(self, password))]
     pub async fn register(
         &self,
         username: &str,
         password: &str,
         display_name: Option<&str>,
-    ) -> Result<Tokens> {
+        client_ip: Option<IpAddr>,
+    ) -> Result<(Tokens, Option<Quota>)> {
+        let quota = match client_ip {
+            Some(ip) => {
+                self.limiter
+                    .consume(
+                        LimitKind::RegisterIp,
+                        &ip.to_string(),
+                        &self.limits.register_per_ip,
+                    )
+                    .await?
+            }
+            None => None,
+        };
         let mut v = Validator::default();
         let username = v.check(Username::parse(username));
         let password = v.check(Password::parse(password));
@@ -94,7 +114,7 @@ impl Accounts {
             .store
             .create_user(&username, &display_name, &hash)
             .await?;
-        self.open_session(id).await
+        Ok((self.open_session(id).await?, quota))
     }
 
     /// Logs in, within the login limits: returns the tokens and where the per-account limit
@@ -117,13 +137,13 @@ impl Accounts {
     ) -> Result<(Tokens, Option<Quota>)> {
         let account = Username::parse(username).ok().map(|u| u.canonical());
         let ip = client_ip.map(|ip| ip.to_string());
-        let limits = &self.login_limits;
+        let limits = &self.limits;
         let subjects = [
             account
                 .as_deref()
-                .map(|a| (LimitKind::LoginUser, a, &limits.per_user)),
+                .map(|a| (LimitKind::LoginUser, a, &limits.login_per_user)),
             ip.as_deref()
-                .map(|i| (LimitKind::LoginIp, i, &limits.per_ip)),
+                .map(|i| (LimitKind::LoginIp, i, &limits.login_per_ip)),
         ];
         let mut places: Vec<Reservation> = Vec::new();
         for (kind, subject, limit) in subjects.into_iter().flatten() {
@@ -150,7 +170,7 @@ impl Accounts {
                 let quota = self
                     .limiter
                     .enabled()
-                    .then(|| Quota::fresh(&limits.per_user));
+                    .then(|| Quota::fresh(&limits.login_per_user));
                 Ok((self.open_session(user).await?, quota))
             }
             Ok(None) => {

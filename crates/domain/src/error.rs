@@ -27,7 +27,7 @@ pub enum Error {
     UsernameTaken,
     /// Wrong username or password; with where the login limits stand, for the headers.
     #[error("invalid credentials")]
-    InvalidCredentials(Option<crate::ratelimit::Quota>),
+    InvalidCredentials(Option<crate::quota::Quota>),
     #[error("not authenticated")]
     Unauthorized,
     #[error("forbidden: {0}")]
@@ -37,7 +37,7 @@ pub enum Error {
     #[error("idempotency key reused with a different request")]
     IdempotencyKeyReused,
     #[error("rate limited")]
-    RateLimited(crate::ratelimit::Quota),
+    RateLimited(crate::quota::Quota),
     #[error("storage unavailable")]
     Unavailable(#[source] redis::RedisError),
     /// A bounded resource (the password-hashing pool) is full: retry shortly.

@@ -29,9 +29,10 @@
 //! Why tweets are tagged by tweet and not by author: `GET /v1/tweets/{id}` must find a tweet from
 //! its id alone. Why the follow graph is kept twice: reading either direction must be one
 //! sorted-set range; `following` is written first and is the truth, `followers` is reconciled to
-//! it by [`crate::fanout::reconcile_follow`].
+//! it by the fan-out's follow reconciliation (`fanout::follow`).
 
 use crate::model::{TweetId, UserId};
+use crate::quota::LimitKind;
 
 pub fn profile(user: UserId) -> String {
     format!("chirp:{{u:{user}}}:profile")
@@ -67,7 +68,8 @@ pub fn rotated_refresh(user: UserId) -> String {
 }
 /// A rate-limit counter of `kind` for `subject` (a canonical username, an IP address), in a
 /// slot of its own.
-pub fn rate_limit(kind: &str, subject: &str) -> String {
+pub fn rate_limit(kind: LimitKind, subject: &str) -> String {
+    let kind = kind.as_str();
     format!("chirp:{{rl:{kind}:{subject}}}")
 }
 pub fn tweet(tweet: TweetId) -> String {

@@ -14,9 +14,11 @@
 //! - [`accounts`]: register, login, refresh, logout: auth tied to the store.
 //! - [`store`]: the operations of the service (users, sessions, social graph, tweets, timelines).
 //! - [`events`] and [`fanout`]: the fan-out stream's events and their idempotent effects.
+//! - [`social`]: follow and unfollow, both halves of the edge.
 //! - [`migrations`]: the numbered data migrations and their runner.
 //! - [`page`]: pages and exact cursors.
-//! - [`ratelimit`]: rate limits kept in Redis.
+//! - [`quota`]: what a rate limit is and where a subject stands (plain values).
+//! - [`ratelimit`]: rate limits counted in Redis.
 
 pub mod accounts;
 pub mod auth;
@@ -29,9 +31,11 @@ pub mod keys;
 pub mod migrations;
 pub mod model;
 pub mod page;
+pub mod quota;
 pub mod ratelimit;
 pub mod redis_pool;
 pub mod scripts;
+pub mod social;
 pub mod store;
 
 pub use error::{Error, FieldError};

@@ -1,5 +1,5 @@
 //! Chirp's fan-out worker: consumes the fan-out stream (`chirp:{fanout}:events`) as one member
-//! of the consumer group `fanout` and applies each event with [`chirp_domain::fanout::apply`],
+//! of the consumer group `fanout` and applies each event with [`chirp_domain::fanout::Fanout::apply`],
 //! which writes tweets into (or out of) followers' home timelines.
 //!
 //! The binary (`main.rs`) reads [`Settings`], installs logging and the Prometheus endpoint, and

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+use chirp_domain::fanout::Tuning;
 use chirp_domain::store::Limits;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
@@ -181,7 +182,6 @@ impl Settings {
     pub fn limits(&self) -> Limits {
         Limits {
             timeline_cap: self.timeline_cap as usize,
-            slice_followers: self.slice_followers as usize,
             ..Limits::default()
         }
     }
@@ -198,6 +198,10 @@ impl Settings {
             claim_idle: Duration::from_millis(self.claim_idle_ms),
             max_deliveries: self.max_deliveries,
             prune_idle: Duration::from_millis(self.prune_idle_ms),
+            tuning: Tuning {
+                slice_followers: self.slice_followers as usize,
+                ..Tuning::default()
+            },
         }
     }
 }

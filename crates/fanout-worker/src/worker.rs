@@ -2,7 +2,7 @@
 //! [`Worker::run_until_stopped`].
 //!
 //! Delivery is at least once: an entry is acknowledged only after its effects are written, so a
-//! crash anywhere repeats work rather than losing it, and [`chirp_domain::fanout::apply`] is
+//! crash anywhere repeats work rather than losing it, and [`chirp_domain::fanout::Fanout::apply`] is
 //! idempotent, so repeating is harmless. What one step takes, in order of preference:
 //! 1. entries idle with any consumer for longer than the claim idle time (`XAUTOCLAIM`): a
 //!    worker that died, or an earlier failure of this one;
@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use chirp_domain::Store;
 use chirp_domain::clock;
 use chirp_domain::events::FanoutEvent;
-use chirp_domain::fanout;
+use chirp_domain::fanout::{Fanout, Tuning};
 use chirp_domain::keys;
 use chirp_domain::redis_pool;
 use futures_util::StreamExt;
@@ -71,6 +71,8 @@ pub struct WorkerConfig {
     /// so a live worker is never taken for a dead one. (Even then nothing is lost: a consumer is
     /// recreated by its next read.)
     pub prune_idle: Duration,
+    /// How the fan-out work of an event is cut up (chunk and slice sizes).
+    pub tuning: Tuning,
 }
 
 impl WorkerConfig {
@@ -84,6 +86,7 @@ impl WorkerConfig {
             claim_idle: Duration::from_millis(30_000),
             max_deliveries: 5,
             prune_idle: DEFAULT_PRUNE_IDLE,
+            tuning: Tuning::default(),
         }
     }
 
@@ -140,6 +143,7 @@ pub enum BatchSource {
 /// A fan-out worker: one consumer of the fan-out stream's consumer group.
 pub struct Worker {
     store: Store,
+    fanout: Fanout,
     redis_url: String,
     config: WorkerConfig,
     /// The connection for blocking reads, opened on first use and dropped after any failure.
@@ -180,6 +184,7 @@ impl Worker {
     /// is connected until the first step.
     pub fn new(store: Store, redis_url: impl Into<String>, config: WorkerConfig) -> Self {
         Self {
+            fanout: Fanout::new(store.clone(), config.tuning),
             store,
             redis_url: redis_url.into(),
             config,
@@ -496,13 +501,14 @@ impl Worker {
             }
         };
         let started = Instant::now();
-        let applied =
-            fanout::apply(&self.store, event)
-                .await
-                .map_err(|source| WorkerError::Apply {
-                    id: entry.id.clone(),
-                    source,
-                })?;
+        let applied = self
+            .fanout
+            .apply(event)
+            .await
+            .map_err(|source| WorkerError::Apply {
+                id: entry.id.clone(),
+                source,
+            })?;
         metrics::applied(&event, &applied, started.elapsed());
         tracing::debug!(?event, ?applied, "applied");
         Ok(Handled::Applied)

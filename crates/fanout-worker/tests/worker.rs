@@ -10,8 +10,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Once;
 use std::time::{Duration, Instant};
 
+use chirp_domain::fanout::{Fanout, Tuning};
 use chirp_domain::keys::{self, FANOUT_DEAD, FANOUT_GROUP, FANOUT_STREAM};
 use chirp_domain::model::{DisplayName, TweetId, TweetText, UserId, Username};
+use chirp_domain::social::Social;
 use chirp_domain::store::Limits;
 use chirp_domain::store::tweets::Posted;
 use chirp_domain::{Store, migrations, redis_pool};
@@ -170,11 +172,19 @@ async fn post(store: &Store, author: UserId, text: &str) -> TweetId {
     }
 }
 
+/// `follower` follows `followee`, both halves of the edge, as the API does it.
+async fn follow(store: &Store, follower: UserId, followee: UserId) {
+    Social::new(Fanout::new(store.clone(), Tuning::default()))
+        .set_following(follower, followee, true)
+        .await
+        .unwrap();
+}
+
 /// Alice, and Bob who follows her.
 async fn alice_and_follower(store: &Store) -> (UserId, UserId) {
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
-    store.follow(bob, alice).await.unwrap();
+    follow(store, bob, alice).await;
     (alice, bob)
 }
 
@@ -532,21 +542,27 @@ async fn author_with_followers(store: &Store, name: &str, n: usize) -> (UserId, 
     let mut followers = Vec::new();
     for i in 0..n {
         let follower = user(store, &format!("{name}_{i}")).await;
-        store.follow(follower, author).await.unwrap();
+        follow(store, follower, author).await;
         followers.push(follower);
     }
     (author, followers)
 }
 
-fn sliced_store(redis: &TestRedis, slice_followers: usize) -> Store {
-    Store::new(
-        redis_pool::build_pool(&redis.url(), 8).unwrap(),
-        Limits {
-            slice_followers,
-            fanout_chunk: 3,
-            ..Limits::default()
-        },
-    )
+/// A store, and fan-out tuning that splits fan-outs into slices of `slice_followers` and walks
+/// them 3 followers per pipeline.
+fn sliced_store(redis: &TestRedis, slice_followers: usize) -> (Store, Tuning) {
+    let tuning = Tuning {
+        slice_followers,
+        chunk: 3,
+    };
+    (new_store(redis), tuning)
+}
+
+fn sliced_config(consumer: &str, tuning: Tuning) -> WorkerConfig {
+    WorkerConfig {
+        tuning,
+        ..config(consumer)
+    }
 }
 
 async fn stream_len(conn: &mut MultiplexedConnection, stream: &str) -> usize {
@@ -561,10 +577,10 @@ async fn stream_len(conn: &mut MultiplexedConnection, stream: &str) -> usize {
 async fn a_big_fan_out_is_split_into_slices_that_reach_every_follower() {
     // Arrange: 25 followers, slices of 10: three slices (10, 10, 5).
     let (redis, _) = setup().await;
-    let store = sliced_store(&redis, 10);
+    let (store, tuning) = sliced_store(&redis, 10);
     let mut conn = redis.conn().await;
     let (alice, followers) = author_with_followers(&store, "alice", 25).await;
-    let mut events = Worker::new(store.clone(), redis.url(), config("w1"));
+    let mut events = Worker::new(store.clone(), redis.url(), sliced_config("w1", tuning));
     step_until(&mut events, "the follow events", || async {
         stream_len(&mut redis.conn().await, keys::FANOUT_SLICES).await == 0
     })
@@ -588,7 +604,7 @@ async fn a_big_fan_out_is_split_into_slices_that_reach_every_follower() {
         redis.url(),
         WorkerConfig {
             stream: keys::FANOUT_SLICES,
-            ..config("w1")
+            ..sliced_config("w1", tuning)
         },
     );
     let outcome = slices.process_batch().await.unwrap();
@@ -630,10 +646,10 @@ async fn a_slice_that_grew_after_the_split_is_walked_to_its_end() {
     // split and the slices being carried, 10 more follow: the open slice now holds 12, more
     // than one read of 4, so it is walked in several reads with a cursor.
     let (redis, _) = setup().await;
-    let store = sliced_store(&redis, 4);
+    let (store, tuning) = sliced_store(&redis, 4);
     let mut conn = redis.conn().await;
     let (alice, mut followers) = author_with_followers(&store, "alice", 6).await;
-    let mut events = Worker::new(store.clone(), redis.url(), config("w1"));
+    let mut events = Worker::new(store.clone(), redis.url(), sliced_config("w1", tuning));
     step_until(&mut events, "the follow events", || async {
         pending(&mut redis.conn().await).await == 0
     })
@@ -645,7 +661,7 @@ async fn a_slice_that_grew_after_the_split_is_walked_to_its_end() {
     .await;
     for i in 0..10 {
         let late = user(&store, &format!("late_{i}")).await;
-        store.follow(late, alice).await.unwrap();
+        follow(&store, late, alice).await;
         // The follow's back-fill merged the tweet already; take it out, so only the walk can
         // put it back.
         redis::cmd("ZREM")
@@ -663,7 +679,7 @@ async fn a_slice_that_grew_after_the_split_is_walked_to_its_end() {
         redis.url(),
         WorkerConfig {
             stream: keys::FANOUT_SLICES,
-            ..config("w1")
+            ..sliced_config("w1", tuning)
         },
     );
     slices.process_batch().await.unwrap();
@@ -678,11 +694,11 @@ async fn a_slice_that_grew_after_the_split_is_walked_to_its_end() {
 async fn events_are_not_held_up_behind_a_big_fan_outs_slices() {
     // Arrange: Alice's post becomes 10 slices that nobody processes yet.
     let (redis, _) = setup().await;
-    let store = sliced_store(&redis, 2);
+    let (store, tuning) = sliced_store(&redis, 2);
     let mut conn = redis.conn().await;
     let (alice, alices_followers) = author_with_followers(&store, "alice", 20).await;
     let (bob, bobs_followers) = author_with_followers(&store, "bob", 1).await;
-    let mut events = Worker::new(store.clone(), redis.url(), config("w1"));
+    let mut events = Worker::new(store.clone(), redis.url(), sliced_config("w1", tuning));
     // The follows first: a follow merges the followee's recent tweets, which would blur this.
     step_until(&mut events, "the follows", || async {
         pending(&mut redis.conn().await).await == 0

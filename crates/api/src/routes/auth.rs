@@ -1,7 +1,6 @@
 //! `/v1/auth/*`: register, login, refresh, logout.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chirp_domain::ratelimit::LimitKind;
 
 use crate::dto::{LoginRequest, RefreshRequest, RegisterRequest, TokensResponse};
 use crate::error::{ApiResult, Problem};
@@ -26,25 +25,17 @@ pub async fn register(
     state: web::Data<AppState>,
     body: JsonBody<RegisterRequest>,
 ) -> ApiResult<HttpResponse> {
-    if let Some(ip) = state.trusted_proxies.client_ip(&req) {
-        let quota = state
-            .limiter
-            .consume(
-                LimitKind::RegisterIp,
-                &ip.to_string(),
-                &state.limits.register_per_ip,
-            )
-            .await?;
-        limits::record(&req, quota);
-    }
-    let tokens = state
+    let ip = state.trusted_proxies.client_ip(&req);
+    let (tokens, quota) = state
         .accounts
         .register(
             body.username.as_deref().unwrap_or_default(),
             body.password.as_deref().unwrap_or_default(),
             body.display_name.as_deref(),
+            ip,
         )
         .await?;
+    limits::record(&req, quota);
     Ok(HttpResponse::Created().json(TokensResponse::from(tokens)))
 }
 

@@ -74,9 +74,7 @@ pub async fn follow(
     auth: Auth,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let target = state.store().user_id_by_name(&path).await?;
-    state.store().follow(auth.0.user, target).await?;
-    let user = state.store().user(target, Some(auth.0.user)).await?;
+    let user = state.social.follow(auth.0.user, &path).await?;
     Ok(HttpResponse::Ok().json(UserResponse::from(user)))
 }
 
@@ -95,8 +93,6 @@ pub async fn unfollow(
     auth: Auth,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let target = state.store().user_id_by_name(&path).await?;
-    state.store().unfollow(auth.0.user, target).await?;
-    let user = state.store().user(target, Some(auth.0.user)).await?;
+    let user = state.social.unfollow(auth.0.user, &path).await?;
     Ok(HttpResponse::Ok().json(UserResponse::from(user)))
 }

@@ -30,10 +30,7 @@ pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(telemetry::render_metrics(&[
-            state.store().pool(),
-            state.store().read_pool(),
-        ]))
+        .body(telemetry::render_metrics(state.store().pool_status()))
 }
 
 /// This API's OpenAPI 3.1 document.

@@ -36,13 +36,9 @@ pub async fn create_tweet(
     let key = idempotency_key(&req)?;
     let text = TweetText::parse(required(&body.text, "text")?)
         .map_err(|e| ApiError::Domain(chirp_domain::Error::Validation(vec![e])))?;
-    let tweet_limit = state
-        .limiter
-        .enabled()
-        .then_some(&state.limits.tweets_per_user);
     let (posted, quota) = state
         .store()
-        .post_tweet(auth.0.user, &text, key.as_deref(), tweet_limit)
+        .post_tweet(auth.0.user, &text, key.as_deref(), state.tweet_limit())
         .await?;
     limits::record(&req, quota);
     let tweet = match posted {

@@ -5,9 +5,9 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::model::UserId;
-use crate::ratelimit::Limit;
+use crate::quota::Limit;
 use crate::scripts;
-use crate::store::Store;
+use crate::store::handle::Store;
 
 /// Rotated-away refresh-token hashes kept per user for reuse detection (about 6 KB at most, in
 /// Redis's compact encoding): a client refreshing every 15 minutes all day long is covered for

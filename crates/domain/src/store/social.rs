@@ -1,18 +1,18 @@
-//! The follow graph. `following` of the follower is the truth and is written first;
-//! `followers` of the followee, and the follower's home timeline, are brought in line with it
-//! by [`crate::fanout::reconcile_follow`], run here at once and again by a worker from the
-//! stream event, so a crash between the steps is repaired rather than left half-done.
+//! The follow graph's first half and its lists. `following` of the follower is the truth and is
+//! written first, with a `FollowChanged` event in the same step's round trip; the second half
+//! (`followers` of the followee, and the follower's home timeline) is brought in line with it by
+//! the fan-out's reconciliation, which `crate::social` runs at once and a worker runs again from
+//! the event, so a crash between the halves is repaired rather than left half-done.
 
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::events::FanoutEvent;
-use crate::fanout;
 use crate::keys;
 use crate::model::{User, UserId};
 use crate::page::{Page, PageRequest, encode_cursor};
 use crate::scripts;
+use crate::store::handle::{Store, page_desc};
 use crate::store::users::load_users;
-use crate::store::{Store, page_desc};
 
 /// Which side of the graph a list shows.
 #[derive(Debug, Clone, Copy)]
@@ -22,42 +22,42 @@ pub enum FollowList {
 }
 
 impl Store {
-    /// `follower` follows `followee`. Idempotent: a repeat keeps the first follow time.
+    /// Writes (or removes) the `follower` → `followee` edge in `following` and, when that
+    /// changed anything, publishes the `FollowChanged` event that makes a worker reconcile the
+    /// rest. Idempotent: a repeated follow keeps the first follow time. Returns whether the
+    /// edge changed.
     #[tracing::instrument(skip(self))]
-    pub async fn follow(&self, follower: UserId, followee: UserId) -> Result<()> {
-        if follower == followee {
+    pub async fn set_following(
+        &self,
+        follower: UserId,
+        followee: UserId,
+        follows: bool,
+    ) -> Result<bool> {
+        if follows && follower == followee {
             return Err(Error::invalid("username", "you cannot follow yourself"));
         }
         let mut conn = self.conn().await?;
-        let (added, _score): (i64, String) = scripts::ADD_EDGE
-            .key(keys::following(follower))
-            .arg(followee.get())
-            .arg(clock::now_ms())
-            .invoke_async(&mut conn)
-            .await?;
-        if added == 1 {
+        let changed = if follows {
+            let (added, _score): (i64, String) = scripts::ADD_EDGE
+                .key(keys::following(follower))
+                .arg(followee.get())
+                .arg(clock::now_ms())
+                .invoke_async(&mut conn)
+                .await?;
+            added == 1
+        } else {
+            let removed: i64 = redis::cmd("ZREM")
+                .arg(keys::following(follower))
+                .arg(followee.get())
+                .query_async(&mut conn)
+                .await?;
+            removed == 1
+        };
+        if changed {
             self.publish(&mut conn, FanoutEvent::FollowChanged { follower, followee })
                 .await?;
         }
-        drop(conn);
-        fanout::reconcile_follow(self, follower, followee).await
-    }
-
-    /// `follower` stops following `followee`. Idempotent.
-    #[tracing::instrument(skip(self))]
-    pub async fn unfollow(&self, follower: UserId, followee: UserId) -> Result<()> {
-        let mut conn = self.conn().await?;
-        let removed: i64 = redis::cmd("ZREM")
-            .arg(keys::following(follower))
-            .arg(followee.get())
-            .query_async(&mut conn)
-            .await?;
-        if removed == 1 {
-            self.publish(&mut conn, FanoutEvent::FollowChanged { follower, followee })
-                .await?;
-        }
-        drop(conn);
-        fanout::reconcile_follow(self, follower, followee).await
+        Ok(changed)
     }
 
     /// A page of a user's followers or followees, newest follow first.

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::keys;
 use crate::model::{AuthorSummary, Tweet, TweetId, UserId};
 use crate::page::{Page, PageRequest, encode_cursor};
-use crate::store::{Store, page_desc};
+use crate::store::handle::{Store, page_desc};
 
 /// Which timeline to read.
 #[derive(Debug, Clone, Copy)]
@@ -62,7 +62,7 @@ impl Store {
                         .arg(gone)
                         .query_async::<()>(&mut conn)
                         .await?;
-                    Ok::<(), crate::Error>(())
+                    Ok::<(), crate::error::Error>(())
                 };
                 if let Err(e) = removed.await {
                     tracing::debug!(error = %e, "could not drop deleted ids from a timeline");

@@ -6,10 +6,10 @@ use crate::error::{Error, Result};
 use crate::events::FanoutEvent;
 use crate::keys;
 use crate::model::{AuthorSummary, Tweet, TweetId, TweetText, UserId};
-use crate::ratelimit::{Limit, Quota};
+use crate::quota::{Limit, Quota};
 use crate::scripts;
+use crate::store::handle::{Limits, Store};
 use crate::store::timelines::hydrate_tweets;
-use crate::store::{Limits, Store};
 
 /// How long an `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 60 * 60;

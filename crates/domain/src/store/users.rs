@@ -6,7 +6,7 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::model::{DisplayName, Relation, User, UserId, Username};
-use crate::store::Store;
+use crate::store::handle::Store;
 
 const PROFILE_FIELDS: [&str; 4] = ["username", "display_name", "bio", "created_at"];
 

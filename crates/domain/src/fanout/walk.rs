@@ -1,0 +1,103 @@
+//! Walking a range of an author's followers, a few pipelines of home writes in flight.
+
+use futures_util::{StreamExt, TryStreamExt};
+
+use crate::error::Result;
+use crate::events::{FollowerRange, SliceAction};
+use crate::keys;
+use crate::model::{TweetId, UserId};
+use crate::redis_pool::Connection;
+
+use super::applied::Applied;
+use super::config::Fanout;
+use super::homes::write_homes;
+
+/// Inserts `tweet` into (or removes it from) the home timeline of every follower of `author`
+/// in `range`, a chunk of followers per pipeline.
+pub(super) async fn walk_followers(
+    conn: &mut Connection,
+    fanout: &Fanout,
+    action: SliceAction,
+    tweet: TweetId,
+    author: UserId,
+    range: FollowerRange,
+) -> Result<Applied> {
+    let pipeline_size = fanout.tuning.chunk.max(1);
+    // A range holds at most about a slice of followers (bigger fan-outs are sliced), so it is
+    // read in one go; the writes then go out PIPELINES_IN_FLIGHT pipelines at a time, so Redis
+    // always has the next one queued instead of waiting on our round trip.
+    let read_size = fanout.tuning.slice_followers.max(pipeline_size);
+    let upto = range.upto.map_or("+inf".to_owned(), |u| u.to_string());
+    let mut after = range.after.map_or("-inf".to_owned(), |a| format!("({a}"));
+    let (mut followers, mut inserted) = (0, 0);
+    loop {
+        let (owners, last) = follower_chunk(conn, author, &after, &upto, read_size).await?;
+        if owners.is_empty() {
+            break;
+        }
+        let writes: Vec<_> = owners
+            .chunks(pipeline_size)
+            .map(|part| write_homes(conn.clone(), fanout, action, part, tweet, author))
+            .collect();
+        let counts: Vec<usize> = futures_util::stream::iter(writes)
+            .buffered(PIPELINES_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        inserted += counts.iter().sum::<usize>();
+        followers += owners.len();
+        let Some(last) = last else { break };
+        after = format!("({last}");
+    }
+    Ok(match action {
+        SliceAction::Insert => Applied::Posted {
+            followers,
+            inserted,
+        },
+        SliceAction::Remove => Applied::Deleted { followers },
+    })
+}
+
+/// Pipelines of home-timeline writes one fan-out keeps in flight.
+const PIPELINES_IN_FLIGHT: usize = 4;
+
+/// Up to `n` followers of `author` with follow scores between `after` and `upto` (ZRANGE
+/// bounds), oldest first, and, when there were `n`, the follow score of the last one: where the
+/// next read starts. Scores are unique, so walking by score neither repeats nor skips. The ids
+/// are read without their scores (Redis formats every score as a double, which for a slice of
+/// 10,000 costs more than the ids); the last one's score comes from a second ZRANGE in the same
+/// MULTI, so it belongs to the same state.
+async fn follower_chunk(
+    conn: &mut Connection,
+    author: UserId,
+    after: &str,
+    upto: &str,
+    n: usize,
+) -> Result<(Vec<UserId>, Option<u64>)> {
+    let key = keys::followers(author);
+    let range = |offset: usize, count: usize| {
+        let mut cmd = redis::cmd("ZRANGE");
+        cmd.arg(&key)
+            .arg(after)
+            .arg(upto)
+            .arg("BYSCORE")
+            .arg("LIMIT")
+            .arg(offset)
+            .arg(count);
+        cmd
+    };
+    let mut last = range(n.saturating_sub(1), 1);
+    last.arg("WITHSCORES");
+    let (ids, last): (Vec<u64>, Vec<(u64, f64)>) = redis::pipe()
+        .atomic()
+        .add_command(range(0, n))
+        .add_command(last)
+        .query_async(conn)
+        .await?;
+    let next = if ids.len() == n {
+        // Scores are integers below 2^53, so the f64 holds them exactly.
+        last.first().map(|&(_, score)| score as u64)
+    } else {
+        None
+    };
+    Ok((ids.into_iter().map(UserId::new).collect(), next))
+}

@@ -1,0 +1,149 @@
+//! The handle on Chirp's data: [`Store`], its pools and [`Limits`], and the helpers every
+//! operation module shares.
+
+use redis::aio::ConnectionLike;
+
+use crate::redis_pool::{self, Connection, Pool};
+
+use crate::error::Result;
+use crate::events::FanoutEvent;
+use crate::keys;
+use crate::page::PageRequest;
+
+/// Sizes that shape what is stored.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Entries kept per home timeline (`CHIRP_TIMELINE_CAP`).
+    pub timeline_cap: usize,
+    /// Entries kept in the global timeline.
+    pub global_cap: usize,
+    /// How many of a followee's newest tweets a follow merges into the follower's home.
+    pub follow_backfill: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            timeline_cap: 800,
+            global_cap: 1000,
+            follow_backfill: 50,
+        }
+    }
+}
+
+/// A handle on Chirp's data in Redis. Cheap to clone.
+///
+/// Reads that must keep working while Redis refuses writes (`CLIENT PAUSE ... WRITE` during a
+/// failover, say) take their connection from [`Store::read_conn`]: a write that Redis holds back
+/// blocks every later command on its connection, so reads on a connection that writes share
+/// would wait with it. The API gives reads a pool of their own ([`Store::connect_split`]);
+/// elsewhere one pool serves both.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    /// Reads' own pool, when they have one.
+    reads: Option<Pool>,
+    pub limits: Limits,
+}
+
+/// How a store's connections are used right now, summed over its pools (for the metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub in_use: usize,
+    pub idle: usize,
+    pub max: usize,
+    pub waiting: usize,
+}
+
+impl Store {
+    pub fn new(pool: Pool, limits: Limits) -> Self {
+        Self {
+            pool,
+            reads: None,
+            limits,
+        }
+    }
+
+    /// A store on the Redis at `url`, with one pool of at most `pool_size` connections.
+    /// Connections open lazily, so this does not wait for Redis.
+    pub fn connect(url: &str, pool_size: usize, limits: Limits) -> Result<Self> {
+        Ok(Self::new(redis_pool::build_pool(url, pool_size)?, limits))
+    }
+
+    /// Like [`Store::connect`], with a second pool of the same size for reads only.
+    pub fn connect_split(url: &str, pool_size: usize, limits: Limits) -> Result<Self> {
+        Ok(Self {
+            pool: redis_pool::build_pool(url, pool_size)?,
+            reads: Some(redis_pool::build_pool(url, pool_size)?),
+            limits,
+        })
+    }
+
+    /// A connection for operations that write (or may).
+    pub async fn conn(&self) -> Result<Connection> {
+        Ok(redis_pool::shared(&self.pool).await?)
+    }
+
+    /// A connection for read-only operations: nothing that writes is ever sent on it.
+    pub async fn read_conn(&self) -> Result<Connection> {
+        Ok(redis_pool::shared(self.reads.as_ref().unwrap_or(&self.pool)).await?)
+    }
+
+    /// The connections of this store's pools, summed.
+    pub fn pool_status(&self) -> PoolStatus {
+        let mut total = PoolStatus::default();
+        for pool in std::iter::once(&self.pool).chain(&self.reads) {
+            let status = pool.status();
+            total.in_use += status.size - status.available;
+            total.idle += status.available;
+            total.max += status.max_size;
+            total.waiting += status.waiting;
+        }
+        total
+    }
+
+    /// Is Redis answering?
+    pub async fn ping(&self) -> Result<()> {
+        let mut conn = self.read_conn().await?;
+        redis::cmd("PING").query_async::<()>(&mut conn).await?;
+        Ok(())
+    }
+
+    /// Appends an event to the fan-out stream.
+    pub async fn publish(&self, conn: &mut Connection, event: FanoutEvent) -> Result<()> {
+        redis::cmd("XADD")
+            .arg(keys::FANOUT_STREAM)
+            .arg("*")
+            .arg(event.to_fields())
+            .query_async::<()>(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+/// One page of a sorted set whose scores are unique integers, newest (highest) first.
+/// Returns `(member, score)` pairs and whether more follow.
+pub(crate) async fn page_desc<C: ConnectionLike + Send>(
+    conn: &mut C,
+    key: &str,
+    req: PageRequest,
+) -> Result<(Vec<(u64, u64)>, bool)> {
+    let max = req.before.map_or("+inf".to_owned(), |b| format!("({b}"));
+    let min = req.after.map_or("-inf".to_owned(), |a| format!("({a}"));
+    let mut rows: Vec<(u64, f64)> = redis::cmd("ZRANGE")
+        .arg(key)
+        .arg(max)
+        .arg(min)
+        .arg("BYSCORE")
+        .arg("REV")
+        .arg("LIMIT")
+        .arg(0)
+        .arg(req.limit + 1)
+        .arg("WITHSCORES")
+        .query_async(conn)
+        .await?;
+    let more = rows.len() > req.limit;
+    rows.truncate(req.limit);
+    // Scores are integers below 2^53, so the f64 holds them exactly.
+    Ok((rows.into_iter().map(|(m, s)| (m, s as u64)).collect(), more))
+}
