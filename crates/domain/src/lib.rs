@@ -3,22 +3,21 @@
 //! No HTTP types live here; `chirp-api` maps [`Error`] to problem+json and `chirp-fanout-worker`
 //! drives [`fanout`]. Both binaries share this crate so the rules exist once.
 //!
-//! # Layout
-//! - [`model`]: validated newtypes (`Username::parse`, `TweetText::parse`, ...) and ids.
-//! - [`error`]: the domain error with a stable machine `code` for each variant.
-//! - [`keys`]: every Redis key name, each documented, each with its `{hash-tag}`.
-//! - [`scripts`]: the Lua scripts of `migrations-redis-lua/scripts`, loaded with `include_str!`.
-//! - [`redis_pool`]: connection pools with timeouts on every call.
-//! - [`auth`]: password hashing, access tokens (JWT) and refresh tokens.
-//! - [`hashing`]: the bounded pool that password hashing runs on.
-//! - [`accounts`]: register, login, refresh, logout: auth tied to the store.
-//! - [`store`]: the operations of the service (users, sessions, social graph, tweets, timelines).
-//! - [`events`] and [`fanout`]: the fan-out stream's events and their idempotent effects.
-//! - [`social`]: follow and unfollow, both halves of the edge.
-//! - [`migrations`]: the numbered data migrations and their runner.
-//! - [`page`]: pages and exact cursors.
-//! - [`quota`]: what a rate limit is and where a subject stands (plain values).
-//! - [`ratelimit`]: rate limits counted in Redis.
+//! # Layout, in layers (each module uses only modules of its own layer or below; the test
+//! `tests/module_graph.rs` checks that the graph has no cycle)
+//! - Leaves: [`model`] (validated newtypes such as `Username::parse`, and ids), [`quota`]
+//!   (limits and where a subject stands), [`error`] (the domain error), [`keys`] (every Redis
+//!   key name, each with its `{hash-tag}`), [`events`] (the fan-out stream's events), [`page`]
+//!   (pages and exact cursors), [`clock`], [`scripts`] (the Lua scripts of
+//!   `migrations-redis-lua/`), [`redis_pool`] (pools with timeouts on every call).
+//! - Services without Redis: [`auth`] (password hashing, tokens) and [`hashing`] (the bounded
+//!   pool that password hashing runs on).
+//! - [`store`]: the operations of the service on Redis (users, sessions, the follow edge,
+//!   tweets, timelines), each in as few round trips as its consistency allows.
+//! - Use cases above the store: [`ratelimit`] (limits counted in Redis), [`accounts`]
+//!   (register, login, refresh, logout), [`fanout`] (the idempotent effects of fan-out events),
+//!   [`social`] (follow and unfollow, both halves of the edge), [`migrations`] (the numbered
+//!   data migrations and their runner).
 
 pub mod accounts;
 pub mod auth;
