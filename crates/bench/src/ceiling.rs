@@ -1,19 +1,26 @@
-//! The Redis ceilings: the commands the API sends to Redis for an operation, sent straight to
-//! Redis from the benchmark (no HTTP, no JSON), over a few multiplexed connections that the
-//! load's tasks share, so concurrent operations are pipelined together. Each function mirrors a
-//! `chirp_domain::store` operation round trip for round trip; a post's pipelines are built by
-//! the domain's own functions.
+//! The Redis ceilings: the Redis work of an API operation, sent straight to Redis from the
+//! benchmark (no HTTP, no JSON) over a few multiplexed connections that the load's tasks share,
+//! so concurrent operations are pipelined together. Each function calls the same
+//! `chirp_domain::store` functions the API's `Store` methods call once they hold a connection
+//! (the session check, the username lookup, a timeline page and its hydration, a post's
+//! pipelines), so the commands are the API's by construction.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use chirp_domain::auth::sha256_hex;
 use chirp_domain::model::{TweetId, UserId};
-use chirp_domain::store::{Limits, tweets};
+use chirp_domain::page::{DEFAULT_LIMIT, PageRequest};
+use chirp_domain::store::timelines::{self, Timeline};
+use chirp_domain::store::{Limits, sessions, tweets, users};
 use chirp_domain::{keys, scripts};
 use redis::aio::MultiplexedConnection;
 
 use crate::Result;
+
+/// The page the load reads: the first, of the API's default length (the HTTP windows ask for
+/// `?limit=` this).
+pub const PAGE_LIMIT: usize = DEFAULT_LIMIT;
 
 /// A logged-in user as the ceilings need it: the id and the session id of the access token.
 #[derive(Debug, Clone)]
@@ -23,91 +30,44 @@ pub struct Session {
 }
 
 /// What every authenticated request sends first (`Store::check_session`): the session check.
-/// With the request budget on, the API also sends `rate_limit_hit.lua` (the count) beside it; the benchmark
-/// runs with it off (`CHIRP_RATE_LIMITS=off`), so neither side sends that.
+/// With the request budget on, the API also sends `rate_limit_hit.lua` (the count) beside it;
+/// the benchmark runs with it off (`CHIRP_RATE_LIMITS=off`), so neither side sends that.
 async fn session_check(conn: &mut MultiplexedConnection, who: &Session) -> Result<()> {
-    let (live, _, _): (i64, u64, i64) = scripts::SESSION_CHECK
-        .key(keys::sessions(who.user))
-        .key(keys::request_budget(who.user))
-        .arg(&who.sid)
-        .arg(chirp_domain::clock::now_ms())
-        .invoke_async(conn)
-        .await?;
-    if live != 1 {
-        return Err(format!("session {} of user {} is not live", who.sid, who.user).into());
-    }
+    sessions::check_session(conn, who.user, &who.sid)
+        .await
+        .map_err(|e| format!("session {} of user {}: {e}", who.sid, who.user))?;
     Ok(())
 }
 
-/// The Redis side of `GET /v1/timelines/home?limit=20`: the session check, then
-/// [`page_of`] the reader's home. Four round trips.
+/// The Redis side of `GET /v1/timelines/home?limit=20`: the session check, then the first
+/// page of the reader's home as `Store::timeline` reads it. Four round trips. Returns the
+/// tweets served.
 pub async fn home_read(conn: &mut MultiplexedConnection, who: &Session) -> Result<usize> {
     session_check(conn, who).await?;
-    page_of(conn, keys::home(who.user)).await
+    let read = timelines::read_page(
+        conn,
+        Timeline::Home(who.user),
+        PageRequest::first(PAGE_LIMIT),
+    )
+    .await?;
+    Ok(read.page.items.len())
 }
 
 /// The Redis side of `GET /v1/users/{username}/tweets?limit=20` with a token: the session
-/// check, the username lookup, then [`page_of`] that user's tweets. Five round trips.
+/// check, the username lookup (`Store::user_id_by_name`), then the first page of that user's
+/// tweets. Five round trips. Returns the tweets served.
 pub async fn user_read(
     conn: &mut MultiplexedConnection,
     who: &Session,
     username: &str,
 ) -> Result<usize> {
     session_check(conn, who).await?;
-    let id: Option<u64> = redis::cmd("GET")
-        .arg(keys::username(&username.to_ascii_lowercase()))
-        .query_async(conn)
-        .await?;
-    let id = id.ok_or_else(|| format!("no user {username}"))?;
-    page_of(conn, keys::user_tweets(UserId::new(id))).await
-}
-
-/// A page of 20 from a timeline (`Store::timeline`): one ZRANGE by score (newest first, one
-/// extra to know whether more follow), one pipelined HMGET of the tweets, one of their authors.
-async fn page_of(conn: &mut MultiplexedConnection, key: String) -> Result<usize> {
-    let rows: Vec<(u64, f64)> = redis::cmd("ZRANGE")
-        .arg(key)
-        .arg("+inf")
-        .arg("-inf")
-        .arg("BYSCORE")
-        .arg("REV")
-        .arg("LIMIT")
-        .arg(0)
-        .arg(21)
-        .arg("WITHSCORES")
-        .query_async(conn)
-        .await?;
-    let ids: Vec<u64> = rows.iter().take(20).map(|r| r.0).collect();
-    hydrate(conn, &ids).await
-}
-
-async fn hydrate(conn: &mut MultiplexedConnection, ids: &[u64]) -> Result<usize> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    let mut pipe = redis::pipe();
-    for &id in ids {
-        pipe.cmd("HMGET")
-            .arg(keys::tweet(TweetId::new(id)))
-            .arg(&["author", "text", "created_at"]);
-    }
-    let records: Vec<(Option<u64>, Option<String>, Option<String>)> =
-        pipe.query_async(conn).await?;
-    let mut authors: Vec<u64> = records.iter().filter_map(|r| r.0).collect();
-    authors.sort_unstable();
-    authors.dedup();
-    let mut pipe = redis::pipe();
-    for &a in &authors {
-        pipe.cmd("HMGET")
-            .arg(keys::profile(UserId::new(a)))
-            .arg(&["username", "display_name"]);
-    }
-    let names: Vec<(Option<String>, Option<String>)> = if authors.is_empty() {
-        Vec::new()
-    } else {
-        pipe.query_async(conn).await?
-    };
-    Ok(records.len() + names.len())
+    let id = users::find_user_id(conn, username)
+        .await?
+        .ok_or_else(|| format!("no user {username}"))?;
+    let read =
+        timelines::read_page(conn, Timeline::User(id), PageRequest::first(PAGE_LIMIT)).await?;
+    Ok(read.page.items.len())
 }
 
 /// The Redis side of `POST /v1/tweets` (no Idempotency-Key), as `Store::post_tweet` sends it:
@@ -150,6 +110,8 @@ pub async fn raw_fanout(conns: &Arc<Vec<MultiplexedConnection>>, followers: &[u6
         .await?;
     let chunks: Arc<Vec<Vec<u64>>> =
         Arc::new(followers.chunks(1000).map(<[u64]>::to_vec).collect());
+    // Trim each home to the cap the worker keeps (it runs with the default one).
+    let keep_newest = -(Limits::default().timeline_cap as i64) - 1;
     let began = Instant::now();
     let mut tasks = Vec::new();
     for lane in 0..conns.len() {
@@ -165,7 +127,7 @@ pub async fn raw_fanout(conns: &Arc<Vec<MultiplexedConnection>>, followers: &[u6
                     pipe.cmd("ZREMRANGEBYRANK")
                         .arg(&home)
                         .arg(0)
-                        .arg(-801)
+                        .arg(keep_newest)
                         .ignore();
                 }
                 pipe.query_async::<()>(&mut conn).await?;

@@ -1,6 +1,8 @@
 //! Login sessions: all of a user's sessions are fields of one hash in the user's slot (see
 //! `session_*.lua`), so ending one is an HDEL and ending all is a DEL.
 
+use redis::aio::ConnectionLike;
+
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::keys;
@@ -61,17 +63,7 @@ impl Store {
         } else {
             self.conn().await?
         };
-        let (live, count, ttl): (i64, u64, i64) = scripts::SESSION_CHECK
-            .key(keys::sessions(user))
-            .key(keys::request_budget(user))
-            .arg(session)
-            .arg(clock::now_ms())
-            .invoke_async(&mut conn)
-            .await?;
-        if live != 1 {
-            return Err(Error::Unauthorized);
-        }
-        Ok((count, (ttl > 0).then_some(ttl)))
+        check_session(&mut conn, user, session).await
     }
 
     /// Counts one request against the user's general request budget: the requests in the window
@@ -135,4 +127,26 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// The session check of [`Store::check_session`] on a given connection: one call of
+/// `session_check.lua`. `Unauthorized` unless the session is live; otherwise the requests the
+/// user's budget window holds and the ms until it ends (`None` without a window). The
+/// benchmark's Redis ceiling sends it on connections of its own.
+pub async fn check_session<C: ConnectionLike + Send>(
+    conn: &mut C,
+    user: UserId,
+    session: &str,
+) -> Result<(u64, Option<i64>)> {
+    let (live, count, ttl): (i64, u64, i64) = scripts::SESSION_CHECK
+        .key(keys::sessions(user))
+        .key(keys::request_budget(user))
+        .arg(session)
+        .arg(clock::now_ms())
+        .invoke_async(conn)
+        .await?;
+    if live != 1 {
+        return Err(Error::Unauthorized);
+    }
+    Ok((count, (ttl > 0).then_some(ttl)))
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::redis_pool::Connection;
+use redis::aio::ConnectionLike;
 
 use crate::error::Result;
 use crate::keys;
@@ -32,28 +32,57 @@ impl Timeline {
     }
 }
 
+/// A timeline page as read: the tweets still there, and the ids whose tweet is gone.
+#[derive(Debug, Clone)]
+pub struct PageRead {
+    pub page: Page<Tweet>,
+    /// Ids listed on the page whose tweet no longer exists.
+    pub gone: Vec<TweetId>,
+}
+
+/// Reads one page of a timeline on `conn` and hydrates it: one ZRANGE by score (one extra
+/// entry to know whether more follow), then the tweets' hydration (two pipelined round trips:
+/// the tweets, then their distinct authors).
+/// What [`Store::timeline`] does once it has a connection; the benchmark's Redis ceiling calls
+/// it on a connection of its own. It only reads: dropping the gone ids is the caller's choice.
+pub async fn read_page<C: ConnectionLike + Send>(
+    conn: &mut C,
+    timeline: Timeline,
+    req: PageRequest,
+) -> Result<PageRead> {
+    let (rows, more) = page_desc(conn, &timeline.key(), req).await?;
+    let ids: Vec<TweetId> = rows.iter().map(|&(m, _)| TweetId::new(m)).collect();
+    let tweets = hydrate_tweets(conn, &ids).await?;
+    let gone = ids
+        .iter()
+        .zip(&tweets)
+        .filter(|(_, t)| t.is_none())
+        .map(|(&id, _)| id)
+        .collect();
+    Ok(PageRead {
+        page: Page {
+            items: tweets.into_iter().flatten().collect(),
+            next_cursor: more.then(|| encode_cursor(rows.last().map_or(0, |r| r.1))),
+        },
+        gone,
+    })
+}
+
 impl Store {
     /// A page of a timeline, newest first. Ids whose tweet was deleted are skipped (and
     /// dropped from the set), so a page may hold fewer than `limit` items while
     /// `next_cursor` still leads on.
     pub async fn timeline(&self, timeline: Timeline, req: PageRequest) -> Result<Page<Tweet>> {
-        let key = timeline.key();
         let mut conn = self.read_conn().await?;
-        let (rows, more) = page_desc(&mut conn, &key, req).await?;
-        let ids: Vec<TweetId> = rows.iter().map(|&(m, _)| TweetId::new(m)).collect();
-        let tweets = hydrate_tweets(&mut conn, &ids).await?;
-        let gone: Vec<u64> = ids
-            .iter()
-            .zip(&tweets)
-            .filter(|(_, t)| t.is_none())
-            .map(|(id, _)| id.get())
-            .collect();
+        let PageRead { page, gone } = read_page(&mut conn, timeline, req).await?;
         if !gone.is_empty() {
             // Deleted tweets whose removal has not reached this list yet (or never will, after
             // a crash): reclaim them, on a connection for writes and without waiting, so that
             // a Redis refusing writes does not fail the read. Losing this cleanup is harmless:
             // the next read skips the ids again.
             let store = self.clone();
+            let key = timeline.key();
+            let gone: Vec<u64> = gone.iter().map(|id| id.get()).collect();
             tokio::spawn(async move {
                 let removed = async {
                     let mut conn = store.conn().await?;
@@ -69,17 +98,14 @@ impl Store {
                 }
             });
         }
-        Ok(Page {
-            items: tweets.into_iter().flatten().collect(),
-            next_cursor: more.then(|| encode_cursor(rows.last().map_or(0, |r| r.1))),
-        })
+        Ok(page)
     }
 }
 
 /// Tweets for ids, in order; `None` where the tweet no longer exists. Two round trips: the
 /// tweet records, then their distinct authors.
-pub(crate) async fn hydrate_tweets(
-    conn: &mut Connection,
+pub(crate) async fn hydrate_tweets<C: ConnectionLike + Send>(
+    conn: &mut C,
     ids: &[TweetId],
 ) -> Result<Vec<Option<Tweet>>> {
     if ids.is_empty() {

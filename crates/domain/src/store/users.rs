@@ -1,6 +1,6 @@
 //! Users: registration, profile changes, and hydration of ids into [`User`]s.
 
-use crate::redis_pool::Connection;
+use redis::aio::ConnectionLike;
 
 use crate::clock;
 use crate::error::{Error, Result};
@@ -118,8 +118,12 @@ impl Store {
 }
 
 /// The id of a username in any letter case; `None` for unknown or malformed names (a Redis
-/// failure stays an error, never "no such user").
-async fn find_user_id(conn: &mut Connection, name: &str) -> Result<Option<UserId>> {
+/// failure stays an error, never "no such user"). One GET; what [`Store::user_id_by_name`]
+/// sends, and the benchmark's Redis ceiling with it.
+pub async fn find_user_id<C: ConnectionLike + Send>(
+    conn: &mut C,
+    name: &str,
+) -> Result<Option<UserId>> {
     let Ok(username) = Username::parse(name) else {
         return Ok(None);
     };
@@ -133,8 +137,8 @@ async fn find_user_id(conn: &mut Connection, name: &str) -> Result<Option<UserId
 /// Hydrates user ids in one pipelined round trip: profile fields, the three counts (derived
 /// from the sets themselves, so they can never drift) and, for a viewer, the two relations.
 /// `None` for an id with no profile.
-pub(crate) async fn load_users(
-    conn: &mut Connection,
+pub(crate) async fn load_users<C: ConnectionLike + Send>(
+    conn: &mut C,
     ids: &[UserId],
     viewer: Option<UserId>,
 ) -> Result<Vec<Option<User>>> {
