@@ -9,8 +9,11 @@ use chirp_domain::model::UserId;
 use redis::aio::MultiplexedConnection;
 use serde_json::{Value as Json, json};
 
+use super::QuickArgs;
+use super::procs::Binaries;
+use super::report::{median, round};
 use super::visible::{self, Watch};
-use super::{median, round};
+use super::windows::Bench;
 use crate::profile::Pids;
 use crate::{Result, ceiling};
 
@@ -144,4 +147,92 @@ pub async fn time_ceiling(
         "runs_ms": secs.iter().map(|&s| round(s * 1e3)).collect::<Vec<_>>(),
         "profile_per_follower": profile,
     }))
+}
+
+impl Bench {
+    /// Fan-outs to each of `--fanout-sizes` followers: `--fanout-runs` with the one worker,
+    /// as many with a second worker beside it, and the raw insert ceiling.
+    pub(super) async fn fanouts(
+        &mut self,
+        bins: &Binaries,
+        redis_url: &str,
+        args: &QuickArgs,
+        seeded: &[u64],
+    ) -> Result<Json> {
+        let out_dir = &args.out_dir;
+        let mut sizes = Vec::new();
+        for (k, &size) in args.fanout_sizes.iter().enumerate() {
+            eprintln!("fan-out to {size} followers: building the graph");
+            let author = make_author(
+                &mut self.conn,
+                &self.client,
+                &self.base,
+                &format!("fan{k}_{size}"),
+                size,
+                seeded,
+            )
+            .await?;
+            // Each is profiled like the load windows, per follower reached (its last run).
+            eprintln!("  timing {} runs with one worker", args.fanout_runs);
+            let pids = self.meter.pids.clone();
+            let one = time_runs(
+                &mut self.conn,
+                &self.client,
+                &self.base,
+                &author,
+                args.fanout_runs,
+                &pids,
+                &mut self.meter.conn,
+            )
+            .await?;
+            eprintln!("  timing {} runs with two workers", args.fanout_runs);
+            let second = bins.worker(redis_url, "bench-worker-2", out_dir)?;
+            let mut both = pids.clone();
+            both.0.push(("chirp-fanout-worker-2", second.pid()));
+            let two = time_runs(
+                &mut self.conn,
+                &self.client,
+                &self.base,
+                &author,
+                args.fanout_runs,
+                &both,
+                &mut self.meter.conn,
+            )
+            .await;
+            second.stop().await?;
+            let two = two?;
+            eprintln!("  timing the raw insert ceiling");
+            let ceiling = time_ceiling(
+                &self.redis_conns,
+                &author,
+                args.fanout_runs,
+                &pids,
+                &mut self.meter.conn,
+            )
+            .await?;
+            sizes.push(json!({
+                "followers": size,
+                "one_worker": one,
+                "two_workers": two,
+                "ceiling": ceiling,
+            }));
+        }
+        // The headline: the largest size, with two workers (as compose.yaml runs them).
+        let mut headline = json!({});
+        if let Some(last) = sizes.last() {
+            let two = &last["two_workers"];
+            let ceiling = last["ceiling"]["inserts_per_s"].clone();
+            headline = json!({
+                "followers": last["followers"],
+                "workers": 2,
+                "seconds_to_last": two["seconds_to_last"],
+                "inserts_per_s": two["inserts_per_s"],
+                "ceiling_inserts_per_s": ceiling,
+                "one_worker_seconds_to_last": last["one_worker"]["seconds_to_last"],
+                "one_worker_inserts_per_s": last["one_worker"]["inserts_per_s"],
+            });
+        }
+        headline["sizes"] = Json::from(sizes);
+        Ok(headline)
+    }
 }

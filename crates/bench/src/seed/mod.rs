@@ -6,9 +6,11 @@
 //! and `followers` sets (scored by a follow time unique across all edges, hence unique per set),
 //! the user's tweets; per tweet: the tweet hash; then every home timeline filled as fan-out
 //! would have left it (own tweets and followees' tweets, newest `cap` kept), the global timeline
-//! (newest 1000) and the id sequences advanced past every id used.
+//! (newest 1000) and the id sequences advanced past every id used. Who follows whom is
+//! generated (or read) in [`graph`]; this module writes it.
 
-use std::collections::HashSet;
+mod graph;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,7 +21,6 @@ use chirp_domain::{keys, migrations, redis_pool};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
@@ -155,76 +156,6 @@ fn bar(quiet: bool, len: usize, what: &'static str) -> ProgressBar {
     bar
 }
 
-/// Who follows whom, by user index: `following[i]` lists the indices `i` follows.
-fn powerlaw_graph(args: &SeedArgs, rng: &mut StdRng) -> Vec<Vec<u32>> {
-    let n = args.users;
-    // Popularity rank -> user index, shuffled so that popularity is unrelated to id.
-    let mut by_rank: Vec<u32> = (0..n as u32).collect();
-    by_rank.shuffle(rng);
-    let mut cdf = Vec::with_capacity(n);
-    let mut total = 0.0;
-    for r in 0..n {
-        total += 1.0 / ((r + 1) as f64).powf(args.zipf_exponent);
-        cdf.push(total);
-    }
-    let max_out = (n - 1).min(2000);
-    (0..n)
-        .map(|me| {
-            // Pareto(scale = min_following, shape = 1.5): mean 3x the scale, a long tail.
-            let u: f64 = 1.0 - rng.random::<f64>();
-            let degree = ((args.min_following as f64 / u.powf(1.0 / 1.5)) as usize).min(max_out);
-            let mut chosen = HashSet::with_capacity(degree);
-            let mut tries = 0;
-            while chosen.len() < degree && tries < degree * 20 {
-                tries += 1;
-                let x = rng.random::<f64>() * total;
-                let rank = cdf.partition_point(|&c| c < x).min(n - 1);
-                let target = by_rank[rank];
-                if target as usize != me {
-                    chosen.insert(target);
-                }
-            }
-            let mut list: Vec<u32> = chosen.into_iter().collect();
-            list.sort_unstable();
-            list.shuffle(rng);
-            list
-        })
-        .collect()
-}
-
-fn reed98_graph(args: &SeedArgs) -> Result<Vec<Vec<u32>>> {
-    let text = std::fs::read_to_string(&args.edges)
-        .map_err(|e| format!("reading {}: {e}", args.edges.display()))?;
-    let mut pairs = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('%') || line.starts_with('#') {
-            continue;
-        }
-        let mut it = line.split_whitespace();
-        let (Some(a), Some(b)) = (it.next(), it.next()) else {
-            return Err(format!("bad edge line {line:?}").into());
-        };
-        pairs.push((a.parse::<u32>()?, b.parse::<u32>()?));
-    }
-    let n = pairs.iter().map(|&(a, b)| a.max(b) + 1).max().unwrap_or(0) as usize;
-    let mut sets = vec![HashSet::new(); n];
-    for (a, b) in pairs {
-        if a != b {
-            sets[a as usize].insert(b);
-            sets[b as usize].insert(a);
-        }
-    }
-    Ok(sets
-        .into_iter()
-        .map(|s| {
-            let mut v: Vec<u32> = s.into_iter().collect();
-            v.sort_unstable();
-            v
-        })
-        .collect())
-}
-
 const WORDS: &[&str] = &[
     "redis", "timeline", "coffee", "morning", "rust", "release", "weekend", "music", "today",
     "great", "new", "thread", "thoughts", "launch", "team", "city", "rain", "sunny", "bench",
@@ -264,9 +195,9 @@ pub async fn run(args: &SeedArgs) -> Result<Seeded> {
             if args.users < 2 {
                 return Err("--users must be at least 2".into());
             }
-            powerlaw_graph(args, &mut rng)
+            graph::powerlaw_graph(args, &mut rng)
         }
-        Graph::Reed98 => reed98_graph(args)?,
+        Graph::Reed98 => graph::reed98_graph(args)?,
     };
     let n = following.len();
     let users: Vec<u64> = (0..n as u64).map(|i| user_base + 1 + i).collect();
@@ -469,55 +400,4 @@ pub async fn run(args: &SeedArgs) -> Result<Seeded> {
         tweets,
         home_entries,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(users: usize) -> SeedArgs {
-        SeedArgs {
-            redis_url: String::new(),
-            users,
-            tweets: None,
-            seed: 7,
-            graph: Graph::Powerlaw,
-            edges: PathBuf::new(),
-            zipf_exponent: 1.0,
-            min_following: 8,
-            timeline_cap: 800,
-            quiet: true,
-        }
-    }
-
-    #[test]
-    fn the_same_seed_gives_the_same_graph_without_self_or_duplicate_follows() {
-        let a = powerlaw_graph(&args(2000), &mut StdRng::seed_from_u64(7));
-        let b = powerlaw_graph(&args(2000), &mut StdRng::seed_from_u64(7));
-        assert_eq!(a, b);
-        for (me, list) in a.iter().enumerate() {
-            let set: HashSet<u32> = list.iter().copied().collect();
-            assert_eq!(set.len(), list.len());
-            assert!(!set.contains(&(me as u32)));
-        }
-    }
-
-    #[test]
-    fn popularity_follows_a_power_law() {
-        let graph = powerlaw_graph(&args(5000), &mut StdRng::seed_from_u64(1));
-        let mut followers = vec![0usize; graph.len()];
-        for list in &graph {
-            for &f in list {
-                followers[f as usize] += 1;
-            }
-        }
-        followers.sort_unstable_by(|a, b| b.cmp(a));
-        // The most followed account is followed by most users; the median one by few.
-        assert!(followers[0] > graph.len() / 2, "{}", followers[0]);
-        assert!(
-            followers[graph.len() / 2] < 20,
-            "{}",
-            followers[graph.len() / 2]
-        );
-    }
 }

@@ -1,0 +1,305 @@
+//! The measurement windows: [`Bench`] holds what they share, [`Meter`] runs one window of load
+//! with its profile beside it, and each operation is measured through the API and then as its
+//! Redis ceiling ([`crate::ceiling`]) in the same way.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use redis::aio::MultiplexedConnection;
+use serde_json::{Value as Json, json};
+
+use super::procs;
+use super::report::round;
+use super::visible::{self, Watch};
+use crate::ceiling::{self, PAGE_LIMIT, Session};
+use crate::load::{self, Outcome};
+use crate::profile::{self, Pids};
+use crate::{Result, seed};
+
+/// Everything the measurements share.
+pub(super) struct Bench {
+    pub(super) client: reqwest::Client,
+    pub(super) base: String,
+    /// For polling and bookkeeping (never one of the load's connections).
+    pub(super) conn: MultiplexedConnection,
+    /// The ceilings' connections, shared by the load's tasks.
+    pub(super) redis_conns: Arc<Vec<MultiplexedConnection>>,
+    pub(super) tokens: Arc<Vec<String>>,
+    pub(super) sessions: Arc<Vec<Session>>,
+    pub(super) targets: Arc<Vec<String>>,
+    pub(super) meter: Meter,
+    /// Latency histograms of the API windows, for the plot.
+    pub(super) plotted: Vec<(&'static str, Histogram<u64>)>,
+    pub(super) worker_pid: u32,
+}
+
+impl Bench {
+    pub(super) async fn healthz(&mut self) -> Result<Outcome> {
+        eprintln!("measuring GET /healthz");
+        let client = self.client.clone();
+        let url = format!("{}/healthz", self.base);
+        let o = self
+            .meter
+            .run("healthz", move |_, _| {
+                let req = client.get(&url);
+                async move { ok_response(req, 200).await }
+            })
+            .await?;
+        self.plotted
+            .push(("GET /healthz (HTTP ceiling)", o.latency_us.clone()));
+        Ok(o)
+    }
+
+    pub(super) async fn home(&mut self) -> Result<(Outcome, Outcome)> {
+        eprintln!("measuring GET /v1/timelines/home?limit={PAGE_LIMIT}, API then Redis ceiling");
+        let api = self.api_window("home_api", Op::Home).await?;
+        self.plotted
+            .push(("GET /v1/timelines/home", api.latency_us.clone()));
+        let red = self.redis_window("home_redis", Op::Home).await?;
+        Ok((api, red))
+    }
+
+    pub(super) async fn user_timeline(&mut self) -> Result<(Outcome, Outcome)> {
+        eprintln!(
+            "measuring GET /v1/users/{{name}}/tweets?limit={PAGE_LIMIT}, API then Redis ceiling"
+        );
+        let api = self.api_window("user_api", Op::User).await?;
+        self.plotted
+            .push(("GET /v1/users/{name}/tweets", api.latency_us.clone()));
+        let red = self.redis_window("user_redis", Op::User).await?;
+        Ok((api, red))
+    }
+
+    /// Posting, with the worker paused during both windows so that each measures the post
+    /// itself; the fan-out backlog each left is then worked off and timed.
+    pub(super) async fn post(&mut self) -> Result<(Outcome, Outcome, Json)> {
+        eprintln!("measuring POST /v1/tweets, API then Redis ceiling (fan-out paused)");
+        procs::signal(self.worker_pid, "STOP")?;
+        let api = self.api_window("post_api", Op::Post).await;
+        procs::signal(self.worker_pid, "CONT")?;
+        let api = api?;
+        self.plotted
+            .push(("POST /v1/tweets", api.latency_us.clone()));
+        let after_api = visible::wait_drained(&mut self.conn).await?;
+        procs::signal(self.worker_pid, "STOP")?;
+        let red = self.redis_window("post_redis", Op::Post).await;
+        procs::signal(self.worker_pid, "CONT")?;
+        let red = red?;
+        let after_ceiling = visible::wait_drained(&mut self.conn).await?;
+        Ok((
+            api,
+            red,
+            json!({ "after_api": round(after_api), "after_ceiling": round(after_ceiling) }),
+        ))
+    }
+
+    /// The mix, with the worker running; meanwhile an author with about 1,000 followers posts
+    /// every 200 ms and each post is timed until visible to all of them.
+    pub(super) async fn mix(
+        &mut self,
+        redis_url: &str,
+        token: &str,
+        followers: &[u64],
+    ) -> Result<(Outcome, Outcome, Vec<visible::Timing>, Json)> {
+        eprintln!("measuring the mix (60% home, 30% user timeline, 10% posts), API then Redis");
+        let sampler = {
+            let mut conn = seed::connect(redis_url).await?;
+            let client = self.client.clone();
+            let base = self.base.clone();
+            let token = token.to_owned();
+            let followers = followers.to_vec();
+            let (warmup, window) = (self.meter.warmup, self.meter.window);
+            tokio::spawn(async move {
+                tokio::time::sleep(warmup).await;
+                let end = Instant::now() + window;
+                let mut samples = Vec::new();
+                while Instant::now() + Duration::from_millis(200) < end {
+                    let t = visible::post_and_time(
+                        &mut conn,
+                        &client,
+                        &base,
+                        &token,
+                        &followers,
+                        Watch::OwnEntry,
+                    )
+                    .await?;
+                    samples.push(t);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Ok::<_, crate::BoxError>(samples)
+            })
+        };
+        let api = self.api_window("mix_api", Op::Mix).await?;
+        let under_load = sampler.await??;
+        self.plotted
+            .push(("mix (60/30/10)", api.latency_us.clone()));
+        let after_api = visible::wait_drained(&mut self.conn).await?;
+        let red = self.redis_window("mix_redis", Op::Mix).await?;
+        let after_ceiling = visible::wait_drained(&mut self.conn).await?;
+        Ok((
+            api,
+            red,
+            under_load,
+            json!({ "after_api": round(after_api), "after_ceiling": round(after_ceiling) }),
+        ))
+    }
+
+    /// Delivery latency at idle: `samples` posts by the author of `token`, each timed until
+    /// visible to all of `followers`, 50 ms apart.
+    pub(super) async fn delivery_at_idle(
+        &mut self,
+        samples: usize,
+        token: &str,
+        followers: &[u64],
+    ) -> Result<Vec<visible::Timing>> {
+        eprintln!(
+            "timing {} posts to {} followers each until visible to all, at idle",
+            samples,
+            followers.len()
+        );
+        let mut timings = Vec::new();
+        visible::wait_drained(&mut self.conn).await?;
+        for _ in 0..samples.max(1) {
+            timings.push(
+                visible::post_and_time(
+                    &mut self.conn,
+                    &self.client,
+                    &self.base,
+                    token,
+                    followers,
+                    Watch::OwnEntry,
+                )
+                .await?,
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(timings)
+    }
+
+    /// One operation through the API, from `concurrency` tasks with the seeded users' tokens.
+    async fn api_window(&mut self, name: &str, op: Op) -> Result<Outcome> {
+        let client = self.client.clone();
+        let base = self.base.clone();
+        let tokens = self.tokens.clone();
+        let targets = self.targets.clone();
+        self.meter
+            .run(name, move |task, n| {
+                let i = task + n as usize * 7;
+                let token = &tokens[i % tokens.len()];
+                let (req, want) = match op.pick(task, n) {
+                    Op::Home => (
+                        client.get(format!("{base}/v1/timelines/home?limit={PAGE_LIMIT}")),
+                        200,
+                    ),
+                    Op::User => (
+                        client.get(format!(
+                            "{base}/v1/users/{}/tweets?limit={PAGE_LIMIT}",
+                            targets[i % targets.len()]
+                        )),
+                        200,
+                    ),
+                    _ => (
+                        client
+                            .post(format!("{base}/v1/tweets"))
+                            .json(&json!({ "text": format!("bench post {task}-{n}") })),
+                        201,
+                    ),
+                };
+                let req = req.bearer_auth(token);
+                async move { ok_response(req, want).await }
+            })
+            .await
+    }
+
+    /// The same operation's Redis commands straight at Redis (see [`crate::ceiling`]).
+    async fn redis_window(&mut self, name: &str, op: Op) -> Result<Outcome> {
+        let conns = self.redis_conns.clone();
+        let sessions = self.sessions.clone();
+        let targets = self.targets.clone();
+        self.meter
+            .run(name, move |task, n| {
+                let mut conn = conns[task % conns.len()].clone();
+                let sessions = sessions.clone();
+                let targets = targets.clone();
+                let op = op.pick(task, n);
+                async move {
+                    let i = task + n as usize * 7;
+                    let who = &sessions[i % sessions.len()];
+                    match op {
+                        Op::Home => ceiling::home_read(&mut conn, who).await.is_ok(),
+                        Op::User => ceiling::user_read(&mut conn, who, &targets[i % targets.len()])
+                            .await
+                            .is_ok(),
+                        _ => ceiling::post(&mut conn, who, &format!("bench ceiling {task}-{n}"))
+                            .await
+                            .is_ok(),
+                    }
+                }
+            })
+            .await
+    }
+}
+
+/// What one load operation does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Op {
+    Home,
+    User,
+    Post,
+    /// 60 % Home, 30 % User, 10 % Post, spread evenly over tasks and iterations.
+    Mix,
+}
+
+impl Op {
+    fn pick(self, task: usize, n: u64) -> Op {
+        if self != Op::Mix {
+            return self;
+        }
+        // A fixed, well-spread sequence: every 10 consecutive operations of a task hold 6
+        // home reads, 3 user reads and 1 post, starting at a different phase per task.
+        match (n as usize + task * 3) % 10 {
+            0 | 2 | 4 | 5 | 7 | 9 => Op::Home,
+            1 | 6 | 8 => Op::User,
+            _ => Op::Post,
+        }
+    }
+}
+
+/// Runs the load windows, each profiled (CPU per process, Redis calls per operation).
+pub(super) struct Meter {
+    pub(super) concurrency: usize,
+    pub(super) warmup: Duration,
+    pub(super) window: Duration,
+    pub(super) pids: Pids,
+    pub(super) conn: MultiplexedConnection,
+    pub(super) profiles: serde_json::Map<String, Json>,
+}
+
+impl Meter {
+    async fn run<F, Fut>(&mut self, name: &str, op: F) -> Result<Outcome>
+    where
+        F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = bool> + Send,
+    {
+        let (outcome, snapshots) = tokio::join!(
+            load::run(self.concurrency, self.warmup, self.window, 10_000_000, op),
+            profile::window(&self.pids, &mut self.conn, self.warmup, self.window),
+        );
+        let (first, last) = snapshots?;
+        self.profiles
+            .insert(name.to_owned(), first.profile(&last, outcome.ok));
+        Ok(outcome)
+    }
+}
+
+pub(super) async fn ok_response(req: reqwest::RequestBuilder, want: u16) -> bool {
+    match req.send().await {
+        Ok(resp) => {
+            let good = resp.status().as_u16() == want;
+            // Read the body so the connection goes back to the pool.
+            resp.bytes().await.is_ok() && good
+        }
+        Err(_) => false,
+    }
+}
