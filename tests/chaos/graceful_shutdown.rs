@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use chirp_e2e::{RedisServer, eventually};
+use chirp_testkit::{RedisServer, eventually};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

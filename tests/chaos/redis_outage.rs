@@ -4,7 +4,8 @@ use std::time::Instant;
 
 use chirp_domain::keys;
 use chirp_domain::model::UserId;
-use chirp_e2e::{RedisServer, assert_problem, async_conn, eventually_within};
+use chirp_e2e::assert_problem;
+use chirp_testkit::{RedisServer, connect, eventually_within};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -89,7 +90,7 @@ async fn while_redis_is_unreachable_the_api_answers_503_and_both_binaries_recove
         let url = chirp.redis_url();
         let expected = posted.clone();
         eventually_within(SLOW_DEADLINE, "the worker to fan out again", || async {
-            let mut conn = async_conn(&url).await.ok()?;
+            let mut conn = connect(&url).await.ok()?;
             let home: Vec<u64> = redis::cmd("ZRANGE")
                 .arg(keys::home(UserId::new(bob_id)))
                 .arg(0)

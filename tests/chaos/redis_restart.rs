@@ -1,8 +1,8 @@
 //! kill -9 of Redis in the middle of a posting load, and its restart from its append-only file.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use chirp_e2e::{RedisServer, async_conn, eventually_within, fanout_backlog};
+use chirp_testkit::{RedisServer, connect, eventually_within, fanout_backlog, poll_every};
 use reqwest::StatusCode;
 
 use crate::harness::{
@@ -78,15 +78,17 @@ async fn killing_redis_mid_load_loses_and_duplicates_nothing() {
 /// Entries delivered to workers and not yet acknowledged, over every fan-out stream, once there
 /// are some (or `within` has passed).
 async fn pending_entries(redis_url: &str, within: Duration) -> u64 {
-    let started = Instant::now();
-    let mut conn = async_conn(redis_url).await.expect("redis");
-    loop {
-        let pending = fanout_backlog(&mut conn)
-            .await
-            .map_or(0, |backlog| backlog.iter().map(|s| s.pending).sum());
-        if pending > 0 || started.elapsed() >= within {
-            return pending;
+    let conn = connect(redis_url).await.expect("redis");
+    // Every 2 ms: a fan-out in flight is a short window to catch.
+    poll_every(Duration::from_millis(2), within, || {
+        let mut conn = conn.clone();
+        async move {
+            let pending: u64 = fanout_backlog(&mut conn)
+                .await
+                .map_or(0, |backlog| backlog.iter().map(|s| s.pending).sum());
+            (pending > 0).then_some(pending)
         }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    })
+    .await
+    .unwrap_or(0)
 }

@@ -1,6 +1,6 @@
 //! kill -9 of a worker at a random moment of its fan-outs, while a second worker runs.
 
-use chirp_e2e::RedisServer;
+use chirp_testkit::RedisServer;
 
 use crate::harness::{
     Deployment, PostingLoad, assert_every_home_exact, build_graph, heavy_slot, millis, seeded_rng,

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use chirp_e2e::{RedisServer, async_conn, drained, fanout_backlog};
+use chirp_testkit::{RedisServer, connect, drained, fanout_backlog};
 
 use crate::harness::{
     Deployment, EXIT_DEADLINE, PostingLoad, assert_every_home_exact, build_graph, heavy_slot,
@@ -52,7 +52,7 @@ async fn tweets_posted_while_no_worker_runs_arrive_exactly_once_when_workers_ret
         let at_stop = load.posted();
 
         tokio::time::sleep(millis(&mut rng, 800..=1500)).await;
-        let mut conn = async_conn(&chirp.redis_url()).await.expect("redis");
+        let mut conn = connect(&chirp.redis_url()).await.expect("redis");
         let backlog = fanout_backlog(&mut conn).await.expect("backlog");
         assert!(
             !drained(&backlog),

@@ -4,7 +4,8 @@
 use chirp_domain::events::FanoutEvent;
 use chirp_domain::keys;
 use chirp_domain::model::{TweetId, UserId};
-use chirp_e2e::{AppOptions, TestApp, eventually};
+use chirp_e2e::{AppOptions, TestApp};
+use chirp_testkit::eventually;
 use reqwest::Method;
 
 /// The id of the user a token belongs to.

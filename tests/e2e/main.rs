@@ -1,10 +1,12 @@
 //! End-to-end tests: the real API and fan-out worker against a throwaway redis-server each.
-//! One module per feature; helpers in the `chirp_e2e` library (tests/lib.rs).
+//! One module per feature; the API's helpers in the `chirp_e2e` library (tests/kit/), the
+//! throwaway Redis, polling and fan-out checks in `chirp_testkit` (crates/testkit).
 
 mod auth;
 mod errors;
 mod fanout;
 mod hardening;
+mod http_edge;
 mod openapi;
 mod operations;
 mod pool;

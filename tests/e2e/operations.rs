@@ -1,6 +1,7 @@
 //! Health, readiness, metrics and data migrations.
 
-use chirp_e2e::{RedisServer, TestApp};
+use chirp_e2e::TestApp;
+use chirp_testkit::RedisServer;
 
 #[tokio::test]
 async fn healthz_and_readyz_answer_200_when_all_is_well() {

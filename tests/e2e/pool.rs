@@ -3,7 +3,7 @@
 //! Redis restart is replaced before a call fails on it.
 
 use chirp_domain::redis_pool::{self, PING_IF_IDLE_FOR};
-use chirp_e2e::RedisServer;
+use chirp_testkit::RedisServer;
 
 async fn ping(conn: &mut redis_pool::Connection) -> redis::RedisResult<String> {
     redis::cmd("PING").query_async(conn).await
