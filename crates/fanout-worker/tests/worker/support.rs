@@ -1,0 +1,219 @@
+//! What the worker tests share: a migrated Redis and a store on it, users, follows and posts
+//! made through the domain, the worker's test configs, [`step_until`] (drive a worker step by
+//! step until a condition holds), and the looks at Redis the assertions make, each failing the
+//! test on a Redis error.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use chirp_domain::fanout::{Fanout, Tuning};
+use chirp_domain::keys::{self, FANOUT_GROUP, FANOUT_STREAM};
+use chirp_domain::model::{DisplayName, TweetId, TweetText, UserId, Username};
+use chirp_domain::social::Social;
+use chirp_domain::store::Limits;
+use chirp_domain::store::tweets::Posted;
+use chirp_domain::{Store, migrations, redis_pool};
+use chirp_fanout_worker::{BatchOutcome, Worker, WorkerConfig};
+use chirp_testkit::{DeadLetter, RedisServer, eventually_within};
+use redis::aio::MultiplexedConnection;
+use redis::streams::StreamReadReply;
+
+/// How long an eventual result may take: longer than the e2e suite's, as a step may wait out a
+/// claim idle time.
+pub const DEADLINE: Duration = Duration::from_secs(15);
+
+pub fn init_logs() {
+    static INIT: Once = Once::new();
+    if std::env::var_os("TEST_LOG").is_some() {
+        INIT.call_once(|| {
+            tracing_subscriber::fmt()
+                .with_env_filter("info,chirp_fanout_worker=debug")
+                .with_test_writer()
+                .init();
+        });
+    }
+}
+
+/// A migrated Redis and a store on it.
+pub async fn setup() -> (RedisServer, Store) {
+    init_logs();
+    let redis = RedisServer::start();
+    let store = new_store(&redis);
+    migrations::run(&store).await.expect("migrations");
+    (redis, store)
+}
+
+pub fn new_store(redis: &RedisServer) -> Store {
+    Store::new(
+        redis_pool::build_pool(&redis.url(), 8).unwrap(),
+        Limits::default(),
+    )
+}
+
+pub fn config(consumer: &str) -> WorkerConfig {
+    WorkerConfig {
+        block: Duration::from_millis(50),
+        claim_idle: Duration::from_millis(50),
+        ..WorkerConfig::new(consumer)
+    }
+}
+
+pub async fn user(store: &Store, name: &str) -> UserId {
+    store
+        .create_user(
+            &Username::parse(name).unwrap(),
+            &DisplayName::parse(name).unwrap(),
+            "not-a-real-hash",
+        )
+        .await
+        .unwrap()
+}
+
+pub async fn post(store: &Store, author: UserId, text: &str) -> TweetId {
+    match store
+        .post_tweet(author, &TweetText::parse(text).unwrap(), None, None)
+        .await
+        .unwrap()
+        .0
+    {
+        Posted::Created(tweet) | Posted::Replayed(tweet) => tweet.id,
+    }
+}
+
+/// `follower` follows `followee`, both halves of the edge, as the API does it.
+pub async fn follow(store: &Store, follower: UserId, followee: UserId) {
+    Social::new(Fanout::new(store.clone(), Tuning::default()))
+        .set_following(follower, followee, true)
+        .await
+        .unwrap();
+}
+
+/// Alice, and Bob who follows her.
+pub async fn alice_and_follower(store: &Store) -> (UserId, UserId) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    follow(store, bob, alice).await;
+    (alice, bob)
+}
+
+pub async fn home(conn: &mut MultiplexedConnection, owner: UserId) -> Vec<u64> {
+    redis::cmd("ZRANGE")
+        .arg(keys::home(owner))
+        .arg(0)
+        .arg(-1)
+        .query_async(conn)
+        .await
+        .unwrap()
+}
+/// Entries of the events stream delivered and not acknowledged.
+pub async fn pending(conn: &mut MultiplexedConnection) -> usize {
+    chirp_testkit::pending(conn, FANOUT_STREAM).await.unwrap()
+}
+
+pub async fn stream_len(conn: &mut MultiplexedConnection, stream: &str) -> usize {
+    chirp_testkit::stream_len(conn, stream).await.unwrap()
+}
+
+pub async fn dead_letters(conn: &mut MultiplexedConnection) -> Vec<DeadLetter> {
+    chirp_testkit::dead_letters(conn).await.unwrap()
+}
+
+/// Reads every new entry as `consumer` and never acknowledges them: a worker that died
+/// mid-batch. Returns the ids read.
+pub async fn read_and_abandon(conn: &mut MultiplexedConnection, consumer: &str) -> Vec<String> {
+    redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(FANOUT_GROUP)
+        .arg(consumer)
+        .arg("STREAMS")
+        .arg(FANOUT_STREAM)
+        .arg(">")
+        .query_async::<StreamReadReply>(conn)
+        .await
+        .unwrap()
+        .keys
+        .into_iter()
+        .flat_map(|k| k.ids)
+        .map(|e| e.id)
+        .collect()
+}
+
+/// Runs steps until `done` holds; returns every outcome seen. Fails at the deadline.
+pub async fn step_until<F, Fut>(worker: &mut Worker, what: &str, mut done: F) -> Vec<BatchOutcome>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    let mut outcomes = Vec::new();
+    loop {
+        outcomes.push(worker.process_batch().await.expect("a step"));
+        if done().await {
+            return outcomes;
+        }
+        assert!(started.elapsed() < DEADLINE, "timed out waiting for {what}");
+    }
+}
+
+/// Polls `done` until it holds. Fails at the [`DEADLINE`].
+pub async fn eventually<F, Fut>(what: &str, done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    eventually_within(DEADLINE, what, done).await;
+}
+
+/// An author with `n` followers, created straight in the store.
+pub async fn author_with_followers(store: &Store, name: &str, n: usize) -> (UserId, Vec<UserId>) {
+    let author = user(store, name).await;
+    let mut followers = Vec::new();
+    for i in 0..n {
+        let follower = user(store, &format!("{name}_{i}")).await;
+        follow(store, follower, author).await;
+        followers.push(follower);
+    }
+    (author, followers)
+}
+
+/// A store, and fan-out tuning that splits fan-outs into slices of `slice_followers` and walks
+/// them 3 followers per pipeline.
+pub fn sliced_store(redis: &RedisServer, slice_followers: usize) -> (Store, Tuning) {
+    let tuning = Tuning {
+        slice_followers,
+        chunk: 3,
+    };
+    (new_store(redis), tuning)
+}
+
+pub fn sliced_config(consumer: &str, tuning: Tuning) -> WorkerConfig {
+    WorkerConfig {
+        tuning,
+        ..config(consumer)
+    }
+}
+
+/// The consumer group's consumers on `stream`, by name, with how many entries each holds.
+pub async fn consumers(conn: &mut MultiplexedConnection, stream: &str) -> BTreeMap<String, u64> {
+    chirp_testkit::consumers(conn, stream)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(name, consumer)| (name, consumer.pending))
+        .collect()
+}
+
+/// `XGROUP CREATECONSUMER`: a consumer that has read nothing, as a worker that started and
+/// died (or was restarted under a new name) before its first entry leaves behind.
+pub async fn create_consumer(conn: &mut MultiplexedConnection, stream: &str, name: &str) {
+    redis::cmd("XGROUP")
+        .arg("CREATECONSUMER")
+        .arg(stream)
+        .arg(FANOUT_GROUP)
+        .arg(name)
+        .query_async::<()>(conn)
+        .await
+        .unwrap();
+}
