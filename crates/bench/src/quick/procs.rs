@@ -1,10 +1,12 @@
-//! The processes `quick` runs: a private redis-server, the release chirp-api and one or more
-//! chirp-fanout-workers, on free loopback ports, with their logs in the output directory.
+//! The processes `quick` runs: a private redis-server (the test kit's), the release chirp-api
+//! and one or more chirp-fanout-workers, on free loopback ports, with their logs in the output
+//! directory.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use chirp_testkit::{NO_PERSISTENCE, RedisServer, free_port, poll_every, try_send_signal};
 use redis::aio::MultiplexedConnection;
 use tokio::process::{Child, Command};
 
@@ -22,7 +24,7 @@ impl Proc {
 
     /// Stops it with SIGTERM (a worker then finishes what it holds) and waits for it.
     pub async fn stop(mut self) -> Result<()> {
-        signal(self.pid(), "TERM")?;
+        try_send_signal(self.pid(), "TERM")?;
         tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await??;
         Ok(())
     }
@@ -32,24 +34,6 @@ impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.start_kill();
     }
-}
-
-/// Sends a signal (`STOP`, `CONT`, `TERM`) with kill(1).
-pub fn signal(pid: u32, name: &str) -> Result<()> {
-    let status = std::process::Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(pid.to_string())
-        .status()?;
-    if !status.success() {
-        return Err(format!("kill -{name} {pid} failed").into());
-    }
-    Ok(())
-}
-
-pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 fn log_file(dir: &Path, name: &str) -> Result<Stdio> {
@@ -70,32 +54,19 @@ fn spawn(name: &'static str, mut cmd: Command, out_dir: &Path) -> Result<Proc> {
 /// 800 entries stay listpacks.
 pub const REDIS_SETTINGS: [&str; 2] = ["--zset-max-listpack-entries", "1024"];
 
-/// A private redis-server without persistence (the benchmark's data is thrown away).
-pub async fn redis(out_dir: &Path) -> Result<(Proc, String, MultiplexedConnection)> {
-    let port = free_port()?;
-    let mut cmd = Command::new("redis-server");
-    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
+/// A private redis-server without persistence (the benchmark's data is thrown away), its data
+/// directory and log in `out_dir`, and a connection to it for big pipelines.
+pub async fn redis(out_dir: &Path) -> Result<(RedisServer, String, MultiplexedConnection)> {
+    let server = RedisServer::builder()
+        .args(NO_PERSISTENCE)
         .args(REDIS_SETTINGS)
-        .arg("--dir")
-        .arg(out_dir);
-    let proc = spawn("redis-server", cmd, out_dir)?;
-    let url = format!("redis://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(mut conn) = seed::connect(&url).await
-            && redis::cmd("PING")
-                .query_async::<()>(&mut conn)
-                .await
-                .is_ok()
-        {
-            return Ok((proc, url, conn));
-        }
-        if Instant::now() > deadline {
-            return Err("redis-server did not start within 10 s".into());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        .dir(out_dir)
+        .log(out_dir.join("redis-server.log"))
+        .try_start()
+        .map_err(|e| format!("starting redis-server: {e}"))?;
+    let url = server.url();
+    let conn = seed::connect(&url).await?;
+    Ok((server, url, conn))
 }
 
 /// Where the binaries are, checked up front.
@@ -131,7 +102,7 @@ impl Binaries {
         out_dir: &Path,
         client: &reqwest::Client,
     ) -> Result<(Proc, String)> {
-        let port = free_port()?;
+        let port = free_port();
         let secret = chirp_domain::auth::sha256_hex(
             format!("chirp-bench-{}", std::process::id()).as_bytes(),
         );
@@ -144,19 +115,17 @@ impl Binaries {
             .env("RUST_LOG", "warn");
         let proc = spawn("chirp-api", cmd, out_dir)?;
         let base = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-                && r.status().is_success()
-            {
-                return Ok((proc, base));
+        let readyz = format!("{base}/readyz");
+        let ready = poll_every(Duration::from_millis(100), Duration::from_secs(30), || {
+            let req = client.get(&readyz);
+            async move { req.send().await.is_ok_and(|r| r.status().is_success()) }
+        })
+        .await;
+        match ready {
+            Some(()) => Ok((proc, base)),
+            None => {
+                Err("chirp-api was not ready within 30 s (see target/bench/chirp-api*.log)".into())
             }
-            if Instant::now() > deadline {
-                return Err(
-                    "chirp-api was not ready within 30 s (see target/bench/chirp-api*.log)".into(),
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
@@ -165,7 +134,7 @@ impl Binaries {
         let mut cmd = Command::new(&self.worker);
         cmd.env("CHIRP_REDIS_URL", redis_url)
             .env("CHIRP_FANOUT_CONSUMER", consumer)
-            .env("CHIRP_METRICS_BIND", format!("127.0.0.1:{}", free_port()?))
+            .env("CHIRP_METRICS_BIND", format!("127.0.0.1:{}", free_port()))
             .env("RUST_LOG", "warn");
         let name = if consumer.ends_with('2') {
             "chirp-fanout-worker-2"

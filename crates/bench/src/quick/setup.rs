@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use chirp_domain::keys;
 use chirp_domain::model::UserId;
+use chirp_testkit::RedisServer;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -35,7 +36,7 @@ pub(super) struct Setup {
     pub memory: Json,
     pub redis_url: String,
     pub http_workers: usize,
-    pub redis_proc: Proc,
+    pub redis_proc: RedisServer,
     pub api_proc: Proc,
     pub worker: Proc,
 }
@@ -126,7 +127,7 @@ pub(super) async fn start(args: &QuickArgs, bins: &Binaries) -> Result<Setup> {
             warmup: Duration::from_secs(1),
             window: Duration::from_secs(args.seconds),
             pids: Pids(vec![
-                ("redis-server", redis_proc.pid()),
+                ("redis-server", redis_proc.pid().unwrap_or(0)),
                 ("chirp-api", api_proc.pid()),
                 ("chirp-fanout-worker", worker.pid()),
                 ("chirp-bench", std::process::id()),

@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chirp_testkit::try_send_signal;
 use hdrhistogram::Histogram;
 use redis::aio::MultiplexedConnection;
 use serde_json::{Value as Json, json};
 
-use super::procs;
 use super::report::round;
 use super::visible::{self, Watch};
 use crate::ceiling::{self, PAGE_LIMIT, Session};
@@ -75,16 +75,16 @@ impl Bench {
     /// itself; the fan-out backlog each left is then worked off and timed.
     pub(super) async fn post(&mut self) -> Result<(Outcome, Outcome, Json)> {
         eprintln!("measuring POST /v1/tweets, API then Redis ceiling (fan-out paused)");
-        procs::signal(self.worker_pid, "STOP")?;
+        try_send_signal(self.worker_pid, "STOP")?;
         let api = self.api_window("post_api", Op::Post).await;
-        procs::signal(self.worker_pid, "CONT")?;
+        try_send_signal(self.worker_pid, "CONT")?;
         let api = api?;
         self.plotted
             .push(("POST /v1/tweets", api.latency_us.clone()));
         let after_api = visible::wait_drained(&mut self.conn).await?;
-        procs::signal(self.worker_pid, "STOP")?;
+        try_send_signal(self.worker_pid, "STOP")?;
         let red = self.redis_window("post_redis", Op::Post).await;
-        procs::signal(self.worker_pid, "CONT")?;
+        try_send_signal(self.worker_pid, "CONT")?;
         let red = red?;
         let after_ceiling = visible::wait_drained(&mut self.conn).await?;
         Ok((
