@@ -131,7 +131,7 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
                 "" => m.as_str(),
                 parent => m.strip_prefix(parent)?.strip_prefix("::")?,
             };
-            (!child.is_empty() && !child.contains("::")).then(|| (m, child))
+            (!child.is_empty() && !child.contains("::")).then_some((m, child))
         });
         for (child_module, child) in children {
             let named = code.match_indices(&format!("{child}::")).any(|(at, _)| {
