@@ -8,10 +8,11 @@
 //!
 //! # Layout
 //! - [`worker`]: [`Worker`], its step function and run loop; what is read, acknowledged,
-//!   retried, reclaimed and dead-lettered, and when.
+//!   retried, reclaimed and dead-lettered, and when (`worker/{config,step,run,housekeeping}.rs`).
 //! - `stream`: the stream commands (`XREADGROUP`, `XAUTOCLAIM`, `XPENDING`, `XACK`, dead-letter
 //!   `XADD`, trimming, pruning idle consumers) and their replies, parsed from raw values so a
-//!   malformed entry cannot break a read.
+//!   malformed entry cannot break a read (`stream/{group,dead,upkeep,reply}.rs`).
+//! - [`dlq`]: listing and replaying the dead-letter stream (`chirp-fanout-worker dlq`).
 //! - [`error`]: the one error type, [`WorkerError`], and how its causes are logged.
 //! - [`metrics`]: metric names and what is recorded; the binary installs the exporter.
 //! - [`settings`]: the binary's `CHIRP_*` settings.
