@@ -1,9 +1,7 @@
 use std::process::ExitCode;
 
-use chirp_api::settings::LogFormat;
-use chirp_api::{Application, Settings, openapi, telemetry};
+use chirp_api::{Application, Settings, openapi};
 use clap::{Parser, Subcommand};
-use tokio::signal::unix::{SignalKind, signal};
 
 /// Chirp's HTTP API server. Configured by CHIRP_* environment variables or the flags below.
 #[derive(Parser)]
@@ -28,7 +26,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init_tracing(cli.settings.log_format == LogFormat::Json);
+    cli.settings.shared.init_logging();
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => {
             println!("{}", openapi::to_json());
@@ -52,13 +50,12 @@ async fn serve(settings: Settings) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let handle = app.handle();
-    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?;
+    // Only once serving: until then a signal stops the process at once, as it should while
+    // start-up is still waiting for Redis.
+    let stopped = chirp_runtime::shutdown_signal()
+        .map_err(|e| format!("SIGTERM and SIGINT handlers: {e}"))?;
     tokio::spawn(async move {
-        let name = tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        };
+        let name = stopped.await;
         // Stop accepting, let in-flight requests finish.
         tracing::info!(signal = name, "draining in-flight requests, then stopping");
         handle.stop(true).await;
@@ -69,8 +66,9 @@ async fn serve(settings: Settings) -> Result<(), String> {
 }
 
 async fn migrate(settings: Settings) -> Result<(), String> {
-    let store = chirp_domain::Store::connect(&settings.redis_url, 2, Default::default())
-        .map_err(|e| e.to_string())?;
+    let store =
+        chirp_domain::Store::connect(settings.shared.redis_url.expose(), 2, Default::default())
+            .map_err(|e| e.to_string())?;
     let applied = chirp_domain::migrations::run(&store)
         .await
         .map_err(|e| format!("migrations failed: {e}"))?;

@@ -1,5 +1,7 @@
 //! Typed settings from `CHIRP_*` environment variables (or the matching flags). Each field's
-//! doc is its `--help` text. Invalid values stop start-up with clap's message.
+//! doc is its `--help` text. Invalid values stop start-up with clap's message. The settings the
+//! fan-out worker has too (the Redis URL, the timeline cap, logging) are [`SharedSettings`],
+//! declared once in `chirp-runtime`.
 
 use std::fmt;
 use std::time::Duration;
@@ -8,27 +10,15 @@ use chirp_domain::accounts::AccountLimits;
 use chirp_domain::auth::{HashCost, Secret};
 use chirp_domain::hashing::PoolSize;
 use chirp_domain::quota::Limit;
+use chirp_runtime::SharedSettings;
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, Parser};
 
 use crate::client_ip::TrustedProxies;
 use crate::limits::RateLimits;
-use clap::builder::BoolishValueParser;
-use clap::{ArgAction, Args, Parser, ValueEnum};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
 
 #[derive(Clone, Args)]
 pub struct Settings {
-    /// Redis to use; `rediss://` for TLS, credentials as `redis://user:password@host:port`.
-    #[arg(
-        long,
-        env = "CHIRP_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379"
-    )]
-    pub redis_url: String,
     /// Address the API listens on (port 0 picks a free port).
     #[arg(long, env = "CHIRP_BIND", default_value = "127.0.0.1:8080")]
     pub bind: String,
@@ -39,13 +29,6 @@ pub struct Settings {
     /// secret (every token dies with the process). Never in production.
     #[arg(long, env = "CHIRP_DEV_MODE", default_value = "false", action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub dev_mode: bool,
-    /// Entries kept per home timeline.
-    #[arg(long, env = "CHIRP_TIMELINE_CAP", default_value_t = 800,
-        value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    pub timeline_cap: u32,
-    /// Log format: `text` for people, `json` for log shippers.
-    #[arg(long, env = "CHIRP_LOG_FORMAT", value_enum, default_value = "text")]
-    pub log_format: LogFormat,
     /// Access token lifetime, seconds.
     #[arg(long, env = "CHIRP_ACCESS_TOKEN_TTL_SECS", default_value_t = 900,
         value_parser = clap::value_parser!(u64).range(1..=86_400))]
@@ -128,31 +111,25 @@ pub struct Settings {
     /// Apply pending data migrations at start-up (`chirp-api migrate` does it alone).
     #[arg(long, env = "CHIRP_MIGRATE_ON_START", default_value = "true", action = ArgAction::Set, value_parser = BoolishValueParser::new())]
     pub migrate_on_start: bool,
+    /// Redis, the timeline cap and logging, as the fan-out worker reads them. Last, because
+    /// `--help` lists them under a heading of their own that would cover what follows.
+    #[command(flatten)]
+    pub shared: SharedSettings,
 }
 
-/// Hand-written so that secrets (the JWT secret, a password in the Redis URL) never print.
+/// Hand-written so that the JWT secret never prints (a password in the Redis URL does not
+/// either: [`chirp_runtime::RedisUrl`] redacts itself).
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Settings")
-            .field("redis_url", &redact_url(&self.redis_url))
+            .field("shared", &self.shared)
             .field("bind", &self.bind)
             .field(
                 "jwt_secret",
                 &self.jwt_secret.as_ref().map(|_| "<redacted>"),
             )
             .field("dev_mode", &self.dev_mode)
-            .field("timeline_cap", &self.timeline_cap)
             .finish_non_exhaustive()
-    }
-}
-
-/// The URL with any credentials replaced, for logs.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_owned(),
     }
 }
 
@@ -268,8 +245,13 @@ mod tests {
 
     #[test]
     fn urls_lose_their_credentials_in_logs() {
-        assert_eq!(redact_url("redis://:pw@host:6379"), "redis://***@host:6379");
-        assert_eq!(redact_url("redis://host:6379"), "redis://host:6379");
+        let settings = Settings::try_from_args(["t", "--redis-url", "redis://:pw@host:6379"]);
+        let settings = settings.unwrap();
+        assert_eq!(
+            settings.shared.redis_url.to_string(),
+            "redis://***@host:6379"
+        );
+        assert!(!format!("{settings:?}").contains("pw@"));
     }
 
     #[test]
@@ -290,7 +272,10 @@ mod tests {
     fn invalid_values_are_refused() {
         for bad in [
             ["t", "--timeline-cap", "0"],
+            ["t", "--timeline-cap", "100001"],
             ["t", "--log-format", "xml"],
+            ["t", "--log", "info,chirp=loud"],
+            ["t", "--redis-url", "http://example.com"],
             ["t", "--rate-tweets", "300"],
             ["t", "--trusted-proxies", "10.0.0.0/99"],
             ["t", "--cors-origins", "app.example.com"],

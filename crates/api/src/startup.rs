@@ -19,7 +19,7 @@ use chirp_domain::redis_pool;
 use chirp_domain::store::Limits;
 
 use crate::settings::CorsOrigins;
-use crate::settings::{Settings, redact_url};
+use crate::settings::Settings;
 use crate::state::AppState;
 use crate::{bare_errors, body_timeout, extract, limits, openapi, routes, telemetry};
 
@@ -53,15 +53,16 @@ impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
         let secret = settings.jwt_secret().map_err(StartupError::Config)?;
         let redis_err = |source| StartupError::Redis {
-            url: redact_url(&settings.redis_url),
+            url: settings.shared.redis_url.to_string(),
             source,
         };
         let limits = Limits {
-            timeline_cap: settings.timeline_cap as usize,
+            timeline_cap: settings.shared.timeline_cap as usize,
             ..Limits::default()
         };
         // Start-up's own connections: wait for Redis, migrate. The HTTP workers get theirs below.
-        let startup = Store::connect(&settings.redis_url, 2, limits).map_err(redis_err)?;
+        let startup =
+            Store::connect(settings.shared.redis_url.expose(), 2, limits).map_err(redis_err)?;
         wait_for_redis(&startup).await.map_err(redis_err)?;
         if settings.migrate_on_start {
             migrations::run(&startup).await.map_err(redis_err)?;
@@ -99,7 +100,7 @@ impl Application {
         let per_worker = (settings.redis_pool_size as usize).div_ceil(workers).max(1);
         // Each with a pool for writes and one for reads (see `Store::read_conn`).
         let stores = (0..workers)
-            .map(|_| Store::connect_split(&settings.redis_url, per_worker, limits))
+            .map(|_| Store::connect_split(settings.shared.redis_url.expose(), per_worker, limits))
             .collect::<Result<Vec<_>, _>>()
             .map_err(redis_err)?;
         // The factory below is cloned into every worker thread, so what it shares is in an Arc.
@@ -152,7 +153,7 @@ impl Application {
         // A graceful stop drains in-flight requests for up to 30 s.
         .shutdown_timeout(30)
         .run();
-        tracing::info!(port, redis = %redact_url(&settings.redis_url), "chirp-api listening");
+        tracing::info!(port, redis = %settings.shared.redis_url, "chirp-api listening");
         Ok(Self { port, server })
     }
 

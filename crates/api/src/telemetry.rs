@@ -1,5 +1,6 @@
-//! Logs and metrics: the tracing subscriber, the Prometheus recorder, and the middleware that
-//! logs each request once and counts it by route and status.
+//! Logs and metrics: the Prometheus recorder, and the middleware that logs each request once and
+//! counts it by route and status. The tracing subscriber is `chirp_runtime::logging`'s, the
+//! same as the worker's.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -10,21 +11,22 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use chirp_domain::store::PoolStatus;
+use chirp_runtime::LogFormat;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing::Instrument as _;
-use tracing_subscriber::EnvFilter;
 
-/// Installs the global tracing subscriber: human-readable text, or JSON lines for log
-/// shippers. `RUST_LOG` filters (default `info`).
+/// Logging for code that starts the API without its command line (the test suite, under
+/// `TEST_LOG`): [`chirp_runtime::logging::init`] filtered by `RUST_LOG` (default `info`), as the
+/// binary's [`SharedSettings`](chirp_runtime::SharedSettings) would. A second call keeps the
+/// first subscriber.
 pub fn init_tracing(json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    // A second call (tests start many apps in one process) keeps the first subscriber.
-    let _ = if json {
-        builder.json().try_init()
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned());
+    let format = if json {
+        LogFormat::Json
     } else {
-        builder.try_init()
+        LogFormat::Text
     };
+    chirp_runtime::logging::init(format, &filter);
 }
 
 static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();

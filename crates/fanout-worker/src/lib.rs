@@ -15,7 +15,8 @@
 //! - [`dlq`]: listing and replaying the dead-letter stream (`chirp-fanout-worker dlq`).
 //! - [`error`]: the one error type, [`WorkerError`], and how its causes are logged.
 //! - [`metrics`]: metric names and what is recorded; the binary installs the exporter.
-//! - [`settings`]: the binary's `CHIRP_*` settings.
+//! - [`settings`]: the binary's `CHIRP_*` settings; those the API shares (Redis URL, timeline
+//!   cap, logging) are `chirp_runtime`'s [`SharedSettings`](chirp_runtime::SharedSettings).
 
 pub mod dlq;
 pub mod error;

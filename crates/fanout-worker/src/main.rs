@@ -5,9 +5,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use chirp_domain::{Store, migrations, redis_pool};
-use chirp_fanout_worker::settings::{Command, DlqAction, LogFormat};
+use chirp_fanout_worker::settings::{Command, DlqAction};
 use chirp_fanout_worker::{Settings, dlq, error, metrics, run_all};
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
 /// Pooled connections the worker uses: one for stream bookkeeping, a few for applying events.
@@ -16,7 +15,7 @@ const POOL_SIZE: usize = 4;
 #[tokio::main]
 async fn main() -> ExitCode {
     let settings = Settings::load();
-    init_logging(&settings);
+    settings.shared.init_logging();
     let result = match &settings.command {
         Some(Command::Dlq { action }) => dlq_command(&settings, action).await,
         None | Some(Command::Run) => run(settings).await,
@@ -34,13 +33,14 @@ async fn run(settings: Settings) -> Result<(), String> {
     metrics::install(settings.metrics_bind)
         .map_err(|e| format!("metrics endpoint on {}: {e}", settings.metrics_bind))?;
 
-    let stopped = shutdown_signal()?;
-    let pool = redis_pool::build_pool(settings.redis_url.expose(), POOL_SIZE)
-        .map_err(|e| format!("redis pool for {}: {e}", settings.redis_url))?;
+    let stopped = stop_on_signal().map_err(|e| format!("SIGTERM and SIGINT handlers: {e}"))?;
+    let redis_url = &settings.shared.redis_url;
+    let pool = redis_pool::build_pool(redis_url.expose(), POOL_SIZE)
+        .map_err(|e| format!("redis pool for {redis_url}: {e}"))?;
     let store = Store::new(pool, settings.limits());
     let config = settings.worker_config();
     tracing::info!(
-        redis = %settings.redis_url,
+        redis = %redis_url,
         consumer = %config.consumer,
         metrics = %settings.metrics_bind,
         "starting",
@@ -51,7 +51,7 @@ async fn run(settings: Settings) -> Result<(), String> {
     }
     run_all(
         store,
-        settings.redis_url.expose().to_owned(),
+        redis_url.expose().to_owned(),
         config,
         wait_for(stopped),
     )
@@ -61,11 +61,12 @@ async fn run(settings: Settings) -> Result<(), String> {
 
 /// `dlq list` / `dlq replay`: prints to stdout, so it can be piped to `jq`.
 async fn dlq_command(settings: &Settings, action: &DlqAction) -> Result<(), String> {
-    let pool = redis_pool::build_pool(settings.redis_url.expose(), 1)
-        .map_err(|e| format!("redis pool for {}: {e}", settings.redis_url))?;
+    let redis_url = &settings.shared.redis_url;
+    let pool = redis_pool::build_pool(redis_url.expose(), 1)
+        .map_err(|e| format!("redis pool for {redis_url}: {e}"))?;
     let mut conn = redis_pool::shared(&pool)
         .await
-        .map_err(|e| format!("redis at {}: {e}", settings.redis_url))?;
+        .map_err(|e| format!("redis at {redis_url}: {e}"))?;
     match action {
         DlqAction::List { count } => {
             for letter in dlq::list(&mut conn, *count).await.map_err(|e| e.chain())? {
@@ -112,16 +113,13 @@ async fn migrate(store: &Store, stopped: watch::Receiver<bool>) -> bool {
     }
 }
 
-/// Flips to `true` on the first SIGTERM or SIGINT.
-fn shutdown_signal() -> Result<watch::Receiver<bool>, String> {
-    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM handler: {e}"))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT handler: {e}"))?;
+/// Flips to `true` on the first SIGTERM or SIGINT ([`chirp_runtime::shutdown_signal`]); a
+/// channel because both the migrations and the run loops wait for it.
+fn stop_on_signal() -> std::io::Result<watch::Receiver<bool>> {
+    let signal = chirp_runtime::shutdown_signal()?;
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
-        let name = tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        };
+        let name = signal.await;
         tracing::info!(signal = name, "shutting down");
         let _ = tx.send(true);
     });
@@ -131,13 +129,4 @@ fn shutdown_signal() -> Result<watch::Receiver<bool>, String> {
 async fn wait_for(mut stopped: watch::Receiver<bool>) {
     // An error means the sender is gone, which only happens after it sent.
     let _ = stopped.wait_for(|&stop| stop).await;
-}
-
-fn init_logging(settings: &Settings) {
-    let filter = tracing_subscriber::EnvFilter::new(&settings.log_filter);
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match settings.log_format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
 }

@@ -1,16 +1,16 @@
 //! The binary's settings, read from `CHIRP_*` environment variables (each also a flag). A value
 //! that does not parse, or settings that do not fit together ([`Settings::check`]), stop
-//! start-up with clap's message naming the variable.
+//! start-up with clap's message naming the variable. The settings the API has too (the Redis
+//! URL, the timeline cap, logging) are [`SharedSettings`], declared once in `chirp-runtime`.
 
-use std::fmt;
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::time::Duration;
 
 use chirp_domain::fanout::Tuning;
 use chirp_domain::store::Limits;
+use chirp_runtime::SharedSettings;
 use clap::error::ErrorKind;
-use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::worker::WorkerConfig;
 
@@ -21,20 +21,6 @@ use crate::worker::WorkerConfig;
 pub struct Settings {
     #[command(subcommand)]
     pub command: Option<Command>,
-
-    /// Redis to work against: `redis://[:password@]host:port[/db]` (or `rediss://` for TLS).
-    #[arg(
-        long,
-        env = "CHIRP_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379"
-    )]
-    pub redis_url: RedisUrl,
-
-    /// Entries kept per home timeline; older ones fall off as new ones arrive. Must match the
-    /// API's setting.
-    #[arg(long, env = "CHIRP_TIMELINE_CAP", default_value_t = 800,
-          value_parser = clap::value_parser!(u32).range(1..))]
-    pub timeline_cap: u32,
 
     /// How long (ms) an entry may sit unacknowledged with one worker before another takes it
     /// over. Must comfortably exceed the time one batch takes, or live workers steal from each
@@ -87,13 +73,10 @@ pub struct Settings {
     #[arg(long, env = "CHIRP_METRICS_BIND", default_value = "127.0.0.1:9091")]
     pub metrics_bind: SocketAddr,
 
-    /// Log line format.
-    #[arg(long, env = "CHIRP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
-
-    /// Log filter in `tracing` `EnvFilter` syntax, e.g. `info,chirp_fanout_worker=debug`.
-    #[arg(long = "log", env = "RUST_LOG", default_value = "info", value_parser = parse_filter)]
-    pub log_filter: String,
+    /// Redis, the timeline cap and logging, as the API reads them. Last, because `--help` lists
+    /// them under a heading of their own that would cover what follows.
+    #[command(flatten)]
+    pub shared: SharedSettings,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -125,14 +108,6 @@ pub enum DlqAction {
         #[arg(long, conflicts_with = "ids")]
         all: bool,
     },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line, for log collectors.
-    Json,
 }
 
 /// How many times CHIRP_FANOUT_CLAIM_IDLE_MS and CHIRP_FANOUT_BLOCK_MS the prune age must be
@@ -181,7 +156,7 @@ impl Settings {
 
     pub fn limits(&self) -> Limits {
         Limits {
-            timeline_cap: self.timeline_cap as usize,
+            timeline_cap: self.shared.timeline_cap as usize,
             ..Limits::default()
         }
     }
@@ -206,65 +181,21 @@ impl Settings {
     }
 }
 
-fn parse_filter(raw: &str) -> Result<String, String> {
-    tracing_subscriber::EnvFilter::try_new(raw)
-        .map(|_| raw.to_owned())
-        .map_err(|e| e.to_string())
-}
-
-/// A Redis URL. It may carry a password, so `Debug` and `Display` show it redacted.
-#[derive(Clone)]
-pub struct RedisUrl(String);
-
-impl RedisUrl {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for RedisUrl {
-    type Err = String;
-
-    fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        // Parsing builds no connection; it only checks the scheme, host, port and db.
-        redis::Client::open(raw)
-            .map(|_| RedisUrl(raw.to_owned()))
-            .map_err(|e| format!("not a Redis URL: {e}"))
-    }
-}
-
-impl fmt::Display for RedisUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.split_once("://") {
-            Some((scheme, rest)) => match rest.rsplit_once('@') {
-                Some((_, host)) => write!(f, "{scheme}://***@{host}"),
-                None => f.write_str(&self.0),
-            },
-            None => f.write_str("***"),
-        }
-    }
-}
-
-impl fmt::Debug for RedisUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RedisUrl({self})")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chirp_runtime::LogFormat;
 
     #[test]
     fn defaults_hold_without_any_variable() {
         let s = Settings::try_parse_from(["chirp-fanout-worker"]).unwrap();
-        assert_eq!(s.redis_url.expose(), "redis://127.0.0.1:6379");
-        assert_eq!(s.timeline_cap, 800);
+        assert_eq!(s.shared.redis_url.expose(), "redis://127.0.0.1:6379");
+        assert_eq!(s.shared.timeline_cap, 800);
         assert_eq!(s.claim_idle_ms, 30_000);
         assert_eq!(s.max_deliveries, 5);
         assert_eq!(s.prune_idle_ms, 3_600_000);
         assert_eq!(s.metrics_bind, "127.0.0.1:9091".parse().unwrap());
-        assert_eq!(s.log_format, LogFormat::Text);
+        assert_eq!(s.shared.log_format, LogFormat::Text);
         let config = s.worker_config();
         assert_eq!(config.block, Duration::from_secs(2));
         assert!(!config.consumer.is_empty());
@@ -326,6 +257,7 @@ mod tests {
     fn invalid_values_are_refused() {
         for args in [
             ["--timeline-cap", "0"],
+            ["--timeline-cap", "100001"],
             ["--claim-idle-ms", "soon"],
             ["--max-deliveries", "0"],
             ["--prune-idle-ms", "0"],
@@ -338,12 +270,5 @@ mod tests {
             let parsed = Settings::try_parse_from(["chirp-fanout-worker", args[0], args[1]]);
             assert!(parsed.is_err(), "{args:?} was accepted");
         }
-    }
-
-    #[test]
-    fn a_password_in_the_redis_url_never_prints() {
-        let url: RedisUrl = "redis://:hunter2@db:6379/0".parse().unwrap();
-        assert_eq!(url.to_string(), "redis://***@db:6379/0");
-        assert!(!format!("{url:?}").contains("hunter2"));
     }
 }

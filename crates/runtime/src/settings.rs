@@ -1,0 +1,176 @@
+//! The settings both binaries read, and their types.
+
+use std::fmt;
+use std::ops::RangeInclusive;
+use std::str::FromStr;
+
+use clap::{Args, ValueEnum};
+
+/// The accepted values of `CHIRP_TIMELINE_CAP`, in the API and the workers alike (they must
+/// agree on the cap, so they must accept the same ones). The ceiling keeps a typo from making
+/// every home timeline a memory problem; 800 is the default.
+pub const TIMELINE_CAP: RangeInclusive<i64> = 1..=100_000;
+
+/// The settings that are the same setting in `chirp-api` and `chirp-fanout-worker`: flattened
+/// into both binaries' parsers, so the variables, defaults and accepted values are one. Flatten
+/// it last: `--help` lists these under their own heading, and clap keeps a heading for the
+/// arguments declared after it.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Shared by chirp-api and chirp-fanout-worker")]
+pub struct SharedSettings {
+    /// Redis to use: `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS.
+    #[arg(
+        long,
+        env = "CHIRP_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379"
+    )]
+    pub redis_url: RedisUrl,
+
+    /// Entries kept per home timeline; older ones fall off as new ones arrive. The API and the
+    /// fan-out workers must be given the same value.
+    #[arg(long, env = "CHIRP_TIMELINE_CAP", default_value_t = 800,
+          value_parser = clap::value_parser!(u32).range(TIMELINE_CAP))]
+    pub timeline_cap: u32,
+
+    /// Log line format.
+    #[arg(long, env = "CHIRP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter in `tracing`'s `EnvFilter` syntax, e.g. `info,chirp_domain=debug`.
+    #[arg(long = "log", env = "RUST_LOG", default_value = "info", value_parser = parse_filter)]
+    pub log_filter: String,
+}
+
+impl SharedSettings {
+    /// Installs logging as these settings say ([`crate::logging::init`]).
+    pub fn init_logging(&self) {
+        crate::logging::init(self.log_format, &self.log_filter);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+fn parse_filter(raw: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::try_new(raw)
+        .map(|_| raw.to_owned())
+        .map_err(|e| e.to_string())
+}
+
+/// A Redis URL. It may carry a password, so `Debug` and `Display` show it redacted; only
+/// [`RedisUrl::expose`] gives the URL itself, for connecting.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for RedisUrl {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        // Parsing builds no connection; it only checks the scheme, host, port and db.
+        redis::Client::open(raw)
+            .map(|_| RedisUrl(raw.to_owned()))
+            .map_err(|e| format!("not a Redis URL: {e}"))
+    }
+}
+
+impl fmt::Display for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.split_once("://") {
+            Some((scheme, rest)) => match rest.rsplit_once('@') {
+                Some((_, host)) => write!(f, "{scheme}://***@{host}"),
+                None => f.write_str(&self.0),
+            },
+            None => f.write_str("***"),
+        }
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RedisUrl({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        shared: SharedSettings,
+    }
+
+    fn parse(args: &[&str]) -> Result<SharedSettings, clap::Error> {
+        Cli::try_parse_from(std::iter::once("t").chain(args.iter().copied())).map(|c| c.shared)
+    }
+
+    #[test]
+    fn defaults_hold_without_any_variable() {
+        let s = parse(&[]).unwrap();
+        // The environment of the test run may set these; the defaults are what clap falls back on.
+        if std::env::var_os("CHIRP_REDIS_URL").is_none() {
+            assert_eq!(s.redis_url.expose(), "redis://127.0.0.1:6379");
+        }
+        if std::env::var_os("CHIRP_TIMELINE_CAP").is_none() {
+            assert_eq!(s.timeline_cap, 800);
+        }
+        if std::env::var_os("CHIRP_LOG_FORMAT").is_none() {
+            assert_eq!(s.log_format, LogFormat::Text);
+        }
+        if std::env::var_os("RUST_LOG").is_none() {
+            assert_eq!(s.log_filter, "info");
+        }
+    }
+
+    #[test]
+    fn the_timeline_cap_is_accepted_within_its_range_only() {
+        assert_eq!(parse(&["--timeline-cap", "1"]).unwrap().timeline_cap, 1);
+        assert_eq!(
+            parse(&["--timeline-cap", "100000"]).unwrap().timeline_cap,
+            100_000
+        );
+        assert!(parse(&["--timeline-cap", "0"]).is_err());
+        assert!(parse(&["--timeline-cap", "100001"]).is_err());
+    }
+
+    #[test]
+    fn invalid_values_are_refused() {
+        for args in [
+            ["--timeline-cap", "many"],
+            ["--log-format", "xml"],
+            ["--redis-url", "http://example.com"],
+            ["--log", "info,chirp=loud"],
+        ] {
+            assert!(parse(&args).is_err(), "{args:?} was accepted");
+        }
+        assert_eq!(
+            parse(&["--log-format", "json"]).unwrap().log_format,
+            LogFormat::Json
+        );
+    }
+
+    #[test]
+    fn a_password_in_the_redis_url_never_prints() {
+        let url: RedisUrl = "redis://:hunter2@db:6379/0".parse().unwrap();
+        assert_eq!(url.to_string(), "redis://***@db:6379/0");
+        assert!(!format!("{url:?}").contains("hunter2"));
+        let user: RedisUrl = "rediss://app:secret@db:6380".parse().unwrap();
+        assert_eq!(user.to_string(), "rediss://***@db:6380");
+        let plain: RedisUrl = "redis://host:6379".parse().unwrap();
+        assert_eq!(plain.to_string(), "redis://host:6379");
+        assert_eq!(plain.expose(), "redis://host:6379");
+    }
+}
