@@ -1,5 +1,4 @@
-use std::process::ExitCode;
-
+use anyhow::Context as _;
 use chirp_api::{Application, Settings, openapi};
 use clap::{Parser, Subcommand};
 
@@ -23,8 +22,10 @@ enum Command {
     Openapi,
 }
 
+/// Bad settings exit with clap's message and status 2; any other failure to start returns its
+/// error with every cause, which logs it and exits 1.
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     cli.settings.shared.init_logging();
     let result = match cli.command.unwrap_or(Command::Serve) {
@@ -35,43 +36,40 @@ async fn main() -> ExitCode {
         Command::Migrate => migrate(cli.settings).await,
         Command::Serve => serve(cli.settings).await,
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            tracing::error!("{message}");
-            eprintln!("chirp-api: {message}");
-            ExitCode::FAILURE
-        }
+    if let Err(e) = &result {
+        // For log collectors; `main`'s return prints the same chain to stderr.
+        tracing::error!(error = format!("{e:#}"), "chirp-api failed");
     }
+    result
 }
 
-async fn serve(settings: Settings) -> Result<(), String> {
+async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings)
         .await
-        .map_err(|e| e.to_string())?;
+        .context("starting chirp-api")?;
     let handle = app.handle();
     // Only once serving: until then a signal stops the process at once, as it should while
     // start-up is still waiting for Redis.
-    let stopped = chirp_runtime::shutdown_signal()
-        .map_err(|e| format!("SIGTERM and SIGINT handlers: {e}"))?;
+    let stopped =
+        chirp_runtime::shutdown_signal().context("installing the SIGTERM and SIGINT handlers")?;
     tokio::spawn(async move {
         let name = stopped.await;
         // Stop accepting, let in-flight requests finish.
         tracing::info!(signal = name, "draining in-flight requests, then stopping");
         handle.stop(true).await;
     });
-    app.run_until_stopped().await.map_err(|e| e.to_string())?;
+    app.run_until_stopped().await.context("serving")?;
     tracing::info!("chirp-api stopped");
     Ok(())
 }
 
-async fn migrate(settings: Settings) -> Result<(), String> {
-    let store =
-        chirp_domain::Store::connect(settings.shared.redis_url.expose(), 2, Default::default())
-            .map_err(|e| e.to_string())?;
+async fn migrate(settings: Settings) -> anyhow::Result<()> {
+    let redis_url = &settings.shared.redis_url;
+    let store = chirp_domain::Store::connect(redis_url.expose(), 2, Default::default())
+        .with_context(|| format!("redis at {redis_url}"))?;
     let applied = chirp_domain::migrations::run(&store)
         .await
-        .map_err(|e| format!("migrations failed: {e}"))?;
+        .context("migrations failed")?;
     tracing::info!(?applied, "migrations done");
     Ok(())
 }

@@ -1,9 +1,9 @@
 //! `chirp-fanout-worker`: reads its settings, sets up logging and metrics, runs migrations, and
-//! runs one [`Worker`] until SIGTERM or SIGINT.
+//! runs one [`Worker`](chirp_fanout_worker::Worker) per fan-out stream until SIGTERM or SIGINT.
 
-use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use chirp_domain::{Store, migrations, redis_pool};
 use chirp_fanout_worker::settings::{Command, DlqAction};
 use chirp_fanout_worker::{Settings, dlq, error, metrics, run_all};
@@ -12,31 +12,31 @@ use tokio::sync::watch;
 /// Pooled connections the worker uses: one for stream bookkeeping, a few for applying events.
 const POOL_SIZE: usize = 4;
 
+/// Bad settings exit with clap's message and status 2 ([`Settings::load`]); any other failure to
+/// start (or of a `dlq` command) returns its error with every cause, which logs it and exits 1.
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn main() -> anyhow::Result<()> {
     let settings = Settings::load();
     settings.shared.init_logging();
     let result = match &settings.command {
         Some(Command::Dlq { action }) => dlq_command(&settings, action).await,
         None | Some(Command::Run) => run(settings).await,
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            tracing::error!("{message}");
-            ExitCode::FAILURE
-        }
+    if let Err(e) = &result {
+        // For log collectors; `main`'s return prints the same chain to stderr.
+        tracing::error!(error = format!("{e:#}"), "chirp-fanout-worker failed");
     }
+    result
 }
 
-async fn run(settings: Settings) -> Result<(), String> {
-    metrics::install(settings.metrics_bind)
-        .map_err(|e| format!("metrics endpoint on {}: {e}", settings.metrics_bind))?;
-
-    let stopped = stop_on_signal().map_err(|e| format!("SIGTERM and SIGINT handlers: {e}"))?;
+async fn run(settings: Settings) -> anyhow::Result<()> {
     let redis_url = &settings.shared.redis_url;
+    metrics::install(settings.metrics_bind)
+        .with_context(|| format!("metrics endpoint on {}", settings.metrics_bind))?;
+
+    let stopped = stop_on_signal().context("installing the SIGTERM and SIGINT handlers")?;
     let pool = redis_pool::build_pool(redis_url.expose(), POOL_SIZE)
-        .map_err(|e| format!("redis pool for {redis_url}: {e}"))?;
+        .with_context(|| format!("redis pool for {redis_url}"))?;
     let store = Store::new(pool, settings.limits());
     let config = settings.worker_config();
     tracing::info!(
@@ -60,22 +60,27 @@ async fn run(settings: Settings) -> Result<(), String> {
 }
 
 /// `dlq list` / `dlq replay`: prints to stdout, so it can be piped to `jq`.
-async fn dlq_command(settings: &Settings, action: &DlqAction) -> Result<(), String> {
+async fn dlq_command(settings: &Settings, action: &DlqAction) -> anyhow::Result<()> {
     let redis_url = &settings.shared.redis_url;
     let pool = redis_pool::build_pool(redis_url.expose(), 1)
-        .map_err(|e| format!("redis pool for {redis_url}: {e}"))?;
+        .with_context(|| format!("redis pool for {redis_url}"))?;
     let mut conn = redis_pool::shared(&pool)
         .await
-        .map_err(|e| format!("redis at {redis_url}: {e}"))?;
+        .with_context(|| format!("redis at {redis_url}"))?;
     match action {
         DlqAction::List { count } => {
-            for letter in dlq::list(&mut conn, *count).await.map_err(|e| e.chain())? {
+            let letters = dlq::list(&mut conn, *count)
+                .await
+                .context("listing dead letters")?;
+            for letter in letters {
                 println!("{letter}");
             }
         }
         DlqAction::Replay { ids, all } => {
             let ids = if *all { &[][..] } else { &ids[..] };
-            let replayed = dlq::replay(&mut conn, ids).await.map_err(|e| e.chain())?;
+            let replayed = dlq::replay(&mut conn, ids)
+                .await
+                .context("replaying dead letters")?;
             for id in &replayed {
                 println!("replayed {id}");
             }
