@@ -150,7 +150,9 @@ mod tests {
             assert!(m.name.starts_with(&format!("{:04}_", m.version)));
             let keys = m.keys();
             assert!(!keys.is_empty(), "{} declares no keys", m.name);
-            let slot = m.slot().unwrap_or_else(|| panic!("{} names no slot", m.name));
+            let slot = m
+                .slot()
+                .unwrap_or_else(|| panic!("{} names no slot", m.name));
             for key in keys {
                 assert_eq!(keys::hash_tag(key), slot, "{}: {key}", m.name);
             }
