@@ -1,4 +1,4 @@
-//! Numbered data migrations (`migrations-redis-lua/migrations/NNNN_name.lua`), applied once
+//! Numbered data migrations (`migrations-redis-lua/data-migrations/NNNN_name.lua`), applied once
 //! each, in order, and recorded in `chirp:{migrations}:applied`.
 //!
 //! Several processes may start at once: one takes `chirp:{migrations}:lock` and runs what is
@@ -29,7 +29,7 @@ macro_rules! migration {
             name: $name,
             source: include_str!(concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/../../migrations-redis-lua/migrations/",
+                "/../../migrations-redis-lua/data-migrations/",
                 $name,
                 ".lua"
             )),

@@ -1,4 +1,4 @@
-//! The Lua scripts of `migrations-redis-lua/scripts`, compiled into the binary.
+//! The Lua scripts of `migrations-redis-lua/runtime-scripts`, compiled into the binary.
 //!
 //! `redis::Script` sends EVALSHA and loads the script on NOSCRIPT by itself when invoked alone;
 //! inside a pipeline it does not, so [`run_pipeline`] loads every script and retries once when
@@ -14,7 +14,7 @@ macro_rules! script {
         pub static $name: LazyLock<Script> = LazyLock::new(|| {
             Script::new(include_str!(concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/../../migrations-redis-lua/scripts/",
+                "/../../migrations-redis-lua/runtime-scripts/",
                 $file
             )))
         });
@@ -74,5 +74,51 @@ where
             pipe.query_async(conn).await
         }
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Every runtime script opens with its header: the slot it runs in and the keys it takes,
+    /// and every `chirp:` key named in the header carries a `{hash-tag}`.
+    #[test]
+    fn every_runtime_script_names_its_slot_and_keys() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../migrations-redis-lua/runtime-scripts");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let source = std::fs::read_to_string(&path).unwrap();
+            let header: Vec<&str> = source
+                .lines()
+                .skip_while(|l| l.starts_with("#!")) // `#!lua flags=...`
+                .take_while(|l| l.starts_with("--"))
+                .collect();
+            let name = path.display();
+            assert!(
+                header.iter().any(|l| l.starts_with("-- Slot: ")),
+                "{name} names no slot"
+            );
+            assert!(
+                header.iter().any(|l| l.contains("KEYS[1]")),
+                "{name} lists no keys"
+            );
+            for word in header.iter().flat_map(|l| l.split_whitespace()) {
+                if word.starts_with("chirp:") {
+                    assert!(
+                        word.contains('{') && word.contains('}'),
+                        "{name}: {word} has no hash tag"
+                    );
+                }
+            }
+            seen += 1;
+        }
+        assert!(
+            seen >= super::all().len(),
+            "found {seen} scripts in {}",
+            dir.display()
+        );
     }
 }

@@ -86,11 +86,11 @@ pub(crate) async fn trim(conn: &mut impl ConnectionLike, stream: &str) -> Result
         .await?)
 }
 
-/// `migrations-redis-lua/scripts/prune_consumers.lua`: the check and the deletes in one step.
+/// `migrations-redis-lua/runtime-scripts/prune_consumers.lua`: the check and the deletes in one step.
 static PRUNE_CONSUMERS: LazyLock<Script> = LazyLock::new(|| {
     Script::new(include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../migrations-redis-lua/scripts/prune_consumers.lua"
+        "/../../migrations-redis-lua/runtime-scripts/prune_consumers.lua"
     )))
 });
 
