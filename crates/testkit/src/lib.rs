@@ -13,22 +13,26 @@
 //! # Layout
 //! - [`server`]: [`RedisServer`], a `redis-server` found on `PATH`, on a free port, killed on
 //!   drop; and [`connect`], a connection whose every call is bounded in time.
+//! - [`cluster`]: [`RedisCluster`], three masters and three replicas of those servers joined
+//!   into a Redis Cluster, and [`slot_of`], a key's cluster slot.
 //! - [`os`]: [`free_port`], [`find_program`] (a `PATH` lookup), [`send_signal`] (kill(1)).
 //! - [`poll`]: [`eventually`] and [`eventually_within`] (fail at a deadline), [`poll_until`] and
 //!   [`poll_every`] (give up at one), all taking a check that answers `bool` or `Option<T>`.
 //! - [`fanout`]: where each fan-out stream stands with the `fanout` consumer group
 //!   ([`fanout_backlog`], [`drained`], [`wait_drained`]), its consumers, and the dead letters.
 
+pub mod cluster;
 pub mod fanout;
 pub mod os;
 pub mod poll;
 pub mod server;
 
+pub use cluster::{RedisCluster, slot_of};
 pub use fanout::{
     Consumer, DeadLetter, NotDrained, StreamBacklog, consumers, dead_letters, drained,
     fanout_backlog, fanout_streams, pending, stream_len, wait_drained,
 };
-pub use os::{find_program, free_port, send_signal, try_send_signal};
+pub use os::{find_program, free_cluster_port, free_port, send_signal, try_send_signal};
 pub use poll::{
     DEADLINE, POLL_INTERVAL, Ready, eventually, eventually_within, poll_every, poll_until,
 };

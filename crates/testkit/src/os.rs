@@ -14,6 +14,29 @@ pub fn free_port() -> u16 {
         .expect("a free port on 127.0.0.1")
 }
 
+/// A loopback port for a Redis Cluster node: free, and so is its cluster bus port (`port +
+/// 10000`), which must stay below 65536. Drawn from 20000..45000, below the kernel's ephemeral
+/// range, so a port the OS hands out meanwhile is unlikely to collide.
+pub fn free_cluster_port() -> u16 {
+    let seed = std::process::id() as u64
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+    (0..1000u64)
+        .map(|i| {
+            20_000
+                + ((seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(i * 7919))
+                    % 25_000) as u16
+        })
+        .find(|&port| {
+            TcpListener::bind(("127.0.0.1", port)).is_ok()
+                && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok()
+        })
+        .expect("a free port pair for a cluster node on 127.0.0.1")
+}
+
 /// The first executable file called `name` in a directory of `PATH`, as a shell would find it.
 /// Looked up by hand, so that a missing program is reported by its name and not as an opaque
 /// "No such file or directory" from `spawn`.

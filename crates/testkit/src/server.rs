@@ -45,6 +45,7 @@ enum DataDir {
 /// How to start a [`RedisServer`]: extra arguments, a data directory, a log file.
 #[derive(Debug, Default, Clone)]
 pub struct RedisServerBuilder {
+    port: Option<u16>,
     args: Vec<String>,
     dir: Option<PathBuf>,
     log: Option<PathBuf>,
@@ -65,6 +66,13 @@ impl RedisServerBuilder {
 
     /// The data directory (RDB and AOF files), kept after the server is dropped. Without one, a
     /// temporary directory is created and removed with the server.
+    /// Listens on `port` instead of a free one picked at start (a cluster node's port must
+    /// leave room for its bus port, `port + 10000`: see [`crate::free_cluster_port`]).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
     pub fn dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.dir = Some(dir.into());
         self
@@ -89,7 +97,7 @@ impl RedisServerBuilder {
             None => DataDir::Temporary(tempfile::tempdir()?),
         };
         let mut server = RedisServer {
-            port: 0,
+            port: self.port.unwrap_or(0),
             dir,
             args: self.args,
             log: self.log,
