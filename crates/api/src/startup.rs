@@ -27,13 +27,13 @@ use crate::{bare_errors, body_timeout, extract, limits, openapi, routes, telemet
 pub enum StartupError {
     #[error("configuration: {0}")]
     Config(String),
-    #[error("redis at {url}: {source}")]
+    #[error("redis at {url}")]
     Redis {
         url: String,
         #[source]
         source: chirp_domain::Error,
     },
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         addr: String,
         #[source]
