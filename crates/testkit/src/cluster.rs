@@ -97,26 +97,27 @@ impl RedisCluster {
         Ok(())
     }
 
-    /// Polls every node until each says `cluster_state:ok` and knows all 16384 slots, and every
-    /// replica's link to its master is up.
+    /// Polls every node until each says `cluster_state:ok`, knows all 16384 slots and sees
+    /// [`MASTERS`] replicas, and every replica's link to its master is up. (`--cluster create`
+    /// returns before every node has heard of every replica.)
     fn wait_ready(&self) -> io::Result<()> {
         let started = Instant::now();
         loop {
-            let ready = self.nodes.iter().all(|node| {
+            let mut linked = 0;
+            let every_node_agrees = self.nodes.iter().all(|node| {
                 let mut conn = node.conn();
-                let cluster: String = redis::cmd("CLUSTER")
-                    .arg("INFO")
-                    .query(&mut conn)
-                    .unwrap_or_default();
-                let replication: String = redis::cmd("INFO")
-                    .arg("replication")
-                    .query(&mut conn)
-                    .unwrap_or_default();
+                let query = |cmd: &mut redis::Cmd, conn: &mut redis::Connection| {
+                    cmd.query::<String>(conn).unwrap_or_default()
+                };
+                let cluster = query(redis::cmd("CLUSTER").arg("INFO"), &mut conn);
+                let nodes = query(redis::cmd("CLUSTER").arg("NODES"), &mut conn);
+                let replication = query(redis::cmd("INFO").arg("replication"), &mut conn);
+                linked += usize::from(replication.contains("master_link_status:up"));
                 cluster.contains("cluster_state:ok")
                     && cluster.contains("cluster_slots_ok:16384")
-                    && (replication.contains("role:master")
-                        || replication.contains("master_link_status:up"))
+                    && nodes.lines().filter(|l| l.contains("slave")).count() == MASTERS
             });
+            let ready = every_node_agrees && linked == MASTERS;
             if ready {
                 return Ok(());
             }
