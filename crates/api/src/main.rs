@@ -65,7 +65,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 
 async fn migrate(settings: Settings) -> anyhow::Result<()> {
     let redis_url = &settings.shared.redis_url;
-    let store = chirp_domain::Store::connect(redis_url.expose(), 2, Default::default())
+    let target = settings
+        .shared
+        .redis_target()
+        .await
+        .with_context(|| format!("redis at {redis_url}"))?;
+    let store = chirp_domain::Store::open(&target, 2, Default::default(), false)
+        .await
         .with_context(|| format!("redis at {redis_url}"))?;
     let applied = chirp_domain::migrations::run(&store)
         .await

@@ -15,7 +15,7 @@ use chirp_domain::auth::{PasswordHasher, TokenKeys};
 use chirp_domain::hashing::HashingPool;
 use chirp_domain::migrations;
 use chirp_domain::ratelimit::RateLimiter;
-use chirp_domain::redis_pool;
+use chirp_domain::redis_pool::{self, Target};
 use chirp_domain::store::Limits;
 
 use crate::settings::CorsOrigins;
@@ -61,9 +61,7 @@ impl Application {
             ..Limits::default()
         };
         // Start-up's own connections: wait for Redis, migrate. The HTTP workers get theirs below.
-        let startup =
-            Store::connect(settings.shared.redis_url.expose(), 2, limits).map_err(redis_err)?;
-        wait_for_redis(&startup).await.map_err(redis_err)?;
+        let (target, startup) = wait_for_redis(&settings, limits).await.map_err(redis_err)?;
         if settings.migrate_on_start {
             migrations::run(&startup).await.map_err(redis_err)?;
         }
@@ -99,10 +97,11 @@ impl Application {
             .max(1);
         let per_worker = (settings.redis_pool_size as usize).div_ceil(workers).max(1);
         // Each with a pool for writes and one for reads (see `Store::read_conn`).
-        let stores = (0..workers)
-            .map(|_| Store::connect_split(settings.shared.redis_url.expose(), per_worker, limits))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(redis_err)?;
+        let mut stores = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            let store = Store::open(&target, per_worker, limits, true).await;
+            stores.push(store.map_err(redis_err)?);
+        }
         // The factory below is cloned into every worker thread, so what it shares is in an Arc.
         let per_thread = Arc::new((template, stores, AtomicUsize::new(0)));
         telemetry::init_metrics();
@@ -194,12 +193,23 @@ fn cors(origins: &CorsOrigins) -> actix_cors::Cors {
     }
 }
 
-async fn wait_for_redis(store: &Store) -> Result<(), chirp_domain::Error> {
+/// Waits until the configured Redis answers; returns what it is (one server or a cluster) and
+/// a store on it for start-up's own work.
+async fn wait_for_redis(
+    settings: &Settings,
+    limits: Limits,
+) -> Result<(Target, Store), chirp_domain::Error> {
     let started = Instant::now();
     let mut warned = false;
     loop {
-        match store.ping().await {
-            Ok(()) => return Ok(()),
+        let attempt = async {
+            let target = settings.shared.redis_target().await?;
+            let store = Store::open(&target, 2, limits, false).await?;
+            store.ping().await?;
+            Ok::<_, chirp_domain::Error>((target, store))
+        };
+        match attempt.await {
+            Ok(ready) => return Ok(ready),
             Err(e) if started.elapsed() < REDIS_WAIT => {
                 if !warned {
                     tracing::warn!(error = %e, "waiting for redis");

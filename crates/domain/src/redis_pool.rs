@@ -16,7 +16,14 @@ use std::time::Duration;
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use deadpool_redis::{Runtime, Timeouts};
 use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster_async::ClusterConnection;
 use redis::{AsyncConnectionConfig, Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
+
+pub mod cluster;
+pub mod timeouts;
+
+pub use cluster::{Mode, Target};
+pub use timeouts::{CONNECT_TIMEOUT, RECYCLE_TIMEOUT, RESPONSE_TIMEOUT, WAIT_TIMEOUT};
 
 /// The most Redis time one request may spend, all its calls together.
 pub const REQUEST_BUDGET: Duration = Duration::from_millis(1500);
@@ -78,15 +85,6 @@ async fn within_budget<T>(
     outcome
 }
 
-/// How long one Redis call may take before it fails.
-pub const RESPONSE_TIMEOUT: Duration = Duration::from_millis(700);
-/// How long connecting may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
-/// How long a pooled connection's health check (a PING after it was idle) may take.
-pub const RECYCLE_TIMEOUT: Duration = Duration::from_millis(500);
-/// How long a caller waits for a free connection when all are busy.
-pub const WAIT_TIMEOUT: Duration = Duration::from_millis(500);
-
 // Linked for its `ring` feature alone (see the workspace Cargo.toml): it selects the crypto
 // provider that `rediss://` connections need.
 use rustls as _;
@@ -105,11 +103,54 @@ pub type PoolError = managed::PoolError<RedisError>;
 /// [`blocking_connection`]), so nothing one user does can leak into another's state.
 #[derive(Clone)]
 pub struct Connection {
-    inner: MultiplexedConnection,
+    inner: Inner,
     failed: Arc<AtomicBool>,
+    /// Whether a pipeline's commands must run in their order also on a cluster.
+    in_order: bool,
+}
+
+/// One Redis, or a Redis Cluster (see [`cluster`]).
+#[derive(Clone)]
+enum Inner {
+    Single(MultiplexedConnection),
+    /// Routes each command by its key's slot and follows `MOVED`/`ASK` by itself; a pipeline
+    /// must keep to one slot.
+    Cluster(ClusterConnection),
+}
+
+impl From<MultiplexedConnection> for Connection {
+    fn from(conn: MultiplexedConnection) -> Self {
+        Self::new(Inner::Single(conn))
+    }
+}
+
+impl From<ClusterConnection> for Connection {
+    fn from(conn: ClusterConnection) -> Self {
+        Self::new(Inner::Cluster(conn))
+    }
 }
 
 impl Connection {
+    fn new(inner: Inner) -> Self {
+        Self {
+            inner,
+            failed: Arc::new(AtomicBool::new(false)),
+            in_order: false,
+        }
+    }
+
+    /// This connection, sending each pipeline so that its commands run in their order: as it
+    /// always is on one Redis; on a cluster, run by run of commands of one slot, one run after
+    /// another, instead of every slot at once. For writes whose order across slots matters (a
+    /// tweet's record before its id enters a timeline, since a read drops ids whose record is
+    /// missing).
+    pub fn in_order(&self) -> Self {
+        Self {
+            in_order: true,
+            ..self.clone()
+        }
+    }
+
     /// Marks the connection as failed after an error that may have left it unusable: a
     /// dropped or broken socket, or a reply that never came (the stream's position is then
     /// unknown to us). Errors that Redis itself answered (WRONGTYPE, NOSCRIPT, a script's
@@ -133,7 +174,10 @@ impl Connection {
 impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
-            let outcome = within_budget(self.inner.req_packed_command(cmd)).await;
+            let outcome = match &mut self.inner {
+                Inner::Single(c) => within_budget(c.req_packed_command(cmd)).await,
+                Inner::Cluster(c) => within_budget(c.req_packed_command(cmd)).await,
+            };
             self.note(&outcome);
             outcome
         })
@@ -146,15 +190,28 @@ impl ConnectionLike for Connection {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         Box::pin(async move {
-            let outcome =
-                within_budget(self.inner.req_packed_commands(pipeline, offset, count)).await;
+            let outcome = match &mut self.inner {
+                Inner::Single(c) => {
+                    within_budget(c.req_packed_commands(pipeline, offset, count)).await
+                }
+                // A plain pipeline (a transaction is sent as one command at `len + 1`).
+                Inner::Cluster(c) if offset == 0 && count == pipeline.len() => {
+                    within_budget(cluster::pipeline_by_slot(c, pipeline, self.in_order)).await
+                }
+                Inner::Cluster(c) => {
+                    within_budget(c.req_packed_commands(pipeline, offset, count)).await
+                }
+            };
             self.note(&outcome);
             outcome
         })
     }
 
     fn get_db(&self) -> i64 {
-        self.inner.get_db()
+        match &self.inner {
+            Inner::Single(c) => c.get_db(),
+            Inner::Cluster(c) => c.get_db(),
+        }
     }
 }
 
@@ -181,10 +238,7 @@ impl managed::Manager for Manager {
     type Error = RedisError;
 
     async fn create(&self) -> Result<Connection, RedisError> {
-        Ok(Connection {
-            inner: self.inner.create().await?,
-            failed: Arc::new(AtomicBool::new(false)),
-        })
+        Ok(Connection::from(self.inner.create().await?))
     }
 
     async fn recycle(&self, conn: &mut Connection, metrics: &Metrics) -> RecycleResult<RedisError> {
@@ -249,16 +303,26 @@ pub async fn shared(pool: &Pool) -> Result<Connection, PoolError> {
 }
 
 /// A dedicated connection for blocking reads (`XREADGROUP ... BLOCK`): its response timeout
-/// must outlast the block, which the pool's must not.
+/// must outlast the block, which the pool's must not. On a cluster, sockets of its own to every
+/// node (a blocking read holds its node's socket, so it must share it with nothing).
 pub async fn blocking_connection(
-    url: &str,
+    target: &Target,
     block: Duration,
-) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
-    let client = redis::Client::open(url)?;
+) -> redis::RedisResult<Connection> {
+    let url = match target {
+        Target::Cluster(nodes) => {
+            return cluster::connect(nodes, block + RESPONSE_TIMEOUT)
+                .await
+                .map(Connection::from);
+        }
+        Target::Standalone(url) => url,
+    };
+    let client = redis::Client::open(url.as_str())?;
     let config = AsyncConnectionConfig::new()
         .set_response_timeout(Some(block + RESPONSE_TIMEOUT))
         .set_connection_timeout(Some(CONNECT_TIMEOUT));
     client
         .get_multiplexed_async_connection_with_config(&config)
         .await
+        .map(Connection::from)
 }

@@ -53,19 +53,20 @@ fn all() -> [&'static Script; 13] {
     ]
 }
 
-/// Loads every script into Redis's script cache.
-pub async fn load_all<C: ConnectionLike>(conn: &mut C) -> redis::RedisResult<()> {
-    let mut pipe = redis::pipe();
+/// Loads every script into Redis's script cache: on a cluster, into every node's (a `SCRIPT
+/// LOAD` command alone goes to all nodes; inside a pipeline it would reach one), replicas
+/// included, since Redis does not replicate the cache and a promoted replica needs them.
+pub async fn load_all<C: ConnectionLike + Send>(conn: &mut C) -> redis::RedisResult<()> {
     for script in all() {
-        pipe.load_script(script).ignore();
+        script.load_async(conn).await?;
     }
-    pipe.query_async::<()>(conn).await
+    Ok(())
 }
 
 /// Runs an idempotent pipeline that may contain EVALSHAs, loading the scripts on NOSCRIPT.
 pub async fn run_pipeline<C, T>(conn: &mut C, pipe: &Pipeline) -> redis::RedisResult<T>
 where
-    C: ConnectionLike,
+    C: ConnectionLike + Send,
     T: redis::FromRedisValue,
 {
     match pipe.query_async(conn).await {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use chirp_domain::{Store, migrations, redis_pool};
+use chirp_domain::{Store, migrations};
 use chirp_fanout_worker::settings::{Command, DlqAction};
 use chirp_fanout_worker::{Settings, dlq, error, metrics, run_all};
 use tokio::sync::watch;
@@ -35,9 +35,9 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         .with_context(|| format!("metrics endpoint on {}", settings.metrics_bind))?;
 
     let stopped = stop_on_signal().context("installing the SIGTERM and SIGINT handlers")?;
-    let pool = redis_pool::build_pool(redis_url.expose(), POOL_SIZE)
-        .with_context(|| format!("redis pool for {redis_url}"))?;
-    let store = Store::new(pool, settings.limits());
+    let Some(store) = open_store(&settings, stopped.clone()).await else {
+        return Ok(());
+    };
     let config = settings.worker_config();
     tracing::info!(
         redis = %redis_url,
@@ -62,9 +62,16 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
 /// `dlq list` / `dlq replay`: prints to stdout, so it can be piped to `jq`.
 async fn dlq_command(settings: &Settings, action: &DlqAction) -> anyhow::Result<()> {
     let redis_url = &settings.shared.redis_url;
-    let pool = redis_pool::build_pool(redis_url.expose(), 1)
-        .with_context(|| format!("redis pool for {redis_url}"))?;
-    let mut conn = redis_pool::shared(&pool)
+    let target = settings
+        .shared
+        .redis_target()
+        .await
+        .with_context(|| format!("redis at {redis_url}"))?;
+    let store = Store::open(&target, 1, settings.limits(), false)
+        .await
+        .with_context(|| format!("redis at {redis_url}"))?;
+    let mut conn = store
+        .conn()
         .await
         .with_context(|| format!("redis at {redis_url}"))?;
     match action {
@@ -88,6 +95,33 @@ async fn dlq_command(settings: &Settings, action: &DlqAction) -> anyhow::Result<
         }
     }
     Ok(())
+}
+
+/// The store on the configured Redis (one server or a cluster), retrying while Redis does not
+/// answer: telling the two apart may need to ask it. `None` if stopped meanwhile.
+async fn open_store(settings: &Settings, stopped: watch::Receiver<bool>) -> Option<Store> {
+    let mut delay = Duration::from_millis(100);
+    let mut warned = false;
+    loop {
+        let opened = async {
+            let target = settings.shared.redis_target().await?;
+            Store::open(&target, POOL_SIZE, settings.limits(), false).await
+        };
+        match opened.await {
+            Ok(store) => return Some(store),
+            Err(e) => {
+                if !warned {
+                    tracing::warn!(error = %error::chain(&e), "redis not reachable yet, retrying");
+                    warned = true;
+                }
+            }
+        }
+        tokio::select! {
+            () = wait_for(stopped.clone()) => return None,
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
 }
 
 /// Applies pending data migrations, retrying while Redis is unavailable: a worker started before

@@ -4,6 +4,7 @@ use std::fmt;
 use std::ops::RangeInclusive;
 use std::str::FromStr;
 
+use chirp_domain::redis_pool::{Mode, Target, cluster::node_list};
 use clap::{Args, ValueEnum};
 
 /// The accepted values of `CHIRP_TIMELINE_CAP`, in the API and the workers alike (they must
@@ -18,13 +19,19 @@ pub const TIMELINE_CAP: RangeInclusive<i64> = 1..=100_000;
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Shared by chirp-api and chirp-fanout-worker")]
 pub struct SharedSettings {
-    /// Redis to use: `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS.
+    /// Redis to use: `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS; for a
+    /// Redis Cluster, one or more of its nodes' URLs, comma-separated.
     #[arg(
         long,
         env = "CHIRP_REDIS_URL",
         default_value = "redis://127.0.0.1:6379"
     )]
     pub redis_url: RedisUrl,
+
+    /// `standalone`, `cluster`, or `auto`: a cluster when several URLs are given or the server
+    /// reports `cluster_enabled:1`.
+    #[arg(long, env = "CHIRP_REDIS_MODE", default_value = "auto")]
+    pub redis_mode: Mode,
 
     /// Entries kept per home timeline; older ones fall off as new ones arrive. The API and the
     /// fan-out workers must be given the same value.
@@ -42,6 +49,12 @@ pub struct SharedSettings {
 }
 
 impl SharedSettings {
+    /// The Redis these settings name. With `auto` and one URL this asks the server whether it
+    /// is a cluster node, so Redis must answer.
+    pub async fn redis_target(&self) -> redis::RedisResult<Target> {
+        Target::resolve(self.redis_url.expose(), self.redis_mode).await
+    }
+
     /// Installs logging as these settings say ([`crate::logging::init`]).
     pub fn init_logging(&self) {
         crate::logging::init(self.log_format, &self.log_filter);
@@ -62,8 +75,9 @@ fn parse_filter(raw: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
-/// A Redis URL. It may carry a password, so `Debug` and `Display` show it redacted; only
-/// [`RedisUrl::expose`] gives the URL itself, for connecting.
+/// A Redis URL, or a comma-separated list of a cluster's node URLs. It may carry a password, so
+/// `Debug` and `Display` show it redacted; only [`RedisUrl::expose`] gives the URL itself, for
+/// connecting.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RedisUrl(String);
 
@@ -78,21 +92,30 @@ impl FromStr for RedisUrl {
 
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
         // Parsing builds no connection; it only checks the scheme, host, port and db.
-        redis::Client::open(raw)
-            .map(|_| RedisUrl(raw.to_owned()))
-            .map_err(|e| format!("not a Redis URL: {e}"))
+        let nodes = node_list(raw);
+        if nodes.is_empty() {
+            return Err("names no Redis".to_owned());
+        }
+        for url in &nodes {
+            redis::Client::open(url.as_str()).map_err(|e| format!("not a Redis URL: {e}"))?;
+        }
+        Ok(RedisUrl(raw.to_owned()))
     }
 }
 
 impl fmt::Display for RedisUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.split_once("://") {
-            Some((scheme, rest)) => match rest.rsplit_once('@') {
-                Some((_, host)) => write!(f, "{scheme}://***@{host}"),
-                None => f.write_str(&self.0),
-            },
-            None => f.write_str("***"),
-        }
+        let redacted: Vec<String> = node_list(&self.0)
+            .iter()
+            .map(|url| match url.split_once("://") {
+                Some((scheme, rest)) => match rest.rsplit_once('@') {
+                    Some((_, host)) => format!("{scheme}://***@{host}"),
+                    None => url.clone(),
+                },
+                None => "***".to_owned(),
+            })
+            .collect();
+        f.write_str(&redacted.join(","))
     }
 }
 
@@ -172,5 +195,18 @@ mod tests {
         let plain: RedisUrl = "redis://host:6379".parse().unwrap();
         assert_eq!(plain.to_string(), "redis://host:6379");
         assert_eq!(plain.expose(), "redis://host:6379");
+    }
+
+    #[test]
+    fn a_cluster_is_named_by_a_list_of_nodes_and_each_must_parse() {
+        let list: RedisUrl = "redis://:pw@a:7000, redis://:pw@b:7001".parse().unwrap();
+        assert_eq!(list.to_string(), "redis://***@a:7000,redis://***@b:7001");
+        assert!(!format!("{list:?}").contains("pw"));
+        for bad in ["redis://a:7000,http://b", " , ", ""] {
+            assert!(bad.parse::<RedisUrl>().is_err(), "{bad:?} was accepted");
+        }
+        let s = parse(&["--redis-mode", "cluster"]).unwrap();
+        assert_eq!(s.redis_mode, Mode::Cluster);
+        assert!(parse(&["--redis-mode", "sharded"]).is_err());
     }
 }

@@ -3,7 +3,9 @@
 
 use redis::aio::ConnectionLike;
 
-use crate::redis_pool::{self, Connection, Pool};
+use redis::cluster_async::ClusterConnection;
+
+use crate::redis_pool::{self, Connection, Pool, RESPONSE_TIMEOUT, Target, cluster};
 
 use crate::error::Result;
 use crate::events::FanoutEvent;
@@ -38,12 +40,26 @@ impl Default for Limits {
 /// blocks every later command on its connection, so reads on a connection that writes share
 /// would wait with it. The API gives reads a pool of their own ([`Store::connect_split`]);
 /// elsewhere one pool serves both.
+///
+/// On a Redis Cluster ([`Store::open`] with a cluster target) the connections are cluster
+/// connections, shared rather than pooled: one for writes and, when split, one for reads.
 #[derive(Clone)]
 pub struct Store {
-    pool: Pool,
-    /// Reads' own pool, when they have one.
-    reads: Option<Pool>,
+    backend: Backend,
     pub limits: Limits,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Pooled {
+        pool: Pool,
+        /// Reads' own pool, when they have one.
+        reads: Option<Pool>,
+    },
+    Cluster {
+        conn: ClusterConnection,
+        reads: Option<ClusterConnection>,
+    },
 }
 
 /// How a store's connections are used right now, summed over its pools (for the metrics).
@@ -58,10 +74,42 @@ pub struct PoolStatus {
 impl Store {
     pub fn new(pool: Pool, limits: Limits) -> Self {
         Self {
-            pool,
-            reads: None,
+            backend: Backend::Pooled { pool, reads: None },
             limits,
         }
+    }
+
+    /// A store on `target`: pools of at most `pool_size` connections on one Redis, shared
+    /// cluster connections on a cluster (which connect now, so this waits for the cluster).
+    /// With `split_reads`, reads get connections of their own (see [`Store::read_conn`]).
+    pub async fn open(
+        target: &Target,
+        pool_size: usize,
+        limits: Limits,
+        split_reads: bool,
+    ) -> Result<Self> {
+        let backend = match target {
+            Target::Standalone(url) => Backend::Pooled {
+                pool: redis_pool::build_pool(url, pool_size)?,
+                reads: match split_reads {
+                    true => Some(redis_pool::build_pool(url, pool_size)?),
+                    false => None,
+                },
+            },
+            Target::Cluster(nodes) => Backend::Cluster {
+                conn: cluster::connect(nodes, RESPONSE_TIMEOUT).await?,
+                reads: match split_reads {
+                    true => Some(cluster::connect(nodes, RESPONSE_TIMEOUT).await?),
+                    false => None,
+                },
+            },
+        };
+        Ok(Self { backend, limits })
+    }
+
+    /// Whether this store runs on a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.backend, Backend::Cluster { .. })
     }
 
     /// A store on the Redis at `url`, with one pool of at most `pool_size` connections.
@@ -73,31 +121,52 @@ impl Store {
     /// Like [`Store::connect`], with a second pool of the same size for reads only.
     pub fn connect_split(url: &str, pool_size: usize, limits: Limits) -> Result<Self> {
         Ok(Self {
-            pool: redis_pool::build_pool(url, pool_size)?,
-            reads: Some(redis_pool::build_pool(url, pool_size)?),
+            backend: Backend::Pooled {
+                pool: redis_pool::build_pool(url, pool_size)?,
+                reads: Some(redis_pool::build_pool(url, pool_size)?),
+            },
             limits,
         })
     }
 
     /// A connection for operations that write (or may).
     pub async fn conn(&self) -> Result<Connection> {
-        Ok(redis_pool::shared(&self.pool).await?)
+        match &self.backend {
+            Backend::Pooled { pool, .. } => Ok(redis_pool::shared(pool).await?),
+            Backend::Cluster { conn, .. } => Ok(Connection::from(conn.clone())),
+        }
     }
 
     /// A connection for read-only operations: nothing that writes is ever sent on it.
     pub async fn read_conn(&self) -> Result<Connection> {
-        Ok(redis_pool::shared(self.reads.as_ref().unwrap_or(&self.pool)).await?)
+        match &self.backend {
+            Backend::Pooled { pool, reads } => {
+                Ok(redis_pool::shared(reads.as_ref().unwrap_or(pool)).await?)
+            }
+            Backend::Cluster { conn, reads } => {
+                Ok(Connection::from(reads.as_ref().unwrap_or(conn).clone()))
+            }
+        }
     }
 
-    /// The connections of this store's pools, summed.
+    /// The connections of this store's pools, summed (a cluster connection counts as one idle
+    /// connection: it is shared, never checked out).
     pub fn pool_status(&self) -> PoolStatus {
         let mut total = PoolStatus::default();
-        for pool in std::iter::once(&self.pool).chain(&self.reads) {
-            let status = pool.status();
-            total.in_use += status.size - status.available;
-            total.idle += status.available;
-            total.max += status.max_size;
-            total.waiting += status.waiting;
+        match &self.backend {
+            Backend::Pooled { pool, reads } => {
+                for pool in std::iter::once(pool).chain(reads) {
+                    let status = pool.status();
+                    total.in_use += status.size - status.available;
+                    total.idle += status.available;
+                    total.max += status.max_size;
+                    total.waiting += status.waiting;
+                }
+            }
+            Backend::Cluster { reads, .. } => {
+                total.idle = 1 + usize::from(reads.is_some());
+                total.max = total.idle;
+            }
         }
         total
     }

@@ -138,7 +138,8 @@ impl Store {
             &fingerprint,
             tweet_limit,
         );
-        let (outcome,): (Vec<String>,) = scripts::run_pipeline(&mut conn, &pipe).await?;
+        // In order: the record must exist before the id is in a timeline (see `in_order`).
+        let (outcome,): (Vec<String>,) = scripts::run_pipeline(&mut conn.in_order(), &pipe).await?;
         let number = |i: usize| outcome.get(i).and_then(|s| s.parse::<i64>().ok());
         let quota = |count: Option<i64>, ttl: Option<i64>| {
             tweet_limit

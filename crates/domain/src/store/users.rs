@@ -29,19 +29,20 @@ impl Store {
                 .query_async(&mut conn)
                 .await?,
         );
-        let (claimed,): (Option<String>,) = redis::pipe()
-            .hset_multiple(
-                keys::profile(id),
-                &[
-                    ("username", username.as_str()),
-                    ("display_name", display_name.as_str()),
-                    ("bio", ""),
-                    ("created_at", &clock::now_rfc3339()),
-                    ("password_hash", password_hash),
-                ],
-            )
-            .ignore()
-            .cmd("SET")
+        // Two calls, not one pipeline: the profile and the name live in different slots, and on
+        // a cluster the slots of one pipeline are written in no fixed order.
+        redis::cmd("HSET")
+            .arg(keys::profile(id))
+            .arg(&[
+                ("username", username.as_str()),
+                ("display_name", display_name.as_str()),
+                ("bio", ""),
+                ("created_at", &clock::now_rfc3339()),
+                ("password_hash", password_hash),
+            ])
+            .query_async::<()>(&mut conn)
+            .await?;
+        let claimed: Option<String> = redis::cmd("SET")
             .arg(keys::username(&username.canonical()))
             .arg(id.get())
             .arg("NX")

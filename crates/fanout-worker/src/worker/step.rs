@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use chirp_domain::Store;
 use chirp_domain::events::FanoutEvent;
 use chirp_domain::fanout::Fanout;
-use chirp_domain::redis_pool;
+use chirp_domain::redis_pool::{self, Target, cluster::node_list};
 use futures_util::StreamExt;
-use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::aio::ConnectionLike;
 
 use super::config::WorkerConfig;
 use super::millis;
@@ -55,7 +55,7 @@ pub struct Worker {
     redis_url: String,
     pub(super) config: WorkerConfig,
     /// The connection for blocking reads, opened on first use and dropped after any failure.
-    reader: Option<MultiplexedConnection>,
+    reader: Option<redis_pool::Connection>,
     /// Whether the consumer group is known to exist. Forgotten after a failure: a Redis that
     /// restarted without its data lost the group, and every read would fail with NOGROUP.
     group_ready: bool,
@@ -164,7 +164,13 @@ impl Worker {
         if let Some(batch) = self.read_own().await? {
             return Ok(Some(batch));
         }
-        let reader = reader(&mut self.reader, &self.redis_url, self.config.block).await?;
+        let reader = reader(
+            &mut self.reader,
+            &self.store,
+            &self.redis_url,
+            self.config.block,
+        )
+        .await?;
         let entries = read(reader, &self.config, Some(self.config.block), ">").await?;
         Ok((!entries.is_empty()).then_some(Batch {
             source: BatchSource::New,
@@ -178,7 +184,13 @@ impl Worker {
         let ReadFrom::Own(after) = self.read_from.clone() else {
             return Ok(None);
         };
-        let reader = reader(&mut self.reader, &self.redis_url, self.config.block).await?;
+        let reader = reader(
+            &mut self.reader,
+            &self.store,
+            &self.redis_url,
+            self.config.block,
+        )
+        .await?;
         let entries = read(reader, &self.config, None, &after).await?;
         match entries.last() {
             Some(last) => {
@@ -348,19 +360,25 @@ impl Worker {
 }
 
 /// The dedicated connection for blocking reads in `slot`, opened on first use.
+/// On a cluster (the store's), `url` lists nodes of that cluster.
 async fn reader<'a>(
-    slot: &'a mut Option<MultiplexedConnection>,
+    slot: &'a mut Option<redis_pool::Connection>,
+    store: &Store,
     url: &str,
     block: Duration,
-) -> Result<&'a mut MultiplexedConnection, WorkerError> {
+) -> Result<&'a mut redis_pool::Connection, WorkerError> {
+    let target = match store.is_cluster() {
+        true => Target::Cluster(node_list(url)),
+        false => Target::Standalone(url.to_owned()),
+    };
     Ok(match slot {
         Some(reader) => reader,
-        None => slot.insert(redis_pool::blocking_connection(url, block).await?),
+        None => slot.insert(redis_pool::blocking_connection(&target, block).await?),
     })
 }
 
 async fn read(
-    conn: &mut MultiplexedConnection,
+    conn: &mut redis_pool::Connection,
     config: &WorkerConfig,
     block: Option<Duration>,
     after: &str,
