@@ -3,6 +3,7 @@
 //! throwaway Redis, polling and fan-out checks in `chirp_testkit` (crates/testkit).
 
 mod auth;
+mod cluster;
 mod errors;
 mod fanout;
 mod hardening;

@@ -311,15 +311,18 @@ impl Drop for TestApp {
 }
 
 /// Starts an in-process worker on `redis_url`: one loop per fan-out stream, as the binary runs.
+/// `redis_url` may list a cluster's nodes, as `CHIRP_REDIS_URL` may.
 pub async fn start_worker(redis_url: &str, timeline_cap: u32, name: &str) -> WorkerHandle {
-    let pool = chirp_domain::redis_pool::build_pool(redis_url, 4).expect("worker pool");
-    let store = chirp_domain::Store::new(
-        pool,
-        chirp_domain::store::Limits {
-            timeline_cap: timeline_cap as usize,
-            ..Default::default()
-        },
-    );
+    let target = chirp_domain::redis_pool::Target::resolve(redis_url, Default::default())
+        .await
+        .expect("the worker's Redis");
+    let limits = chirp_domain::store::Limits {
+        timeline_cap: timeline_cap as usize,
+        ..Default::default()
+    };
+    let store = chirp_domain::Store::open(&target, 4, limits, false)
+        .await
+        .expect("the worker's store");
     let config = chirp_fanout_worker::WorkerConfig {
         block: Duration::from_millis(200),
         ..chirp_fanout_worker::WorkerConfig::new(name)
