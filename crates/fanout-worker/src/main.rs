@@ -100,52 +100,52 @@ async fn dlq_command(settings: &Settings, action: &DlqAction) -> anyhow::Result<
 /// The store on the configured Redis (one server or a cluster), retrying while Redis does not
 /// answer: telling the two apart may need to ask it. `None` if stopped meanwhile.
 async fn open_store(settings: &Settings, stopped: watch::Receiver<bool>) -> Option<Store> {
-    let mut delay = Duration::from_millis(100);
-    let mut warned = false;
-    loop {
-        let opened = async {
-            let target = settings.shared.redis_target().await?;
-            Store::open(&target, POOL_SIZE, settings.limits(), false).await
-        };
-        match opened.await {
-            Ok(store) => return Some(store),
-            Err(e) => {
-                if !warned {
-                    tracing::warn!(error = %error::chain(&e), "redis not reachable yet, retrying");
-                    warned = true;
-                }
-            }
-        }
-        tokio::select! {
-            () = wait_for(stopped.clone()) => return None,
-            () = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
-    }
+    until_done("redis not reachable yet, retrying", stopped, || async {
+        let target = settings.shared.redis_target().await?;
+        Store::open(&target, POOL_SIZE, settings.limits(), false).await
+    })
+    .await
 }
 
 /// Applies pending data migrations, retrying while Redis is unavailable: a worker started before
 /// its Redis should wait for it, not crash-loop. `false` if stopped meanwhile.
 async fn migrate(store: &Store, stopped: watch::Receiver<bool>) -> bool {
+    let applied = until_done("migrations not run yet, retrying", stopped, || {
+        migrations::run(store)
+    })
+    .await;
+    if let Some(applied) = &applied
+        && !applied.is_empty()
+    {
+        tracing::info!(?applied, "applied migrations");
+    }
+    applied.is_some()
+}
+
+/// Runs `attempt` until it succeeds, backing off from 100 ms to 5 s and warning once; `None`
+/// if stopped first.
+async fn until_done<T, F, Fut>(
+    warning: &str,
+    stopped: watch::Receiver<bool>,
+    attempt: F,
+) -> Option<T>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = chirp_domain::error::Result<T>>,
+{
     let mut delay = Duration::from_millis(100);
     let mut warned = false;
     loop {
-        match migrations::run(store).await {
-            Ok(applied) => {
-                if !applied.is_empty() {
-                    tracing::info!(?applied, "applied migrations");
-                }
-                return true;
+        match attempt().await {
+            Ok(done) => return Some(done),
+            Err(e) if !warned => {
+                tracing::warn!(error = %error::chain(&e), "{warning}");
+                warned = true;
             }
-            Err(e) => {
-                if !warned {
-                    tracing::warn!(error = %error::chain(&e), "migrations not run yet, retrying");
-                    warned = true;
-                }
-            }
+            Err(_) => {}
         }
         tokio::select! {
-            () = wait_for(stopped.clone()) => return false,
+            () = wait_for(stopped.clone()) => return None,
             () = tokio::time::sleep(delay) => {}
         }
         delay = (delay * 2).min(Duration::from_secs(5));

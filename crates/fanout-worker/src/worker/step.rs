@@ -164,18 +164,28 @@ impl Worker {
         if let Some(batch) = self.read_own().await? {
             return Ok(Some(batch));
         }
-        let reader = reader(
+        let entries = self.read_entries(Some(self.config.block), ">").await?;
+        Ok((!entries.is_empty()).then_some(Batch {
+            source: BatchSource::New,
+            entries,
+        }))
+    }
+
+    /// Reads entries after `after` (`>`: new ones, waiting up to `block`) on the dedicated
+    /// blocking-read connection.
+    async fn read_entries(
+        &mut self,
+        block: Option<Duration>,
+        after: &str,
+    ) -> Result<Vec<Entry>, WorkerError> {
+        let conn = reader(
             &mut self.reader,
             &self.store,
             &self.redis_url,
             self.config.block,
         )
         .await?;
-        let entries = read(reader, &self.config, Some(self.config.block), ">").await?;
-        Ok((!entries.is_empty()).then_some(Batch {
-            source: BatchSource::New,
-            entries,
-        }))
+        read(conn, &self.config, block, after).await
     }
 
     /// The next batch of this consumer's own pending entries, while re-reading them (at start,
@@ -184,14 +194,7 @@ impl Worker {
         let ReadFrom::Own(after) = self.read_from.clone() else {
             return Ok(None);
         };
-        let reader = reader(
-            &mut self.reader,
-            &self.store,
-            &self.redis_url,
-            self.config.block,
-        )
-        .await?;
-        let entries = read(reader, &self.config, None, &after).await?;
+        let entries = self.read_entries(None, &after).await?;
         match entries.last() {
             Some(last) => {
                 self.read_from = ReadFrom::Own(last.id.clone());
