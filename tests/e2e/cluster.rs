@@ -30,6 +30,8 @@ impl ClusterApi {
             "--argon2-memory-kib=64".into(),
             "--argon2-iterations=1".into(),
             "--http-workers=1".into(),
+            // Every test client is 127.0.0.1, and some tests sign up many users.
+            "--rate-register-ip=100000/3600".into(),
         ];
         let settings = chirp_api::Settings::try_from_args(args).expect("settings");
         let app = chirp_api::Application::build(settings)
@@ -179,4 +181,42 @@ async fn reads_sessions_and_deletes_work_on_a_cluster() {
         api.call(Method::GET, "/v1/me", Some(&token), None).await.0,
         401
     );
+}
+
+#[tokio::test]
+async fn a_fan_out_reaches_followers_in_every_slot_and_a_delete_follows_it() {
+    let api = ClusterApi::start().await;
+    let _worker = start_worker(&api.urls(), 800, "cluster-worker").await;
+    let author = api.token("author").await;
+    // Forty followers: their home timelines hash to slots on all three masters, so one
+    // fan-out pipeline is split across every node.
+    let mut followers = Vec::new();
+    for i in 0..40 {
+        let token = api.token(&format!("reader{i}")).await;
+        let (status, body) = api
+            .call(Method::PUT, "/v1/me/following/author", Some(&token), None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        followers.push(token);
+    }
+    let tweet = api.post(&author, "to everyone").await;
+    let home = "/v1/timelines/home";
+    for token in &followers {
+        eventually("the fan-out", || async {
+            api.texts(home, Some(token)).await == ["to everyone"]
+        })
+        .await;
+    }
+    let (status, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/v1/tweets/{tweet}"),
+            Some(&author),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    for token in &followers {
+        assert!(api.texts(home, Some(token)).await.is_empty());
+    }
 }
