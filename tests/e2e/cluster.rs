@@ -1,7 +1,9 @@
 //! The API and a fan-out worker on a real Redis Cluster (three masters, three replicas): the
 //! first slice of the Redis Cluster issue, growing with it.
 
-use chirp_testkit::{RedisCluster, eventually};
+use std::time::Duration;
+
+use chirp_testkit::{RedisCluster, eventually, eventually_within};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -41,7 +43,11 @@ impl ClusterApi {
         tokio::spawn(app.run_until_stopped());
         Self {
             base,
-            client: reqwest::Client::new(),
+            // A guard against a hang, not a timing assertion: a call must end.
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
             cluster,
         }
     }
@@ -219,4 +225,56 @@ async fn a_fan_out_reaches_followers_in_every_slot_and_a_delete_follows_it() {
     for token in &followers {
         assert!(api.texts(home, Some(token)).await.is_empty());
     }
+}
+
+#[tokio::test]
+async fn a_dead_master_costs_its_slots_503s_until_its_replica_takes_over() {
+    let mut api = ClusterApi::start().await;
+    // Enough users that some live in each master's slots (all 24 in two thirds of the slots:
+    // odds of (2/3)^24, about 1 in 16,000).
+    let names: Vec<String> = (0..24).map(|i| format!("user{i}")).collect();
+    for name in &names {
+        api.token(name).await;
+    }
+    let victim = api.cluster.masters()[0];
+    api.cluster.kill_node(victim);
+    // Not ready while a slot is uncovered (the replica waits `cluster-node-timeout`, 2 s).
+    assert_eq!(api.call(Method::GET, "/readyz", None, None).await.0, 503);
+
+    // Meanwhile a read of a user in the dead master's slots is a 503, and every other read
+    // still works: never a 500, never a hang.
+    let mut unavailable = 0;
+    for name in &names {
+        let (status, body) = api
+            .call(Method::GET, &format!("/v1/users/{name}"), None, None)
+            .await;
+        assert!(matches!(status, 200 | 503), "{status} {body}");
+        unavailable += usize::from(status == 503);
+    }
+    assert!(unavailable > 0, "no read reached the dead master's slots");
+    assert!(
+        unavailable < names.len(),
+        "the live masters' slots failed too"
+    );
+    // Then, without restarting anything, every slot is served again: reads, sign-ups, posts.
+    eventually_within(
+        Duration::from_secs(30),
+        "the replica's promotion",
+        || async {
+            let mut all = true;
+            for name in &names {
+                all &= api
+                    .call(Method::GET, &format!("/v1/users/{name}"), None, None)
+                    .await
+                    .0
+                    == 200;
+            }
+            all
+        },
+    )
+    .await;
+    let token = api.token("after_failover").await;
+    api.post(&token, "still here").await;
+    let (status, _) = api.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, 200);
 }

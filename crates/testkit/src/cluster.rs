@@ -74,6 +74,37 @@ impl RedisCluster {
         &self.nodes
     }
 
+    /// Kills node `index` with SIGKILL, as a crash would: if it was a master, its replica is
+    /// promoted after `cluster-node-timeout` (about 3-4 s here).
+    pub fn kill_node(&mut self, index: usize) {
+        self.nodes[index].kill();
+    }
+
+    /// The indices of the nodes that are masters with slots right now (asked of a live node).
+    pub fn masters(&self) -> Vec<usize> {
+        let Some(mut conn) = self.nodes.iter().find_map(|n| n.conn_checked()) else {
+            return Vec::new();
+        };
+        let nodes: String = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query(&mut conn)
+            .unwrap_or_default();
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, node)| {
+                let address = format!("127.0.0.1:{}@", node.port());
+                nodes.lines().any(|l| {
+                    l.contains(&address)
+                        && l.contains("master")
+                        && !l.contains("fail")
+                        && l.split_whitespace().count() > 8
+                })
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     fn create(&self) -> io::Result<()> {
         let cli = find_program("redis-cli").ok_or_else(|| {
             io::Error::new(

@@ -152,6 +152,14 @@ impl RedisServer {
             .expect("a connection to the test's redis-server")
     }
 
+    /// A blocking connection, or `None` when the server does not answer (killed, say).
+    pub fn conn_checked(&self) -> Option<redis::Connection> {
+        self.child.as_ref()?;
+        redis::Client::open(self.url())
+            .and_then(|c| c.get_connection_with_timeout(std::time::Duration::from_secs(1)))
+            .ok()
+    }
+
     /// An async connection of the caller's own, bounded in time like [`connect`]'s.
     pub async fn async_conn(&self) -> MultiplexedConnection {
         connect(&self.url())

@@ -10,7 +10,7 @@ use std::time::Duration;
 use redis::aio::ConnectionLike;
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::Slot;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo, Slot};
 use redis::{Arg, Cmd, ErrorKind, Pipeline, RedisError, RedisResult, Value};
 
 use super::timeouts::{CONNECT_TIMEOUT, RESPONSE_TIMEOUT};
@@ -214,6 +214,52 @@ fn key_of(cmd: &Cmd) -> Option<&[u8]> {
         b"PING" | b"WAIT" | b"SCRIPT" | b"INFO" | b"TIME" | b"ECHO" => None,
         _ => args.get(1).copied(),
     }
+}
+
+/// Whether every master that owns slots answers, each asked directly: what readiness means on
+/// a cluster. (A keyless `PING` through the cluster client can be answered by any live node
+/// while a dead master's slots are uncovered.)
+pub async fn every_master_answers(conn: &mut ClusterConnection) -> RedisResult<()> {
+    let slots = conn
+        .route_command(
+            redis::cmd("CLUSTER").arg("SLOTS").clone(),
+            RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+        )
+        .await?;
+    let mut masters: Vec<(String, u16)> = Vec::new();
+    if let Value::Array(ranges) = slots {
+        for range in ranges {
+            let Value::Array(fields) = range else {
+                continue;
+            };
+            let Some(Value::Array(master)) = fields.get(2) else {
+                continue;
+            };
+            let host = match master.first() {
+                Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+                Some(Value::SimpleString(s)) => s.clone(),
+                _ => continue,
+            };
+            let Some(Value::Int(port)) = master.get(1) else {
+                continue;
+            };
+            let address = (host, *port as u16);
+            if !masters.contains(&address) {
+                masters.push(address);
+            }
+        }
+    }
+    if masters.is_empty() {
+        return Err(invalid("the cluster reports no slot owners"));
+    }
+    for (host, port) in masters {
+        conn.route_command(
+            redis::cmd("PING").clone(),
+            RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port }),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -171,8 +171,20 @@ impl Store {
         total
     }
 
-    /// Is Redis answering?
+    /// Is Redis answering? On a cluster: is every master that owns slots answering?
     pub async fn ping(&self) -> Result<()> {
+        if let Backend::Cluster { conn, reads } = &self.backend {
+            let mut conn = reads.as_ref().unwrap_or(conn).clone();
+            let check = cluster::every_master_answers(&mut conn);
+            return match tokio::time::timeout(RESPONSE_TIMEOUT * 2, check).await {
+                Ok(answered) => Ok(answered?),
+                Err(_) => Err(redis::RedisError::from(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "a cluster master did not answer",
+                ))
+                .into()),
+            };
+        }
         let mut conn = self.read_conn().await?;
         redis::cmd("PING").query_async::<()>(&mut conn).await?;
         Ok(())
