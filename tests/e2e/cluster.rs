@@ -278,3 +278,22 @@ async fn a_dead_master_costs_its_slots_503s_until_its_replica_takes_over() {
     let (status, _) = api.call(Method::GET, "/readyz", None, None).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn scripts_missing_from_every_node_are_loaded_again_on_first_use() {
+    // As after a failover to a replica that never saw SCRIPT LOAD, or a node added empty.
+    let api = ClusterApi::start().await;
+    let token = api.token("dora").await;
+    for node in api.cluster.nodes() {
+        let mut conn = node.conn();
+        redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query::<()>(&mut conn)
+            .unwrap();
+    }
+    // A post runs post_tweet.lua in a pipeline (NOSCRIPT there is ours to handle) and the
+    // session check runs a script alone (redis-rs reloads that one itself).
+    api.post(&token, "after a flush").await;
+    let page = api.texts("/v1/users/dora/tweets", None).await;
+    assert_eq!(page, ["after a flush"]);
+}
