@@ -65,12 +65,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 
 async fn migrate(settings: Settings) -> anyhow::Result<()> {
     let redis_url = &settings.shared.redis_url;
-    let target = settings
+    let (_, store) = settings
         .shared
-        .redis_target()
-        .await
-        .with_context(|| format!("redis at {redis_url}"))?;
-    let store = chirp_domain::Store::open(&target, 2, Default::default(), false)
+        .open_store(2, Default::default())
         .await
         .with_context(|| format!("redis at {redis_url}"))?;
     let applied = chirp_domain::migrations::run(&store)

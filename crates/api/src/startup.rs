@@ -203,8 +203,7 @@ async fn wait_for_redis(
     let mut warned = false;
     loop {
         let attempt = async {
-            let target = settings.shared.redis_target().await?;
-            let store = Store::open(&target, 2, limits, false).await?;
+            let (target, store) = settings.shared.open_store(2, limits).await?;
             store.ping().await?;
             Ok::<_, chirp_domain::Error>((target, store))
         };

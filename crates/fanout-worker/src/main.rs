@@ -62,12 +62,9 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
 /// `dlq list` / `dlq replay`: prints to stdout, so it can be piped to `jq`.
 async fn dlq_command(settings: &Settings, action: &DlqAction) -> anyhow::Result<()> {
     let redis_url = &settings.shared.redis_url;
-    let target = settings
+    let (_, store) = settings
         .shared
-        .redis_target()
-        .await
-        .with_context(|| format!("redis at {redis_url}"))?;
-    let store = Store::open(&target, 1, settings.limits(), false)
+        .open_store(1, settings.limits())
         .await
         .with_context(|| format!("redis at {redis_url}"))?;
     let mut conn = store
@@ -101,8 +98,11 @@ async fn dlq_command(settings: &Settings, action: &DlqAction) -> anyhow::Result<
 /// answer: telling the two apart may need to ask it. `None` if stopped meanwhile.
 async fn open_store(settings: &Settings, stopped: watch::Receiver<bool>) -> Option<Store> {
     until_done("redis not reachable yet, retrying", stopped, || async {
-        let target = settings.shared.redis_target().await?;
-        Store::open(&target, POOL_SIZE, settings.limits(), false).await
+        let (_, store) = settings
+            .shared
+            .open_store(POOL_SIZE, settings.limits())
+            .await?;
+        Ok(store)
     })
     .await
 }

@@ -4,7 +4,9 @@ use std::fmt;
 use std::ops::RangeInclusive;
 use std::str::FromStr;
 
+use chirp_domain::Store;
 use chirp_domain::redis_pool::{Mode, Target, cluster::node_list};
+use chirp_domain::store::Limits;
 use clap::{Args, ValueEnum};
 
 /// The accepted values of `CHIRP_TIMELINE_CAP`, in the API and the workers alike (they must
@@ -53,6 +55,18 @@ impl SharedSettings {
     /// is a cluster node, so Redis must answer.
     pub async fn redis_target(&self) -> redis::RedisResult<Target> {
         Target::resolve(self.redis_url.expose(), self.redis_mode).await
+    }
+
+    /// The Redis these settings name, and a store on it with pools of `pool_size` (reads
+    /// sharing them). Needs Redis to answer, as [`Self::redis_target`] does.
+    pub async fn open_store(
+        &self,
+        pool_size: usize,
+        limits: Limits,
+    ) -> chirp_domain::error::Result<(Target, Store)> {
+        let target = self.redis_target().await?;
+        let store = Store::open(&target, pool_size, limits, false).await?;
+        Ok((target, store))
     }
 
     /// Installs logging as these settings say ([`crate::logging::init`]).

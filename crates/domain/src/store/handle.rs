@@ -38,7 +38,7 @@ impl Default for Limits {
 /// Reads that must keep working while Redis refuses writes (`CLIENT PAUSE ... WRITE` during a
 /// failover, say) take their connection from [`Store::read_conn`]: a write that Redis holds back
 /// blocks every later command on its connection, so reads on a connection that writes share
-/// would wait with it. The API gives reads a pool of their own ([`Store::connect_split`]);
+/// would wait with it. The API gives reads a pool of their own ([`Store::open`] with `split_reads`);
 /// elsewhere one pool serves both.
 ///
 /// On a Redis Cluster ([`Store::open`] with a cluster target) the connections are cluster
@@ -110,23 +110,6 @@ impl Store {
     /// Whether this store runs on a Redis Cluster.
     pub fn is_cluster(&self) -> bool {
         matches!(self.backend, Backend::Cluster { .. })
-    }
-
-    /// A store on the Redis at `url`, with one pool of at most `pool_size` connections.
-    /// Connections open lazily, so this does not wait for Redis.
-    pub fn connect(url: &str, pool_size: usize, limits: Limits) -> Result<Self> {
-        Ok(Self::new(redis_pool::build_pool(url, pool_size)?, limits))
-    }
-
-    /// Like [`Store::connect`], with a second pool of the same size for reads only.
-    pub fn connect_split(url: &str, pool_size: usize, limits: Limits) -> Result<Self> {
-        Ok(Self {
-            backend: Backend::Pooled {
-                pool: redis_pool::build_pool(url, pool_size)?,
-                reads: Some(redis_pool::build_pool(url, pool_size)?),
-            },
-            limits,
-        })
     }
 
     /// A connection for operations that write (or may).
