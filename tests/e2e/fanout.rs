@@ -162,13 +162,14 @@ async fn a_deleted_tweet_leaves_every_timeline() {
         assert_eq!(app.home_ids(token).await, [keep.as_str()]);
     }
     app.wait_fanout_drained().await;
-    let mut conn = app.redis.conn();
+    let mut conn = app.redis.async_conn().await;
     let bob_id = user_id(&app, &followers[0]).await;
     let raw: Vec<String> = redis::cmd("ZRANGE")
         .arg(keys::home(bob_id))
         .arg(0)
         .arg(-1)
-        .query(&mut conn)
+        .query_async(&mut conn)
+        .await
         .unwrap();
     assert_eq!(raw, [keep]);
 }
@@ -195,13 +196,15 @@ async fn a_redelivered_event_changes_nothing() {
         });
     }
     assert_eq!(events.len(), 6);
-    let mut conn = app.redis.conn();
+    let mut conn = app.redis.async_conn().await;
+    let shards = app.fanout_shards();
     for event in events.iter().chain(&events) {
         let _: String = redis::cmd("XADD")
-            .arg(keys::FANOUT_STREAM)
+            .arg(&shards.for_user(event.shard_user()).events)
             .arg("*")
             .arg(event.to_fields())
-            .query(&mut conn)
+            .query_async(&mut conn)
+            .await
             .unwrap();
     }
     app.wait_fanout_drained().await;

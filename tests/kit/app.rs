@@ -1,10 +1,11 @@
 //! [`TestApp`]: the real API (`chirp_api::Application`, the code `chirp-api` runs) and the real
-//! fan-out worker, in the test's process, on a `redis-server` of the test's own; and the HTTP
-//! calls most tests make through it.
+//! fan-out worker, in the test's process, on a Redis of the test's own (one `redis-server`, or a
+//! three-master cluster when `CHIRP_TEST_REDIS=cluster`: see `chirp_testkit::TestRedis`); and
+//! the HTTP calls most tests make through it.
 
 use std::time::Duration;
 
-use chirp_testkit::{DEADLINE, NO_PERSISTENCE, RedisServer, wait_drained};
+use chirp_testkit::{DEADLINE, TestRedis, wait_drained};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -13,7 +14,9 @@ use crate::{TEST_JWT_SECRET, init_test_logs};
 /// The API (and optionally a fan-out worker) on a private Redis.
 pub struct TestApp {
     pub address: String,
-    pub redis: RedisServer,
+    pub redis: TestRedis,
+    /// What the API and the worker were given as `CHIRP_REDIS_URL`.
+    pub redis_url: String,
     pub client: reqwest::Client,
     api: actix_web::dev::ServerHandle,
     worker: Option<WorkerHandle>,
@@ -31,10 +34,10 @@ pub struct AppOptions {
     pub timeline_cap: u32,
     /// API settings as `--flag=value`, replacing the test defaults for the same flags.
     pub api_args: Vec<String>,
-    /// Extra `redis-server` arguments (`--requirepass`, TLS, ...).
+    /// Extra `redis-server` arguments (`--requirepass`, ...), on every node of a cluster.
     pub redis_args: Vec<String>,
     /// The URL the API and worker use, when the default `redis://127.0.0.1:<port>` will not do;
-    /// `{port}` is replaced by the server's port.
+    /// `{port}` is replaced by the server's port (on a cluster: one URL per node, joined).
     pub redis_url: Option<String>,
 }
 
@@ -77,14 +80,11 @@ impl TestApp {
 
     pub async fn spawn_with(options: AppOptions) -> Self {
         init_test_logs();
-        let redis = RedisServer::builder()
-            .args(NO_PERSISTENCE)
-            .args(&options.redis_args)
-            .start();
-        let redis_url = options.redis_url.as_ref().map_or_else(
-            || redis.url(),
-            |u| u.replace("{port}", &redis.port().to_string()),
-        );
+        let redis = TestRedis::start_with(&options.redis_args);
+        let redis_url = options
+            .redis_url
+            .as_ref()
+            .map_or_else(|| redis.url(), |template| redis.url_from(template));
         let mut args: Vec<String> = vec![
             format!("--redis-url={redis_url}"),
             "--bind=127.0.0.1:0".into(),
@@ -124,6 +124,7 @@ impl TestApp {
                 .build()
                 .expect("http client"),
             redis,
+            redis_url,
             api,
             worker: None,
         };
@@ -136,7 +137,7 @@ impl TestApp {
     /// Starts an in-process fan-out worker (the same code as `chirp-fanout-worker`).
     pub async fn start_worker(&mut self, timeline_cap: u32) {
         assert!(self.worker.is_none(), "a worker already runs");
-        let worker = start_worker(&self.redis.url(), timeline_cap, "test-worker").await;
+        let worker = start_worker(&self.redis_url, timeline_cap, "test-worker").await;
         self.worker = Some(worker);
     }
 
@@ -183,12 +184,10 @@ impl TestApp {
     }
 
     /// Sends one command to the app's Redis (`CONFIG SET ...`, `CLIENT PAUSE ...`) from a
-    /// connection of the test's own.
+    /// connection of the test's own: on a cluster, to every master.
     pub async fn redis_admin(&self, args: &[&str]) {
-        let mut conn = self.redis.async_conn().await;
-        redis::cmd(args[0])
-            .arg(&args[1..])
-            .query_async::<()>(&mut conn)
+        self.redis
+            .on_every_master(redis::cmd(args[0]).arg(&args[1..]))
             .await
             .unwrap_or_else(|e| panic!("{args:?}: {e}"));
     }
@@ -285,9 +284,19 @@ impl TestApp {
 
     /// Waits until the worker has read and acknowledged every entry of every fan-out stream.
     pub async fn wait_fanout_drained(&self) {
-        if let Err(not_drained) = wait_drained(&self.redis.url(), DEADLINE).await {
+        if let Err(not_drained) = wait_drained(&self.redis_url, DEADLINE).await {
             panic!("{not_drained}");
         }
+    }
+
+    /// The fan-out streams the app uses (the `auto` number for its topology).
+    pub fn fanout_shards(&self) -> chirp_domain::keys::FanoutShards {
+        use chirp_domain::store::{SHARDS_CLUSTER, SHARDS_STANDALONE};
+        let count = match self.redis.is_cluster() {
+            true => SHARDS_CLUSTER,
+            false => SHARDS_STANDALONE,
+        };
+        chirp_domain::keys::FanoutShards::new(count)
     }
 
     /// The first page of the home timeline (up to 100 ids).

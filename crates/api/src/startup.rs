@@ -56,10 +56,7 @@ impl Application {
             url: settings.shared.redis_url.to_string(),
             source,
         };
-        let limits = Limits {
-            timeline_cap: settings.shared.timeline_cap as usize,
-            ..Limits::default()
-        };
+        let limits = settings.shared.limits();
         // Start-up's own connections: wait for Redis, migrate. The HTTP workers get theirs below.
         let (target, startup) = wait_for_redis(&settings, limits).await.map_err(redis_err)?;
         if settings.migrate_on_start {

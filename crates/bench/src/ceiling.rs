@@ -93,7 +93,7 @@ pub async fn post(conn: &mut MultiplexedConnection, who: &Session, text: &str) -
         None,
     );
     let (_outcome,): (Vec<String>,) = scripts::run_pipeline(conn, &pipe).await?;
-    let pipe = tweets::publish_pipeline(&limits, author, id, true);
+    let pipe = tweets::publish_pipeline(&limits, keys::FANOUT_STREAM, author, id, true);
     let ((_username, _display_name),): ((Option<String>, Option<String>),) =
         scripts::run_pipeline(conn, &pipe).await?;
     Ok(())

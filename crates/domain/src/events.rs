@@ -48,6 +48,18 @@ pub enum FanoutEvent {
 }
 
 impl FanoutEvent {
+    /// The user whose fan-out shard carries the event (see [`crate::keys::FanoutShards`]): the
+    /// author of a tweet event, the followee of a follow (whose tweets it backfills). One author's
+    /// events thus stay on one stream, in order.
+    pub fn shard_user(&self) -> UserId {
+        match *self {
+            FanoutEvent::Posted { author, .. }
+            | FanoutEvent::Deleted { author, .. }
+            | FanoutEvent::Slice { author, .. } => author,
+            FanoutEvent::FollowChanged { followee, .. } => followee,
+        }
+    }
+
     /// The stream entry's fields.
     pub fn to_fields(&self) -> Vec<(&'static str, String)> {
         match *self {

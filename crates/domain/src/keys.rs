@@ -19,9 +19,10 @@
 //! | `chirp:{n:<lowercase name>}:uid` | string | username index: canonical username -> user id |
 //! | `chirp:{seq}:user`, `chirp:{seq}:tweet` | string | id sequences (INCR) |
 //! | `chirp:{global}:timeline` | zset | the last 1000 tweets of everyone |
-//! | `chirp:{fanout}:events` | stream | fan-out events, consumer group `fanout` |
+//! | `chirp:{fanout}:events` | stream | fan-out events, consumer group `fanout` (one shard; see [`FanoutShards`] for more) |
 //! | `chirp:{fanout}:slices` | stream | slices of big fan-outs, consumer group `fanout` |
 //! | `chirp:{fanout}:dead` | stream | events that failed too often, with the reason |
+//! | `chirp:{fanout:<i>:<k>}:events`, `:slices`, `:dead` | stream | the same, for shard `i` of `CHIRP_FANOUT_SHARDS` > 1 |
 //! | `chirp:{rl:<kind>:<subject>}` | string | a rate-limit counter, expiring with its window |
 //! | `chirp:{migrations}:applied` | hash | migration version -> name and time applied |
 //! | `chirp:{migrations}:lock` | string | held while migrations run |
@@ -30,6 +31,8 @@
 //! its id alone. Why the follow graph is kept twice: reading either direction must be one
 //! sorted-set range; `following` is written first and is the truth, `followers` is reconciled to
 //! it by the fan-out's follow reconciliation (`fanout::follow`).
+
+use std::sync::Arc;
 
 use crate::model::{TweetId, UserId};
 use crate::quota::LimitKind;
@@ -88,6 +91,117 @@ pub const FANOUT_GROUP: &str = "fanout";
 pub const MIGRATIONS_APPLIED: &str = "chirp:{migrations}:applied";
 pub const MIGRATIONS_LOCK: &str = "chirp:{migrations}:lock";
 
+/// The streams of one fan-out shard: the events the API publishes, the slices big fan-outs are
+/// cut into, and the letters given up on. They share one hash tag, so one shard is one slot (the
+/// worker's dead-letter transaction moves an entry between two of them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FanoutShard {
+    /// Its place among the shards, from 0 (a metrics label, a log field).
+    pub index: u16,
+    pub events: String,
+    pub slices: String,
+    pub dead: String,
+}
+
+impl FanoutShard {
+    fn tagged(index: u16, tag: &str) -> Self {
+        Self {
+            index,
+            events: format!("chirp:{{{tag}}}:events"),
+            slices: format!("chirp:{{{tag}}}:slices"),
+            dead: format!("chirp:{{{tag}}}:dead"),
+        }
+    }
+}
+
+/// The fan-out streams, `CHIRP_FANOUT_SHARDS` of them, so that no one slot (and no one Redis
+/// Cluster master) carries every post's event. An author's events always go to the same shard
+/// ([`Self::for_user`]), so they are read in the order they were published, as with one stream.
+///
+/// One shard is the single-node layout of old: [`FANOUT_STREAM`], [`FANOUT_SLICES`] and
+/// [`FANOUT_DEAD`]. With more, shard `i` of `n` is tagged `fanout:<i>:<k>`, with `k` the first
+/// number that puts its slot in the `i`-th of `n` equal ranges of the 16384 slots: a cluster
+/// whose masters own equal slot ranges (what `redis-cli --cluster create` makes) then holds the
+/// same number of shards on each master when `n` is a multiple of the masters' number. The
+/// search is deterministic, so the API and every worker compute the same names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FanoutShards(Arc<[FanoutShard]>);
+
+impl FanoutShards {
+    /// The most shards `CHIRP_FANOUT_SHARDS` may ask for (each worker process reads every one
+    /// of them on connections of its own).
+    pub const MAX: u16 = 256;
+
+    /// `count` shards (1 to [`Self::MAX`]; other values are clamped into that range).
+    pub fn new(count: u16) -> Self {
+        let count = count.clamp(1, Self::MAX);
+        if count == 1 {
+            return Self::default();
+        }
+        let width = CLUSTER_SLOTS as usize / count as usize;
+        let shards = (0..count as usize)
+            .map(|i| {
+                let range = i * width..(i + 1) * width;
+                let tag = (0..)
+                    .map(|k| format!("fanout:{i}:{k}"))
+                    .find(|tag| range.contains(&(slot(tag) as usize)))
+                    .expect("every range of slots is hit by some tag");
+                FanoutShard::tagged(i as u16, &tag)
+            })
+            .collect();
+        Self(shards)
+    }
+
+    /// The shard of a user's events (an author's posts and deletes, the follows of a followee).
+    pub fn for_user(&self, user: UserId) -> &FanoutShard {
+        &self.0[(user.get() % self.0.len() as u64) as usize]
+    }
+
+    pub fn all(&self) -> &[FanoutShard] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Default for FanoutShards {
+    /// One shard: [`FANOUT_STREAM`], [`FANOUT_SLICES`], [`FANOUT_DEAD`].
+    fn default() -> Self {
+        Self(Arc::new([FanoutShard {
+            index: 0,
+            events: FANOUT_STREAM.to_owned(),
+            slices: FANOUT_SLICES.to_owned(),
+            dead: FANOUT_DEAD.to_owned(),
+        }]))
+    }
+}
+
+/// The slots of a Redis Cluster.
+pub const CLUSTER_SLOTS: u16 = 16384;
+
+/// The Redis Cluster slot of `key`: CRC16/XMODEM of its [`hash_tag`], mod 16384, as
+/// `CLUSTER KEYSLOT` computes it.
+pub fn slot(key: &str) -> u16 {
+    let mut crc: u16 = 0;
+    for &byte in hash_tag(key).as_bytes() {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc % CLUSTER_SLOTS
+}
+
 /// The part of a key between its first `{` and the next `}`: what Redis Cluster hashes.
 pub fn hash_tag(key: &str) -> &str {
     key.find('{')
@@ -132,5 +246,63 @@ mod tests {
             hash_tag(&home(UserId::new(2)))
         );
         assert_eq!(hash_tag(&tweet(TweetId::new(7))), "t:7");
+    }
+
+    #[test]
+    fn slots_are_computed_as_redis_computes_them() {
+        // Values from `CLUSTER KEYSLOT` on redis 7.0.
+        for (key, expected) in [
+            ("foo", 12182),
+            ("user:1", 10778),
+            ("{u1}x", 4574),
+            ("{}x", 10595),
+            ("chirp:{u:1}:home", slot("u:1")),
+        ] {
+            assert_eq!(slot(key), expected, "{key}");
+        }
+    }
+
+    #[test]
+    fn one_shard_is_the_single_stream_layout() {
+        let one = FanoutShards::new(1);
+        assert_eq!(one, FanoutShards::default());
+        assert_eq!(one.for_user(UserId::new(77)).events, FANOUT_STREAM);
+        assert_eq!(one.all()[0].dead, FANOUT_DEAD);
+    }
+
+    #[test]
+    fn shards_spread_evenly_over_the_slot_space_and_keep_their_streams_together() {
+        for count in [2u16, 3, 6, 16, FanoutShards::MAX] {
+            let shards = FanoutShards::new(count);
+            assert_eq!(shards.len(), count as usize);
+            let width = (CLUSTER_SLOTS / count) as usize;
+            for (i, shard) in shards.all().iter().enumerate() {
+                let at = slot(&shard.events) as usize;
+                assert!(
+                    (i * width..(i + 1) * width).contains(&at),
+                    "{count}: {shard:?}"
+                );
+                assert_eq!(slot(&shard.slices), slot(&shard.events));
+                assert_eq!(slot(&shard.dead), slot(&shard.events));
+                assert!(shard.events.starts_with("chirp:{fanout"), "{shard:?}");
+            }
+            // Deterministic: the API and the workers compute the same names.
+            assert_eq!(shards, FanoutShards::new(count));
+        }
+        // Three masters with equal ranges hold one shard each of three.
+        let three = FanoutShards::new(3);
+        let masters: Vec<u16> = three.all().iter().map(|s| slot(&s.events) / 5462).collect();
+        assert_eq!(masters, [0, 1, 2]);
+    }
+
+    #[test]
+    fn a_users_events_always_go_to_the_same_shard() {
+        let shards = FanoutShards::new(4);
+        let user = UserId::new(10);
+        assert_eq!(shards.for_user(user), shards.for_user(user));
+        assert_eq!(shards.for_user(user), &shards.all()[2]);
+        assert_ne!(shards.for_user(UserId::new(11)), shards.for_user(user));
+        assert_eq!(FanoutShards::new(0).len(), 1, "clamped");
+        assert_eq!(FanoutShards::new(1000).len(), FanoutShards::MAX as usize);
     }
 }

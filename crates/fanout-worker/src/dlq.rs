@@ -1,8 +1,8 @@
-//! The dead-letter stream (`chirp:{fanout}:dead`): entries given up on, with why. Operators
-//! list them (`chirp-fanout-worker dlq list`) and, once the cause is fixed, put them back on the
-//! stream they came from (`chirp-fanout-worker dlq replay`).
+//! The dead-letter streams, one per fan-out shard (`chirp:{fanout}:dead` with one): entries
+//! given up on, with why. Operators list them (`chirp-fanout-worker dlq list`) and, once the
+//! cause is fixed, put them back on the stream they came from (`chirp-fanout-worker dlq replay`).
 
-use chirp_domain::keys::{FANOUT_DEAD, FANOUT_SLICES, FANOUT_STREAM};
+use chirp_domain::keys::{FanoutShard, FanoutShards};
 use redis::aio::ConnectionLike;
 use serde_json::{Map, Value, json};
 
@@ -32,24 +32,49 @@ fn to_json(entry: &Entry) -> Value {
     out
 }
 
-/// Up to `count` dead letters, oldest first, as JSON objects.
-pub async fn list(conn: &mut impl ConnectionLike, count: usize) -> Result<Vec<Value>, WorkerError> {
-    let entries = stream::range(conn, FANOUT_DEAD, "-", count).await?;
-    Ok(entries.iter().map(to_json).collect())
+/// Up to `count` dead letters of each shard, oldest first within a shard, as JSON objects (with
+/// the shard's index).
+pub async fn list(
+    conn: &mut impl ConnectionLike,
+    shards: &FanoutShards,
+    count: usize,
+) -> Result<Vec<Value>, WorkerError> {
+    let mut letters = Vec::new();
+    for shard in shards.all() {
+        for entry in stream::range(conn, &shard.dead, "-", count).await? {
+            let mut letter = to_json(&entry);
+            letter["shard"] = shard.index.into();
+            letters.push(letter);
+        }
+    }
+    Ok(letters)
 }
 
-/// Puts dead letters back on the stream they came from and removes them from the dead-letter
-/// stream, each in one transaction (the streams share the `{fanout}` slot), so a letter is
-/// never both replayed and kept, nor dropped without being replayed. `ids` empty means all.
-/// Returns the ids replayed.
+/// Puts dead letters back on the stream they came from and removes them from their dead-letter
+/// stream, each in one transaction (a shard's streams share a slot), so a letter is never both
+/// replayed and kept, nor dropped without being replayed. `ids` empty means all. Returns the
+/// ids replayed.
 pub async fn replay(
     conn: &mut impl ConnectionLike,
+    shards: &FanoutShards,
+    ids: &[String],
+) -> Result<Vec<String>, WorkerError> {
+    let mut replayed = Vec::new();
+    for shard in shards.all() {
+        replayed.extend(replay_shard(conn, shard, ids).await?);
+    }
+    Ok(replayed)
+}
+
+async fn replay_shard(
+    conn: &mut impl ConnectionLike,
+    shard: &FanoutShard,
     ids: &[String],
 ) -> Result<Vec<String>, WorkerError> {
     let mut replayed = Vec::new();
     let mut start = "-".to_owned();
     loop {
-        let batch = stream::range(conn, FANOUT_DEAD, &start, 100).await?;
+        let batch = stream::range(conn, &shard.dead, &start, 100).await?;
         let Some(last) = batch.last() else { break };
         start = format!("({}", last.id);
         for entry in &batch {
@@ -63,9 +88,9 @@ pub async fn replay(
                 .map(|(_, v)| v.as_slice());
             // Letters from before the field existed came from the events stream.
             let target = match origin {
-                None => FANOUT_STREAM,
-                Some(s) if s == FANOUT_STREAM.as_bytes() => FANOUT_STREAM,
-                Some(s) if s == FANOUT_SLICES.as_bytes() => FANOUT_SLICES,
+                None => &shard.events,
+                Some(s) if s == shard.events.as_bytes() => &shard.events,
+                Some(s) if s == shard.slices.as_bytes() => &shard.slices,
                 Some(other) => {
                     return Err(WorkerError::reply(
                         "dlq replay",
@@ -86,7 +111,7 @@ pub async fn replay(
                 }
             }
             xadd.ignore();
-            pipe.cmd("XDEL").arg(FANOUT_DEAD).arg(&entry.id).ignore();
+            pipe.cmd("XDEL").arg(&shard.dead).arg(&entry.id).ignore();
             pipe.query_async::<()>(conn).await?;
             replayed.push(entry.id.clone());
         }

@@ -1,5 +1,5 @@
-//! Chirp's fan-out worker: consumes the fan-out stream (`chirp:{fanout}:events`) as one member
-//! of the consumer group `fanout` and applies each event with [`chirp_domain::fanout::Fanout::apply`],
+//! Chirp's fan-out worker: consumes every fan-out stream (`chirp:{fanout}:events` with one
+//! shard; see `chirp_domain::keys::FanoutShards`) as one member of its consumer group `fanout` and applies each event with [`chirp_domain::fanout::Fanout::apply`],
 //! which writes tweets into (or out of) followers' home timelines.
 //!
 //! The binary (`main.rs`) reads [`Settings`], installs logging and the Prometheus endpoint, and
@@ -28,6 +28,6 @@ pub mod worker;
 pub use error::WorkerError;
 pub use settings::Settings;
 pub use worker::{
-    BatchOutcome, BatchSource, DEFAULT_PRUNE_IDLE, STREAMS, TOO_MANY_DELIVERIES, Worker,
+    BatchOutcome, BatchSource, DEFAULT_PRUNE_IDLE, StreamKind, TOO_MANY_DELIVERIES, Worker,
     WorkerConfig, run_all,
 };

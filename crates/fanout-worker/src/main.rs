@@ -73,7 +73,7 @@ async fn dlq_command(settings: &Settings, action: &DlqAction) -> anyhow::Result<
         .with_context(|| format!("redis at {redis_url}"))?;
     match action {
         DlqAction::List { count } => {
-            let letters = dlq::list(&mut conn, *count)
+            let letters = dlq::list(&mut conn, store.fanout_shards(), *count)
                 .await
                 .context("listing dead letters")?;
             for letter in letters {
@@ -82,7 +82,7 @@ async fn dlq_command(settings: &Settings, action: &DlqAction) -> anyhow::Result<
         }
         DlqAction::Replay { ids, all } => {
             let ids = if *all { &[][..] } else { &ids[..] };
-            let replayed = dlq::replay(&mut conn, ids)
+            let replayed = dlq::replay(&mut conn, store.fanout_shards(), ids)
                 .await
                 .context("replaying dead letters")?;
             for id in &replayed {

@@ -16,6 +16,7 @@ use chirp_domain::fanout::Applied;
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder};
 
 use crate::stream::Backlog;
+use crate::worker::StreamKind;
 
 pub const ENTRIES_PROCESSED: &str = "chirp_fanout_entries_processed_total";
 pub const INSERTS: &str = "chirp_fanout_inserts_total";
@@ -48,9 +49,6 @@ impl DeadLetterCause {
         }
     }
 }
-
-/// The `stream` label values: the last part of each fan-out stream's key.
-pub const STREAM_LABELS: [&str; 2] = ["events", "slices"];
 
 /// The `kind` label values of [`DURATION`]: every [`FanoutEvent::kind`].
 pub const EVENT_KINDS: [&str; 5] = [
@@ -132,11 +130,19 @@ pub fn register_known() {
         // Registering is enough: an empty histogram is exported with zero counts.
         let _ = metrics::histogram!(DURATION, "kind" => kind);
     }
-    for stream in STREAM_LABELS {
-        metrics::gauge!(STREAM_LENGTH, "stream" => stream).set(0.0);
-        metrics::gauge!(PENDING, "stream" => stream).set(0.0);
-        metrics::gauge!(OLDEST_PENDING_AGE, "stream" => stream).set(0.0);
-        metrics::counter!(CONSUMERS_PRUNED, "stream" => stream).increment(0);
+}
+
+/// Registers the stream series of every stream of `shards` fan-out shards at 0, as
+/// [`register_known`] does for the rest: called once the shards are known (`auto` needs Redis).
+pub fn register_streams(shards: u16) {
+    for kind in [StreamKind::Events, StreamKind::Slices] {
+        for shard in 0..shards.max(1) {
+            let labels = labels(kind, shard);
+            metrics::gauge!(STREAM_LENGTH, &labels).set(0.0);
+            metrics::gauge!(PENDING, &labels).set(0.0);
+            metrics::gauge!(OLDEST_PENDING_AGE, &labels).set(0.0);
+            metrics::counter!(CONSUMERS_PRUNED, &labels).increment(0);
+        }
     }
 }
 
@@ -158,22 +164,30 @@ pub(crate) fn dead_lettered(cause: DeadLetterCause) {
     metrics::counter!(DEAD_LETTERS, "cause" => cause.label()).increment(1);
 }
 
-/// `stream` as for [`backlog`].
-pub(crate) fn consumers_pruned(stream: &'static str, count: usize) {
-    metrics::counter!(CONSUMERS_PRUNED, "stream" => stream).increment(count as u64);
+/// The labels of a stream's series: `stream` is `events` or `slices` (the last part of the
+/// stream's key), `shard` its fan-out shard's index.
+fn labels(kind: StreamKind, shard: u16) -> [(&'static str, String); 2] {
+    [
+        ("stream", kind.label().to_owned()),
+        ("shard", shard.to_string()),
+    ]
 }
 
-/// `stream` is `events` or `slices`, the last part of the stream's key.
-pub(crate) fn backlog(stream: &'static str, backlog: &Backlog, now_ms: u64) {
-    metrics::gauge!(STREAM_LENGTH, "stream" => stream).set(backlog.length as f64);
-    metrics::gauge!(PENDING, "stream" => stream).set(backlog.pending as f64);
+pub(crate) fn consumers_pruned(kind: StreamKind, shard: u16, count: usize) {
+    metrics::counter!(CONSUMERS_PRUNED, &labels(kind, shard)).increment(count as u64);
+}
+
+pub(crate) fn backlog(kind: StreamKind, shard: u16, backlog: &Backlog, now_ms: u64) {
+    let labels = labels(kind, shard);
+    metrics::gauge!(STREAM_LENGTH, &labels).set(backlog.length as f64);
+    metrics::gauge!(PENDING, &labels).set(backlog.pending as f64);
     // An entry id starts with the milliseconds at which it was added: its age needs no lookup.
     let age_ms = backlog
         .oldest_pending
         .as_deref()
         .and_then(|id| id.split('-').next()?.parse::<u64>().ok())
         .map_or(0, |added| now_ms.saturating_sub(added));
-    metrics::gauge!(OLDEST_PENDING_AGE, "stream" => stream).set(age_ms as f64 / 1000.0);
+    metrics::gauge!(OLDEST_PENDING_AGE, &labels).set(age_ms as f64 / 1000.0);
 }
 
 #[cfg(test)]
@@ -212,11 +226,14 @@ mod tests {
             .unwrap()
             .build_recorder();
         let handle = recorder.handle();
-        metrics::with_local_recorder(&recorder, register_known);
+        metrics::with_local_recorder(&recorder, || {
+            register_known();
+            register_streams(2);
+        });
         let text = handle.render();
         for line in [
             "chirp_fanout_dead_letters_total{cause=\"unparseable\"} 0",
-            "chirp_fanout_consumers_pruned_total{stream=\"slices\"} 0",
+            "chirp_fanout_consumers_pruned_total{stream=\"slices\",shard=\"1\"} 0",
             "chirp_fanout_duration_seconds_count{kind=\"deleted_slice\"} 0",
         ] {
             assert!(

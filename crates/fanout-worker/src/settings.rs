@@ -83,7 +83,7 @@ pub struct Settings {
 pub enum Command {
     /// Consume the fan-out streams until SIGTERM or SIGINT (the default).
     Run,
-    /// Inspect or replay the dead-letter stream (`chirp:{fanout}:dead`).
+    /// Inspect or replay the dead-letter streams (`chirp:{fanout}:dead` with one shard).
     Dlq {
         #[command(subcommand)]
         action: DlqAction,
@@ -155,15 +155,11 @@ impl Settings {
     }
 
     pub fn limits(&self) -> Limits {
-        Limits {
-            timeline_cap: self.shared.timeline_cap as usize,
-            ..Limits::default()
-        }
+        self.shared.limits()
     }
 
     pub fn worker_config(&self) -> WorkerConfig {
         WorkerConfig {
-            stream: chirp_domain::keys::FANOUT_STREAM,
             consumer: self
                 .consumer
                 .clone()
@@ -177,6 +173,8 @@ impl Settings {
                 slice_followers: self.slice_followers as usize,
                 ..Tuning::default()
             },
+            // `run_all` gives each loop its shard and stream.
+            ..WorkerConfig::new("")
         }
     }
 }

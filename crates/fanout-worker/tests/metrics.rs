@@ -47,8 +47,10 @@ async fn every_known_series_is_exported_at_zero_from_start_up() {
         .and_then(|l| l.local_addr())
         .expect("a free port");
 
-    // Act: what the binary does at start, before any worker runs.
+    // Act: what the binary does at start, before any worker runs, and what `run_all` adds once
+    // the store knows its fan-out shards (two here).
     chirp_fanout_worker::metrics::install(addr).expect("the metrics endpoint");
+    chirp_fanout_worker::metrics::register_streams(2);
     let body = scrape(addr).await;
 
     // Assert
@@ -61,13 +63,15 @@ async fn every_known_series_is_exported_at_zero_from_start_up() {
         r#"chirp_fanout_dead_letters_total{cause="unparseable"}"#.to_owned(),
     ];
     for stream in ["events", "slices"] {
-        for name in [
-            "chirp_fanout_consumers_pruned_total",
-            "chirp_fanout_stream_length",
-            "chirp_fanout_pending",
-            "chirp_fanout_oldest_pending_age_seconds",
-        ] {
-            expected.push(format!(r#"{name}{{stream="{stream}"}}"#));
+        for shard in 0..2 {
+            for name in [
+                "chirp_fanout_consumers_pruned_total",
+                "chirp_fanout_stream_length",
+                "chirp_fanout_pending",
+                "chirp_fanout_oldest_pending_age_seconds",
+            ] {
+                expected.push(format!(r#"{name}{{stream="{stream}",shard="{shard}"}}"#));
+            }
         }
     }
     for kind in [

@@ -41,6 +41,12 @@ pub struct SharedSettings {
           value_parser = clap::value_parser!(u32).range(TIMELINE_CAP))]
     pub timeline_cap: u32,
 
+    /// Fan-out streams to spread events over, by author: `auto` (1 on one Redis, 12 on a
+    /// cluster) or 1 to 256. The API and every worker must be given the same value; see the
+    /// README ("Fan-out shards") before changing it on a running service.
+    #[arg(long, env = "CHIRP_FANOUT_SHARDS", default_value = "auto", value_parser = parse_shards)]
+    pub fanout_shards: u16,
+
     /// Log line format.
     #[arg(long, env = "CHIRP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -69,6 +75,15 @@ impl SharedSettings {
         Ok((target, store))
     }
 
+    /// What is stored, as these settings shape it: the timeline cap and the fan-out shards.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            timeline_cap: self.timeline_cap as usize,
+            fanout_shards: self.fanout_shards,
+            ..Limits::default()
+        }
+    }
+
     /// Installs logging as these settings say ([`crate::logging::init`]).
     pub fn init_logging(&self) {
         crate::logging::init(self.log_format, &self.log_filter);
@@ -81,6 +96,18 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line, for log collectors.
     Json,
+}
+
+/// `auto` is 0 (see `Limits::fanout_shards`); a number must be 1 to `FanoutShards::MAX`.
+fn parse_shards(raw: &str) -> Result<u16, String> {
+    if raw == "auto" {
+        return Ok(0);
+    }
+    let max = chirp_domain::keys::FanoutShards::MAX;
+    match raw.parse::<u16>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("expected `auto` or a number from 1 to {max}")),
+    }
 }
 
 fn parse_filter(raw: &str) -> Result<String, String> {

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use chirp_domain::keys::{FANOUT_DEAD, FANOUT_GROUP, FANOUT_SLICES, FANOUT_STREAM};
-use redis::aio::ConnectionLike;
+use chirp_domain::keys::{FANOUT_GROUP, FANOUT_STREAM};
+use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::streams::{StreamPendingReply, StreamRangeReply};
 
 use crate::poll::POLL_INTERVAL;
@@ -29,58 +29,132 @@ pub struct StreamBacklog {
     pub pending: u64,
 }
 
-/// The fan-out streams workers read: [`FANOUT_STREAM`] first, then [`FANOUT_SLICES`] when it
-/// exists, then any other stream under the same `{hash-tag}` but [`FANOUT_DEAD`], which no one
-/// reads. The tag is scanned rather than the two names trusted, so that a stream added to the
-/// design is covered too.
+/// The fan-out streams workers read that this one Redis (a server, or one cluster master)
+/// holds: every shard's events stream first, then the other streams under a `{fanout...}` tag
+/// but the dead letters, which no one reads. Scanned rather than computed from the shard count,
+/// so that a stream added to the design (or a shard count a test did not expect) is covered too.
 pub async fn fanout_streams(conn: &mut impl ConnectionLike) -> redis::RedisResult<Vec<String>> {
-    // "chirp:{fanout}:*": braces are not special in a SCAN pattern.
+    // "chirp:{fanout*": braces are not special in a SCAN pattern.
     let tag_end = FANOUT_STREAM
         .find('}')
         .expect("the events stream has a hash tag");
-    let pattern = format!("{}*", &FANOUT_STREAM[..=tag_end]);
-    let mut others = Vec::new();
+    let pattern = format!("{}*", &FANOUT_STREAM[..tag_end]);
+    let mut streams = scan_streams(conn, &pattern).await?;
+    streams.retain(|k| !is_dead_letters(k));
+    streams.sort_by_key(|k| (!is_events(k), k.clone()));
+    Ok(streams)
+}
+
+/// The streams whose keys match `pattern` on one Redis, sorted, each once (SCAN may return a
+/// key twice).
+async fn scan_streams(
+    conn: &mut impl ConnectionLike,
+    pattern: &str,
+) -> redis::RedisResult<Vec<String>> {
+    let mut streams = Vec::new();
     let mut cursor: u64 = 0;
     loop {
         let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
             .arg(cursor)
             .arg("MATCH")
-            .arg(&pattern)
+            .arg(pattern)
             .arg("TYPE")
             .arg("stream")
             .arg("COUNT")
             .arg(1000)
             .query_async(conn)
             .await?;
-        others.extend(
-            keys.into_iter()
-                .filter(|k| k != FANOUT_STREAM && k != FANOUT_DEAD),
-        );
+        streams.extend(keys);
         if next == 0 {
             break;
         }
         cursor = next;
     }
-    // SCAN may return a key twice; the slices stream goes right after the events.
-    others.sort_by_key(|k| (k != FANOUT_SLICES, k.clone()));
-    others.dedup();
-    let mut streams = vec![FANOUT_STREAM.to_owned()];
-    streams.extend(others);
+    streams.sort();
+    streams.dedup();
     Ok(streams)
 }
 
-/// The backlog of every stream of [`fanout_streams`].
+fn is_events(stream: &str) -> bool {
+    stream.ends_with(":events")
+}
+
+fn is_dead_letters(stream: &str) -> bool {
+    stream.ends_with(":dead")
+}
+
+/// The backlog of every stream of [`fanout_streams`] on one Redis (see [`fanout_backlog_at`]
+/// for a cluster).
 pub async fn fanout_backlog(
     conn: &mut impl ConnectionLike,
 ) -> redis::RedisResult<Vec<StreamBacklog>> {
-    // The events stream first, the others after: a worker adds to the others only while an event
-    // is pending, so once the events are done (and nothing new is posted) a scan made after that
-    // sees every stream there will be.
-    let mut backlog = vec![stream_backlog(conn, FANOUT_STREAM).await?];
-    for stream in fanout_streams(conn).await?.iter().skip(1) {
-        backlog.push(stream_backlog(conn, stream).await?);
+    backlog_of(std::slice::from_mut(conn)).await
+}
+
+/// The backlog of every fan-out stream of the Redis that `urls` names: one server, or every
+/// master of a cluster (a comma-separated list of its nodes).
+pub async fn fanout_backlog_at(urls: &str) -> redis::RedisResult<Vec<StreamBacklog>> {
+    backlog_of(&mut master_connections(urls).await?).await
+}
+
+/// Backlogs over the given masters. The events streams first, the others after: a worker adds
+/// to the others only while an event is pending, so once the events are done (and nothing new
+/// is posted) a scan made after that sees every stream there will be. With no events stream at
+/// all, [`FANOUT_STREAM`] stands for them, without a group: nobody has read anything yet.
+async fn backlog_of<C: ConnectionLike>(
+    masters: &mut [C],
+) -> redis::RedisResult<Vec<StreamBacklog>> {
+    let mut backlog = Vec::new();
+    for conn in masters.iter_mut() {
+        for stream in fanout_streams(conn).await?.iter().filter(|s| is_events(s)) {
+            backlog.push(stream_backlog(conn, stream).await?);
+        }
+    }
+    if backlog.is_empty() {
+        backlog.push(StreamBacklog {
+            stream: FANOUT_STREAM.to_owned(),
+            has_group: false,
+            undelivered: false,
+            pending: 0,
+        });
+    }
+    for conn in masters.iter_mut() {
+        for stream in fanout_streams(conn).await?.iter().filter(|s| !is_events(s)) {
+            backlog.push(stream_backlog(conn, stream).await?);
+        }
     }
     Ok(backlog)
+}
+
+/// A plain connection to the server `urls` names, or to each node of the cluster it lists that
+/// is a master now (`ROLE`).
+pub async fn master_connections(urls: &str) -> redis::RedisResult<Vec<MultiplexedConnection>> {
+    let nodes: Vec<&str> = urls.split(',').map(str::trim).collect();
+    if let [one] = nodes.as_slice() {
+        return Ok(vec![connect(one).await?]);
+    }
+    let mut masters = Vec::new();
+    for node in nodes {
+        // A node that does not answer (killed by the test) holds nothing a live master does not.
+        let Ok(mut conn) = connect(node).await else {
+            continue;
+        };
+        let Ok(role) = redis::cmd("ROLE")
+            .query_async::<Vec<redis::Value>>(&mut conn)
+            .await
+        else {
+            continue;
+        };
+        if role
+            .first()
+            .and_then(|r| redis::from_redis_value_ref::<String>(r).ok())
+            .as_deref()
+            == Some("master")
+        {
+            masters.push(conn);
+        }
+    }
+    Ok(masters)
 }
 
 /// Every fan-out stream has a group, and the group has had and acknowledged every entry.
@@ -111,14 +185,13 @@ impl fmt::Display for NotDrained {
 impl std::error::Error for NotDrained {}
 
 /// Waits until the workers have read and acknowledged every entry of every fan-out stream (see
-/// [`drained`]); returns how long that took. A failed connection or query counts as "not yet".
+/// [`drained`]) of the server or cluster `redis_url` names; returns how long that took. A failed
+/// connection or query counts as "not yet".
 pub async fn wait_drained(redis_url: &str, deadline: Duration) -> Result<Duration, NotDrained> {
     let started = Instant::now();
     let mut last = None;
     loop {
-        if let Ok(mut conn) = connect(redis_url).await
-            && let Ok(backlog) = fanout_backlog(&mut conn).await
-        {
+        if let Ok(backlog) = fanout_backlog_at(redis_url).await {
             if drained(&backlog) {
                 return Ok(started.elapsed());
             }
@@ -193,7 +266,7 @@ pub async fn consumers(
 /// the worker added (`reason`, `original_id`, `deliveries`, `stream`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
-    /// The entry's id on [`FANOUT_DEAD`].
+    /// The entry's id on its dead-letter stream.
     pub id: String,
     pub fields: BTreeMap<String, String>,
 }
@@ -204,10 +277,37 @@ impl DeadLetter {
     }
 }
 
-/// Every entry of [`FANOUT_DEAD`], oldest first.
+/// Every dead letter of every shard on one Redis, oldest first within a shard (see
+/// [`dead_letters_at`] for a cluster).
 pub async fn dead_letters(conn: &mut impl ConnectionLike) -> redis::RedisResult<Vec<DeadLetter>> {
+    let mut letters = Vec::new();
+    for stream in dead_letter_streams(conn).await? {
+        letters.extend(dead_letters_of(conn, &stream).await?);
+    }
+    Ok(letters)
+}
+
+/// Every dead letter of every shard of the server or cluster `urls` names.
+pub async fn dead_letters_at(urls: &str) -> redis::RedisResult<Vec<DeadLetter>> {
+    let mut letters = Vec::new();
+    for mut conn in master_connections(urls).await? {
+        letters.extend(dead_letters(&mut conn).await?);
+    }
+    Ok(letters)
+}
+
+/// The dead-letter streams one Redis holds ([`FANOUT_DEAD`] with one shard).
+async fn dead_letter_streams(conn: &mut impl ConnectionLike) -> redis::RedisResult<Vec<String>> {
+    scan_streams(conn, "chirp:{fanout*:dead").await
+}
+
+/// Every entry of one dead-letter stream, oldest first.
+pub async fn dead_letters_of(
+    conn: &mut impl ConnectionLike,
+    stream: &str,
+) -> redis::RedisResult<Vec<DeadLetter>> {
     let reply: StreamRangeReply = redis::cmd("XRANGE")
-        .arg(FANOUT_DEAD)
+        .arg(stream)
         .arg("-")
         .arg("+")
         .query_async(conn)
@@ -278,6 +378,7 @@ async fn stream_backlog(
 mod tests {
     use super::*;
     use crate::RedisServer;
+    use chirp_domain::keys::{FANOUT_DEAD, FANOUT_SLICES};
 
     async fn xadd(conn: &mut impl ConnectionLike, stream: &str) -> String {
         redis::cmd("XADD")

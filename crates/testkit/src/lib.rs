@@ -18,6 +18,8 @@
 //! - [`os`]: [`free_port`], [`find_program`] (a `PATH` lookup), [`send_signal`] (kill(1)).
 //! - [`poll`]: [`eventually`] and [`eventually_within`] (fail at a deadline), [`poll_until`] and
 //!   [`poll_every`] (give up at one), all taking a check that answers `bool` or `Option<T>`.
+//! - [`topology`]: [`TestRedis`], a single server or a cluster as `CHIRP_TEST_REDIS` says, and
+//!   [`TestConn`], a connection to either that routes by key.
 //! - [`fanout`]: where each fan-out stream stands with the `fanout` consumer group
 //!   ([`fanout_backlog`], [`drained`], [`wait_drained`]), its consumers, and the dead letters.
 
@@ -26,14 +28,17 @@ pub mod fanout;
 pub mod os;
 pub mod poll;
 pub mod server;
+pub mod topology;
 
 pub use cluster::{RedisCluster, slot_of};
 pub use fanout::{
-    Consumer, DeadLetter, NotDrained, StreamBacklog, consumers, dead_letters, drained,
-    fanout_backlog, fanout_streams, pending, stream_len, wait_drained,
+    Consumer, DeadLetter, NotDrained, StreamBacklog, consumers, dead_letters, dead_letters_at,
+    dead_letters_of, drained, fanout_backlog, fanout_backlog_at, fanout_streams,
+    master_connections, pending, stream_len, wait_drained,
 };
 pub use os::{find_program, free_cluster_port, free_port, send_signal, try_send_signal};
 pub use poll::{
     DEADLINE, POLL_INTERVAL, Ready, eventually, eventually_within, poll_every, poll_until,
 };
 pub use server::{NO_PERSISTENCE, RedisServer, RedisServerBuilder, connect};
+pub use topology::{TOPOLOGY_VAR, TestConn, TestRedis, Topology, connect_any};

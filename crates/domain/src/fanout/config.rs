@@ -10,7 +10,7 @@ pub struct Tuning {
     /// purged per script call on an unfollow.
     pub chunk: usize,
     /// Authors with more followers than this have each fan-out split into slices of this many
-    /// followers, which any worker can take (`chirp:{fanout}:slices`).
+    /// followers, which any worker can take (the slices stream of the author's shard).
     pub slice_followers: usize,
 }
 

@@ -12,7 +12,7 @@ use super::walk::walk_followers;
 
 /// Carries a post or a deletion to every follower: at once for an ordinary author; for one with
 /// more than `slice_followers` followers, by splitting the work into slices that any worker can
-/// take from `chirp:{fanout}:slices`, so that several workers share a big fan-out and it never
+/// take from the author's shard's slices stream, so that several workers share a big fan-out and it never
 /// holds up the events behind it.
 ///
 /// `followers` is the author's follower count, read by the caller in its first round trip.
@@ -52,6 +52,8 @@ pub(super) async fn spread(
     cuts.dedup();
     let mut lower = None;
     let mut pipe = redis::pipe();
+    // The author's shard: its events and its slices share a slot (one pipeline, one node).
+    let slices = &fanout.store.fanout_shards().for_user(author).slices;
     for upper in cuts.iter().map(|&c| Some(c)).chain([None]) {
         let slice = FanoutEvent::Slice {
             action,
@@ -63,7 +65,7 @@ pub(super) async fn spread(
             },
         };
         pipe.cmd("XADD")
-            .arg(keys::FANOUT_SLICES)
+            .arg(slices)
             .arg("*")
             .arg(slice.to_fields())
             .ignore();

@@ -10,6 +10,7 @@ use crate::redis_pool::{self, Connection, Pool, RESPONSE_TIMEOUT, Target, cluste
 use crate::error::Result;
 use crate::events::FanoutEvent;
 use crate::keys;
+use crate::model::UserId;
 use crate::page::PageRequest;
 
 /// Sizes that shape what is stored.
@@ -21,6 +22,10 @@ pub struct Limits {
     pub global_cap: usize,
     /// How many of a followee's newest tweets a follow merges into the follower's home.
     pub follow_backfill: usize,
+    /// How many fan-out streams events are spread over (`CHIRP_FANOUT_SHARDS`; see
+    /// [`keys::FanoutShards`]); 0 is `auto`: [`SHARDS_STANDALONE`] on one Redis,
+    /// [`SHARDS_CLUSTER`] on a cluster. The API and every worker must agree on it.
+    pub fanout_shards: u16,
 }
 
 impl Default for Limits {
@@ -29,9 +34,19 @@ impl Default for Limits {
             timeline_cap: 800,
             global_cap: 1000,
             follow_backfill: 50,
+            fanout_shards: 0,
         }
     }
 }
+
+/// The `auto` number of fan-out shards on one Redis: one stream, the layout of old (one server
+/// has no slots to balance).
+pub const SHARDS_STANDALONE: u16 = 1;
+/// The `auto` number of fan-out shards on a Redis Cluster: a multiple of 2, 3, 4 and 6, so that
+/// clusters of those many masters with equal slot ranges hold equally many shards each. A
+/// constant rather than a function of the masters' number, which may change under a running
+/// service while the API and the workers must keep agreeing on it.
+pub const SHARDS_CLUSTER: u16 = 12;
 
 /// A handle on Chirp's data in Redis. Cheap to clone.
 ///
@@ -47,6 +62,7 @@ impl Default for Limits {
 pub struct Store {
     backend: Backend,
     pub limits: Limits,
+    shards: keys::FanoutShards,
 }
 
 #[derive(Clone)]
@@ -73,8 +89,19 @@ pub struct PoolStatus {
 
 impl Store {
     pub fn new(pool: Pool, limits: Limits) -> Self {
+        Self::with_backend(Backend::Pooled { pool, reads: None }, limits)
+    }
+
+    fn with_backend(backend: Backend, mut limits: Limits) -> Self {
+        if limits.fanout_shards == 0 {
+            limits.fanout_shards = match backend {
+                Backend::Pooled { .. } => SHARDS_STANDALONE,
+                Backend::Cluster { .. } => SHARDS_CLUSTER,
+            };
+        }
         Self {
-            backend: Backend::Pooled { pool, reads: None },
+            backend,
+            shards: keys::FanoutShards::new(limits.fanout_shards),
             limits,
         }
     }
@@ -104,7 +131,17 @@ impl Store {
                 },
             },
         };
-        Ok(Self { backend, limits })
+        Ok(Self::with_backend(backend, limits))
+    }
+
+    /// The fan-out streams (see [`Limits::fanout_shards`]).
+    pub fn fanout_shards(&self) -> &keys::FanoutShards {
+        &self.shards
+    }
+
+    /// The stream of `author`'s fan-out events.
+    pub fn events_stream(&self, author: UserId) -> &str {
+        &self.shards.for_user(author).events
     }
 
     /// Whether this store runs on a Redis Cluster.
@@ -173,10 +210,10 @@ impl Store {
         Ok(())
     }
 
-    /// Appends an event to the fan-out stream.
+    /// Appends an event to its fan-out shard's stream.
     pub async fn publish(&self, conn: &mut Connection, event: FanoutEvent) -> Result<()> {
         redis::cmd("XADD")
-            .arg(keys::FANOUT_STREAM)
+            .arg(&self.shards.for_user(event.shard_user()).events)
             .arg("*")
             .arg(event.to_fields())
             .query_async::<()>(conn)

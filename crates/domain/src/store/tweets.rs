@@ -67,13 +67,14 @@ pub fn record_pipeline(
 /// [`record_pipeline`].
 pub fn publish_pipeline(
     limits: &Limits,
+    events_stream: &str,
     author: UserId,
     tweet: TweetId,
     with_names: bool,
 ) -> redis::Pipeline {
     let mut pipe = redis::pipe();
     pipe.cmd("XADD")
-        .arg(keys::FANOUT_STREAM)
+        .arg(events_stream)
         .arg("*")
         .arg(FanoutEvent::Posted { tweet, author }.to_fields())
         .ignore()
@@ -174,7 +175,13 @@ impl Store {
             _ => return Err(Error::Internal(format!("post_tweet answered {outcome:?}"))),
         };
         if posted_id != id {
-            let pipe = publish_pipeline(&self.limits, author, posted_id, false);
+            let pipe = publish_pipeline(
+                &self.limits,
+                self.events_stream(author),
+                author,
+                posted_id,
+                false,
+            );
             scripts::run_pipeline::<_, ()>(&mut conn, &pipe).await?;
             let first = hydrate_tweets(&mut conn, &[posted_id])
                 .await?
@@ -187,7 +194,7 @@ impl Store {
         }
         // A new tweet: everything in the answer was just written but the author's names, read
         // in the same pipeline rather than re-reading the tweet afterwards.
-        let pipe = publish_pipeline(&self.limits, author, id, true);
+        let pipe = publish_pipeline(&self.limits, self.events_stream(author), author, id, true);
         let ((username, display_name),): ((Option<String>, Option<String>),) =
             scripts::run_pipeline(&mut conn, &pipe).await?;
         let tweet = Tweet {
@@ -231,7 +238,7 @@ impl Store {
         }
         redis::pipe()
             .cmd("XADD")
-            .arg(keys::FANOUT_STREAM)
+            .arg(self.events_stream(requester))
             .arg("*")
             .arg(
                 FanoutEvent::Deleted {

@@ -1,7 +1,7 @@
-//! The dead-letter stream (`chirp:{fanout}:dead`): setting an entry aside with why, and reading
+//! The dead-letter stream of each fan-out shard (`chirp:{fanout}:dead` with one shard): setting an entry aside with why, and reading
 //! entries back (what `dlq list` and `dlq replay` build on, see `crate::dlq`).
 
-use chirp_domain::keys::{FANOUT_DEAD, FANOUT_GROUP};
+use chirp_domain::keys::FANOUT_GROUP;
 use redis::Value;
 use redis::aio::ConnectionLike;
 
@@ -9,19 +9,20 @@ use super::Entry;
 use super::reply::{items, parse_entry};
 use crate::error::WorkerError;
 
-/// Copies `entry` to the dead-letter stream with why it was given up on, and acknowledges it,
-/// in one transaction: never acknowledged without its copy, never copied twice. Both streams
-/// share the `{fanout}` hash tag, so this holds on Redis Cluster too.
+/// Copies `entry` to the dead-letter stream `dead` with why it was given up on, and acknowledges
+/// it, in one transaction: never acknowledged without its copy, never copied twice. A shard's
+/// streams share a hash tag, so this holds on Redis Cluster too.
 pub(crate) async fn dead_letter(
     conn: &mut impl ConnectionLike,
     stream: &str,
+    dead: &str,
     entry: &Entry,
     reason: &str,
     deliveries: u64,
 ) -> Result<(), WorkerError> {
     let mut pipe = redis::pipe();
     pipe.atomic();
-    let xadd = pipe.cmd("XADD").arg(FANOUT_DEAD).arg("*");
+    let xadd = pipe.cmd("XADD").arg(dead).arg("*");
     for (name, value) in entry.fields.iter().flatten() {
         xadd.arg(name).arg(value);
     }

@@ -3,16 +3,38 @@
 use std::time::Duration;
 
 use chirp_domain::fanout::Tuning;
-use chirp_domain::keys;
+use chirp_domain::keys::{FanoutShard, FanoutShards};
 
 /// The default of [`WorkerConfig::prune_idle`]: an hour.
 pub const DEFAULT_PRUNE_IDLE: Duration = Duration::from_secs(3_600);
 
-/// How one worker reads the stream.
+/// Which of a fan-out shard's streams a worker reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    /// The events the API publishes.
+    Events,
+    /// The slices big fan-outs are cut into.
+    Slices,
+}
+
+impl StreamKind {
+    /// The metrics label: the last part of the stream's key.
+    pub fn label(self) -> &'static str {
+        match self {
+            StreamKind::Events => "events",
+            StreamKind::Slices => "slices",
+        }
+    }
+}
+
+/// How one worker reads its stream.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// The stream this worker consumes: `chirp:{fanout}:events` or `chirp:{fanout}:slices`.
-    pub stream: &'static str,
+    /// The fan-out shard this worker reads (its dead letters go to the shard's dead-letter
+    /// stream).
+    pub shard: FanoutShard,
+    /// Which of the shard's streams.
+    pub kind: StreamKind,
     /// This worker's name in the consumer group; entries it holds are pending under this name.
     pub consumer: String,
     /// How long one read waits for new entries. It bounds how late shutdown and reclaiming
@@ -40,7 +62,8 @@ impl WorkerConfig {
     /// The defaults, under the given consumer name.
     pub fn new(consumer: impl Into<String>) -> Self {
         Self {
-            stream: keys::FANOUT_STREAM,
+            shard: FanoutShards::default().all()[0].clone(),
+            kind: StreamKind::Events,
             consumer: consumer.into(),
             block: Duration::from_millis(2_000),
             batch_size: 100,
@@ -48,6 +71,14 @@ impl WorkerConfig {
             max_deliveries: 5,
             prune_idle: DEFAULT_PRUNE_IDLE,
             tuning: Tuning::default(),
+        }
+    }
+
+    /// The stream this worker consumes.
+    pub fn stream(&self) -> &str {
+        match self.kind {
+            StreamKind::Events => &self.shard.events,
+            StreamKind::Slices => &self.shard.slices,
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chirp_domain::{clock, keys};
+use chirp_domain::clock;
 
 use super::millis;
 use super::step::Worker;
@@ -15,25 +15,16 @@ use crate::stream;
 /// How often idle consumers are pruned, the stream is trimmed and the backlog gauges refreshed.
 pub(super) const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(5);
 
-/// The metric label of a stream.
-fn stream_label(stream: &str) -> &'static str {
-    match stream {
-        keys::FANOUT_STREAM => "events",
-        keys::FANOUT_SLICES => "slices",
-        _ => "other",
-    }
-}
-
 impl Worker {
     /// Trims from this worker's stream every entry all consumers are done with (never one not
     /// yet processed); returns how many. The run loop does it every few seconds, which is what
     /// keeps the stream's memory bounded.
     pub async fn trim(&self) -> Result<u64, WorkerError> {
-        let trimmed = stream::trim(&mut self.store.conn().await?, self.config.stream).await?;
+        let trimmed = stream::trim(&mut self.store.conn().await?, self.config.stream()).await?;
         if trimmed > 0 {
             tracing::debug!(
                 trimmed,
-                stream = self.config.stream,
+                stream = self.config.stream(),
                 "trimmed processed entries"
             );
         }
@@ -46,15 +37,15 @@ impl Worker {
     pub async fn prune_consumers(&self) -> Result<Vec<String>, WorkerError> {
         let pruned = stream::prune_consumers(
             &mut self.store.conn().await?,
-            self.config.stream,
+            self.config.stream(),
             &self.config.consumer,
             millis(self.config.prune_idle),
         )
         .await?;
         if !pruned.is_empty() {
-            metrics::consumers_pruned(stream_label(self.config.stream), pruned.len());
+            metrics::consumers_pruned(self.config.kind, self.config.shard.index, pruned.len());
             tracing::info!(
-                stream = self.config.stream,
+                stream = self.config.stream(),
                 ?pruned,
                 "removed idle consumers holding no entries from the group"
             );
@@ -76,12 +67,13 @@ impl Worker {
         }
         let result = async {
             self.trim().await?;
-            stream::backlog(&mut self.store.conn().await?, self.config.stream).await
+            stream::backlog(&mut self.store.conn().await?, self.config.stream()).await
         }
         .await;
         match result {
             Ok(backlog) => {
-                metrics::backlog(stream_label(self.config.stream), &backlog, clock::now_ms())
+                let (kind, shard) = (self.config.kind, self.config.shard.index);
+                metrics::backlog(kind, shard, &backlog, clock::now_ms())
             }
             Err(e) => tracing::debug!(error = %e.chain(), "stream housekeeping failed"),
         }

@@ -23,7 +23,7 @@
 //! - [`step`]: [`Worker`] and its one step function, [`Worker::process_batch`]: which batch is
 //!   taken, and how each entry is applied, dead-lettered or skipped, then acknowledged.
 //! - [`run`]: the loop around the step ([`Worker::run_until_stopped`]) with its back-off and
-//!   graceful stop, and [`run_all`], one loop per stream of [`STREAMS`].
+//!   graceful stop, and [`run_all`], one loop per stream of every fan-out shard.
 //! - [`housekeeping`]: what the loop does every few seconds besides steps: pruning dead
 //!   consumers, trimming the stream, the backlog gauges.
 
@@ -34,8 +34,8 @@ pub mod housekeeping;
 pub mod run;
 pub mod step;
 
-pub use config::{DEFAULT_PRUNE_IDLE, WorkerConfig};
-pub use run::{SLICES_PER_READ, STREAMS, run_all};
+pub use config::{DEFAULT_PRUNE_IDLE, StreamKind, WorkerConfig};
+pub use run::{SLICES_PER_READ, run_all};
 pub use step::{BatchOutcome, BatchSource, ENTRIES_IN_FLIGHT, TOO_MANY_DELIVERIES, Worker};
 
 /// A duration as the whole milliseconds Redis commands take.

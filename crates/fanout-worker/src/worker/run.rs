@@ -1,17 +1,17 @@
 //! The loop around the step: [`Worker::run_until_stopped`] (back-off while Redis is away, a
 //! graceful stop that finishes what the worker holds), and [`run_all`], one such loop per
-//! stream of [`STREAMS`].
+//! stream of every fan-out shard.
 
 use std::future::Future;
 use std::pin::pin;
 use std::time::{Duration, Instant};
 
 use chirp_domain::Store;
-use chirp_domain::keys;
 
-use super::config::WorkerConfig;
+use super::config::{StreamKind, WorkerConfig};
 use super::housekeeping::HOUSEKEEPING_EVERY;
 use super::step::{ReadFrom, SCAN_START, Worker};
+use crate::metrics;
 
 /// Slices one worker takes from the slices stream at a time.
 pub const SLICES_PER_READ: usize = 4;
@@ -26,7 +26,7 @@ impl Worker {
         let mut shutdown = pin!(shutdown);
         let mut outage: Option<Failing> = None;
         let mut next_housekeeping = Instant::now();
-        tracing::info!(consumer = %self.config.consumer, stream = self.config.stream, "fan-out worker started");
+        tracing::info!(consumer = %self.config.consumer, stream = self.config.stream(), "fan-out worker started");
         loop {
             if Instant::now() >= next_housekeeping {
                 tokio::select! {
@@ -72,7 +72,7 @@ impl Worker {
             }
         }
         self.finish_held().await;
-        tracing::info!(consumer = %self.config.consumer, stream = self.config.stream, "fan-out worker stopped");
+        tracing::info!(consumer = %self.config.consumer, stream = self.config.stream(), "fan-out worker stopped");
     }
 
     /// On the way out: a blocking read cut short by the stop may already have been answered,
@@ -97,12 +97,10 @@ impl Worker {
     }
 }
 
-/// The streams a worker process consumes: the events the API publishes, and the slices big
-/// fan-outs are split into. Each has its own loop, so an event never waits behind a slice.
-pub const STREAMS: [&str; 2] = [keys::FANOUT_STREAM, keys::FANOUT_SLICES];
-
-/// Runs one [`Worker`] per stream of [`STREAMS`] (each with `config` but for its `stream`),
-/// until `shutdown` completes and every one of them has stopped.
+/// Runs one [`Worker`] per stream of every fan-out shard of `store` (the events the API
+/// publishes and the slices big fan-outs are split into; each with `config` but for its shard
+/// and stream), until `shutdown` completes and every one of them has stopped. Each stream has
+/// its own loop, so an event never waits behind a slice, nor one shard behind another.
 pub async fn run_all(
     store: Store,
     redis_url: String,
@@ -110,33 +108,38 @@ pub async fn run_all(
     shutdown: impl Future<Output = ()>,
 ) {
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let [events, slices] = STREAMS.map(|stream| {
-        let worker = Worker::new(
-            store.clone(),
-            redis_url.clone(),
-            WorkerConfig {
-                stream,
-                // A slice is up to 10,000 followers' worth of work: taking a few at a time
-                // leaves the rest of a big fan-out to the other workers.
-                batch_size: if stream == keys::FANOUT_SLICES {
-                    config.batch_size.min(SLICES_PER_READ)
-                } else {
-                    config.batch_size
+    let shards = store.fanout_shards().clone();
+    metrics::register_streams(shards.len() as u16);
+    let loops = shards.all().iter().flat_map(|shard| {
+        [StreamKind::Events, StreamKind::Slices].map(|kind| {
+            let worker = Worker::new(
+                store.clone(),
+                redis_url.clone(),
+                WorkerConfig {
+                    shard: shard.clone(),
+                    kind,
+                    // A slice is up to 10,000 followers' worth of work: taking a few at a time
+                    // leaves the rest of a big fan-out to the other workers.
+                    batch_size: match kind {
+                        StreamKind::Slices => config.batch_size.min(SLICES_PER_READ),
+                        StreamKind::Events => config.batch_size,
+                    },
+                    ..config.clone()
                 },
-                ..config.clone()
-            },
-        );
-        let mut stopped = stopped.clone();
-        worker.run_until_stopped(async move {
-            // An error means the sender is gone, which only happens after it sent.
-            let _ = stopped.wait_for(|&s| s).await;
+            );
+            let mut stopped = stopped.clone();
+            worker.run_until_stopped(async move {
+                // An error means the sender is gone, which only happens after it sent.
+                let _ = stopped.wait_for(|&s| s).await;
+            })
         })
     });
+    let loops = futures_util::future::join_all(loops);
     let signal = async {
         shutdown.await;
         let _ = stop.send(true);
     };
-    tokio::join!(signal, events, slices);
+    tokio::join!(signal, loops);
 }
 
 /// How long a stopping worker spends on the entries it still holds.

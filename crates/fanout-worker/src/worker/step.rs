@@ -134,14 +134,14 @@ impl Worker {
 
     async fn try_next_batch(&mut self) -> Result<Option<Batch>, WorkerError> {
         if !self.group_ready {
-            stream::create_group(&mut self.store.conn().await?, self.config.stream).await?;
+            stream::create_group(&mut self.store.conn().await?, self.config.stream()).await?;
             self.group_ready = true;
         }
 
         if self.claim_cursor != SCAN_START || Instant::now() >= self.next_reclaim {
             let (next, entries) = stream::auto_claim(
                 &mut self.store.conn().await?,
-                self.config.stream,
+                self.config.stream(),
                 &self.config.consumer,
                 millis(self.config.claim_idle),
                 &self.claim_cursor,
@@ -235,7 +235,7 @@ impl Worker {
             BatchSource::New => vec![Some(1); entries.len()],
             BatchSource::Reclaimed | BatchSource::Resumed => {
                 let ids: Vec<&str> = entries.iter().map(|e| e.id.as_str()).collect();
-                stream::deliveries(&mut conn, self.config.stream, &ids)
+                stream::deliveries(&mut conn, self.config.stream(), &ids)
                     .await?
                     .into_iter()
                     // Held by another consumer now (it reclaimed the entry from us, a slow
@@ -284,12 +284,12 @@ impl Worker {
         }
         if let Some(err) = failure {
             // Keep what did succeed; if this fails too, it is only repeated later.
-            if let Err(ack_err) = stream::ack(&mut conn, self.config.stream, &done).await {
+            if let Err(ack_err) = stream::ack(&mut conn, self.config.stream(), &done).await {
                 tracing::debug!(error = %ack_err.chain(), "acknowledging before a retry failed");
             }
             return Err(err);
         }
-        stream::ack(&mut conn, self.config.stream, &done).await?;
+        stream::ack(&mut conn, self.config.stream(), &done).await?;
         Ok(BatchOutcome::Processed {
             source,
             entries: entries.len(),
@@ -328,7 +328,8 @@ impl Worker {
             tracing::warn!("giving up on an entry delivered too often: dead-lettering it");
             stream::dead_letter(
                 conn,
-                self.config.stream,
+                self.config.stream(),
+                &self.config.shard.dead,
                 entry,
                 TOO_MANY_DELIVERIES,
                 delivered,
@@ -342,7 +343,15 @@ impl Worker {
             Err(why) => {
                 let reason = format!("unparseable: {why}");
                 tracing::warn!(%reason, "dead-lettering an entry that is not an event");
-                stream::dead_letter(conn, self.config.stream, entry, &reason, delivered).await?;
+                stream::dead_letter(
+                    conn,
+                    self.config.stream(),
+                    &self.config.shard.dead,
+                    entry,
+                    &reason,
+                    delivered,
+                )
+                .await?;
                 metrics::dead_lettered(metrics::DeadLetterCause::Unparseable);
                 return Ok(Handled::DeadLettered);
             }
@@ -388,7 +397,7 @@ async fn read(
 ) -> Result<Vec<Entry>, WorkerError> {
     stream::read_group(
         conn,
-        config.stream,
+        config.stream(),
         &config.consumer,
         config.batch_size,
         block.map(millis),

@@ -137,7 +137,9 @@ async fn dead_letters_can_be_listed_and_replayed_onto_their_stream() {
     assert!(home(&mut conn, bob).await.is_empty());
 
     // Act
-    let letters = chirp_fanout_worker::dlq::list(&mut conn, 10).await.unwrap();
+    let letters = chirp_fanout_worker::dlq::list(&mut conn, store.fanout_shards(), 10)
+        .await
+        .unwrap();
     let posted = letters
         .iter()
         .find(|l| l["event"]["kind"] == "posted")
@@ -152,9 +154,13 @@ async fn dead_letters_can_be_listed_and_replayed_onto_their_stream() {
         .unwrap();
     assert_eq!(poison["reason"], TOO_MANY_DELIVERIES);
     let id = posted["id"].as_str().unwrap().to_owned();
-    let replayed = chirp_fanout_worker::dlq::replay(&mut conn, std::slice::from_ref(&id))
-        .await
-        .unwrap();
+    let replayed = chirp_fanout_worker::dlq::replay(
+        &mut conn,
+        store.fanout_shards(),
+        std::slice::from_ref(&id),
+    )
+    .await
+    .unwrap();
 
     // Assert: the post is back on its stream and reaches Bob; the poison stays dead.
     assert_eq!(replayed, [id]);
@@ -162,7 +168,9 @@ async fn dead_letters_can_be_listed_and_replayed_onto_their_stream() {
         home(&mut redis.async_conn().await, bob).await == [tweet.get()]
     })
     .await;
-    let left = chirp_fanout_worker::dlq::list(&mut conn, 10).await.unwrap();
+    let left = chirp_fanout_worker::dlq::list(&mut conn, store.fanout_shards(), 10)
+        .await
+        .unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0]["event"]["kind"], "zap");
 }

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use chirp_domain::keys::{self, FANOUT_STREAM};
 use chirp_domain::model::UserId;
-use chirp_fanout_worker::{BatchOutcome, BatchSource, Worker, WorkerConfig};
-use redis::aio::MultiplexedConnection;
+use chirp_fanout_worker::{BatchOutcome, BatchSource, StreamKind, Worker, WorkerConfig};
+use chirp_testkit::TestConn;
 
 use crate::support::{
     alice_and_follower, author_with_followers, config, eventually, follow, home, pending, post,
@@ -48,7 +48,7 @@ async fn a_fan_out_never_leaves_a_tweet_with_a_listed_follower_who_does_not_foll
 async fn a_big_fan_out_is_split_into_slices_that_reach_every_follower() {
     // Arrange: 25 followers, slices of 10: three slices (10, 10, 5).
     let (redis, _) = setup().await;
-    let (store, tuning) = sliced_store(&redis, 10);
+    let (store, tuning) = sliced_store(&redis, 10).await;
     let mut conn = redis.async_conn().await;
     let (alice, followers) = author_with_followers(&store, "alice", 25).await;
     let mut events = Worker::new(store.clone(), redis.url(), sliced_config("w1", tuning));
@@ -74,7 +74,7 @@ async fn a_big_fan_out_is_split_into_slices_that_reach_every_follower() {
         store.clone(),
         redis.url(),
         WorkerConfig {
-            stream: keys::FANOUT_SLICES,
+            kind: StreamKind::Slices,
             ..sliced_config("w1", tuning)
         },
     );
@@ -117,7 +117,7 @@ async fn a_slice_that_grew_after_the_split_is_walked_to_its_end() {
     // split and the slices being carried, 10 more follow: the open slice now holds 12, more
     // than one read of 4, so it is walked in several reads with a cursor.
     let (redis, _) = setup().await;
-    let (store, tuning) = sliced_store(&redis, 4);
+    let (store, tuning) = sliced_store(&redis, 4).await;
     let mut conn = redis.async_conn().await;
     let (alice, mut followers) = author_with_followers(&store, "alice", 6).await;
     let mut events = Worker::new(store.clone(), redis.url(), sliced_config("w1", tuning));
@@ -149,7 +149,7 @@ async fn a_slice_that_grew_after_the_split_is_walked_to_its_end() {
         store.clone(),
         redis.url(),
         WorkerConfig {
-            stream: keys::FANOUT_SLICES,
+            kind: StreamKind::Slices,
             ..sliced_config("w1", tuning)
         },
     );
@@ -165,7 +165,7 @@ async fn a_slice_that_grew_after_the_split_is_walked_to_its_end() {
 async fn events_are_not_held_up_behind_a_big_fan_outs_slices() {
     // Arrange: Alice's post becomes 10 slices that nobody processes yet.
     let (redis, _) = setup().await;
-    let (store, tuning) = sliced_store(&redis, 2);
+    let (store, tuning) = sliced_store(&redis, 2).await;
     let mut conn = redis.async_conn().await;
     let (alice, alices_followers) = author_with_followers(&store, "alice", 20).await;
     let (bob, bobs_followers) = author_with_followers(&store, "bob", 1).await;
@@ -196,7 +196,7 @@ async fn events_are_not_held_up_behind_a_big_fan_outs_slices() {
 
 /// Gives `author` followers `first..first + n` straight in Redis (both sides of each edge), in
 /// big pipelines: seeding a million follows through the API would take minutes.
-async fn seed_followers(conn: &mut MultiplexedConnection, author: UserId, first: u64, n: u64) {
+async fn seed_followers(conn: &mut TestConn, author: UserId, first: u64, n: u64) {
     const BATCH: u64 = 10_000;
     let mut start = first;
     while start < first + n {

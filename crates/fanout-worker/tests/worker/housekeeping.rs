@@ -122,7 +122,7 @@ async fn idle_consumers_holding_nothing_are_pruned_but_never_one_holding_entries
     assert!(
         metrics
             .lines()
-            .any(|l| l == "chirp_fanout_consumers_pruned_total{stream=\"events\"} 2"),
+            .any(|l| l == "chirp_fanout_consumers_pruned_total{stream=\"events\",shard=\"0\"} 2"),
         "{metrics}"
     );
     // Nothing left to prune: a second pass does nothing.

@@ -3,10 +3,13 @@
 
 use std::time::Duration;
 
+use chirp_domain::migrations;
 use chirp_fanout_worker::Worker;
+use chirp_testkit::RedisServer;
 
 use crate::support::{
-    alice_and_follower, config, eventually, home, pending, post, read_and_abandon, setup,
+    alice_and_follower, config, eventually, home, init_logs, pending, post, read_and_abandon,
+    setup, store_on,
 };
 
 #[tokio::test]
@@ -40,8 +43,13 @@ async fn the_running_worker_fans_out_new_posts_and_stops_on_shutdown() {
 
 #[tokio::test]
 async fn the_running_worker_recovers_when_redis_restarts_empty() {
-    // Arrange: a worker that has its group and its connection.
-    let (mut redis, store) = setup().await;
+    // Arrange: a worker that has its group and its connection. On one server whatever the
+    // topology the suite runs on: a whole Redis restarting with nothing; a cluster's master
+    // dying is the failover tests' (tests/e2e/cluster.rs, the chaos suite).
+    init_logs();
+    let mut redis = RedisServer::start();
+    let store = store_on(&redis.url()).await;
+    migrations::run(&store).await.expect("migrations");
     let (alice, bob) = alice_and_follower(&store).await;
     let first = post(&store, alice, "before the outage").await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -16,8 +16,8 @@ use chirp_domain::store::Limits;
 use chirp_domain::store::tweets::Posted;
 use chirp_domain::{Store, migrations, redis_pool};
 use chirp_fanout_worker::{BatchOutcome, Worker, WorkerConfig};
-use chirp_testkit::{DeadLetter, RedisServer, eventually_within};
-use redis::aio::MultiplexedConnection;
+use chirp_testkit::{DeadLetter, TestRedis, eventually_within};
+use redis::aio::ConnectionLike;
 use redis::streams::StreamReadReply;
 
 /// How long an eventual result may take: longer than the e2e suite's, as a step may wait out a
@@ -36,20 +36,35 @@ pub fn init_logs() {
     }
 }
 
-/// A migrated Redis and a store on it.
-pub async fn setup() -> (RedisServer, Store) {
+/// A migrated Redis (one server, or a cluster with `CHIRP_TEST_REDIS=cluster`) and a store on
+/// it.
+pub async fn setup() -> (TestRedis, Store) {
     init_logs();
-    let redis = RedisServer::start();
-    let store = new_store(&redis);
+    let redis = TestRedis::start();
+    let store = new_store(&redis).await;
     migrations::run(&store).await.expect("migrations");
     (redis, store)
 }
 
-pub fn new_store(redis: &RedisServer) -> Store {
-    Store::new(
-        redis_pool::build_pool(&redis.url(), 8).unwrap(),
-        Limits::default(),
-    )
+/// A store on `redis` with one fan-out shard: these tests drive a worker on the events stream
+/// step by step and put entries on it themselves. (Events spread over the shards are what the
+/// end-to-end suite runs on a cluster.)
+pub async fn new_store(redis: &TestRedis) -> Store {
+    store_on(&redis.url()).await
+}
+
+/// A store with one fan-out shard on the Redis `url` names.
+pub async fn store_on(url: &str) -> Store {
+    let target = redis_pool::Target::resolve(url, Default::default())
+        .await
+        .expect("the test's Redis");
+    let limits = Limits {
+        fanout_shards: 1,
+        ..Limits::default()
+    };
+    Store::open(&target, 8, limits, false)
+        .await
+        .expect("a store")
 }
 
 pub fn config(consumer: &str) -> WorkerConfig {
@@ -98,7 +113,7 @@ pub async fn alice_and_follower(store: &Store) -> (UserId, UserId) {
     (alice, bob)
 }
 
-pub async fn home(conn: &mut MultiplexedConnection, owner: UserId) -> Vec<u64> {
+pub async fn home(conn: &mut impl ConnectionLike, owner: UserId) -> Vec<u64> {
     redis::cmd("ZRANGE")
         .arg(keys::home(owner))
         .arg(0)
@@ -108,21 +123,24 @@ pub async fn home(conn: &mut MultiplexedConnection, owner: UserId) -> Vec<u64> {
         .unwrap()
 }
 /// Entries of the events stream delivered and not acknowledged.
-pub async fn pending(conn: &mut MultiplexedConnection) -> usize {
+pub async fn pending(conn: &mut impl ConnectionLike) -> usize {
     chirp_testkit::pending(conn, FANOUT_STREAM).await.unwrap()
 }
 
-pub async fn stream_len(conn: &mut MultiplexedConnection, stream: &str) -> usize {
+pub async fn stream_len(conn: &mut impl ConnectionLike, stream: &str) -> usize {
     chirp_testkit::stream_len(conn, stream).await.unwrap()
 }
 
-pub async fn dead_letters(conn: &mut MultiplexedConnection) -> Vec<DeadLetter> {
-    chirp_testkit::dead_letters(conn).await.unwrap()
+pub async fn dead_letters(conn: &mut impl ConnectionLike) -> Vec<DeadLetter> {
+    // The one shard these tests use (a SCAN for every shard's would need every master).
+    chirp_testkit::dead_letters_of(conn, keys::FANOUT_DEAD)
+        .await
+        .unwrap()
 }
 
 /// Reads every new entry as `consumer` and never acknowledges them: a worker that died
 /// mid-batch. Returns the ids read.
-pub async fn read_and_abandon(conn: &mut MultiplexedConnection, consumer: &str) -> Vec<String> {
+pub async fn read_and_abandon(conn: &mut impl ConnectionLike, consumer: &str) -> Vec<String> {
     redis::cmd("XREADGROUP")
         .arg("GROUP")
         .arg(FANOUT_GROUP)
@@ -180,12 +198,12 @@ pub async fn author_with_followers(store: &Store, name: &str, n: usize) -> (User
 
 /// A store, and fan-out tuning that splits fan-outs into slices of `slice_followers` and walks
 /// them 3 followers per pipeline.
-pub fn sliced_store(redis: &RedisServer, slice_followers: usize) -> (Store, Tuning) {
+pub async fn sliced_store(redis: &TestRedis, slice_followers: usize) -> (Store, Tuning) {
     let tuning = Tuning {
         slice_followers,
         chunk: 3,
     };
-    (new_store(redis), tuning)
+    (new_store(redis).await, tuning)
 }
 
 pub fn sliced_config(consumer: &str, tuning: Tuning) -> WorkerConfig {
@@ -196,7 +214,7 @@ pub fn sliced_config(consumer: &str, tuning: Tuning) -> WorkerConfig {
 }
 
 /// The consumer group's consumers on `stream`, by name, with how many entries each holds.
-pub async fn consumers(conn: &mut MultiplexedConnection, stream: &str) -> BTreeMap<String, u64> {
+pub async fn consumers(conn: &mut impl ConnectionLike, stream: &str) -> BTreeMap<String, u64> {
     chirp_testkit::consumers(conn, stream)
         .await
         .unwrap()
@@ -207,7 +225,7 @@ pub async fn consumers(conn: &mut MultiplexedConnection, stream: &str) -> BTreeM
 
 /// `XGROUP CREATECONSUMER`: a consumer that has read nothing, as a worker that started and
 /// died (or was restarted under a new name) before its first entry leaves behind.
-pub async fn create_consumer(conn: &mut MultiplexedConnection, stream: &str, name: &str) {
+pub async fn create_consumer(conn: &mut impl ConnectionLike, stream: &str, name: &str) {
     redis::cmd("XGROUP")
         .arg("CREATECONSUMER")
         .arg(stream)
