@@ -15,7 +15,10 @@
 //! - `workers_stopped`: every worker stopped while posting goes on, started again later.
 //! - `graceful_shutdown`: SIGTERM and SIGINT to the worker and to the API.
 //! - `redis_outage`: a hung (SIGSTOPped) and a dead Redis, as the API and a worker see them.
+//! - `cluster_faults`: on a 3-master cluster, a live reshard (no request may fail) and a
+//!   master killed under load (its replica promoted).
 
+mod cluster_faults;
 mod graceful_shutdown;
 mod harness;
 mod redis_outage;

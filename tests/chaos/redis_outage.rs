@@ -29,8 +29,8 @@ async fn while_redis_is_unreachable_the_api_answers_503_and_both_binaries_recove
 
     for outage in ["hung", "dead"] {
         match outage {
-            "hung" => chirp.redis.pause(),
-            _ => chirp.redis.kill(),
+            "hung" => chirp.redis.server().pause(),
+            _ => chirp.redis.server().kill(),
         }
         let api = &chirp.api;
         let asked = Instant::now();
@@ -65,8 +65,8 @@ async fn while_redis_is_unreachable_the_api_answers_503_and_both_binaries_recove
         let answered_in = asked.elapsed();
 
         match outage {
-            "hung" => chirp.redis.resume(),
-            _ => chirp.redis.launch(),
+            "hung" => chirp.redis.server().resume(),
+            _ => chirp.redis.server().launch(),
         }
         let api = &chirp.api;
         eventually_within(SLOW_DEADLINE, "the API to be ready again", || async {

@@ -39,10 +39,10 @@ async fn killing_redis_mid_load_loses_and_duplicates_nothing() {
         let before = load.posted();
         // Aim at a moment when workers are in the middle of fan-outs.
         let in_flight = pending_entries(&chirp.redis_url(), Duration::from_secs(3)).await;
-        chirp.redis.kill();
+        chirp.redis.server().kill();
         let down = millis(&mut rng, 200..=1000);
         tokio::time::sleep(down).await;
-        chirp.redis.launch();
+        chirp.redis.server().launch();
         println!(
             "round {round}: Redis killed after {before} tweets with {in_flight} stream entries \
              being fanned out, down for {down:?}"

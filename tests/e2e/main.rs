@@ -4,6 +4,7 @@
 
 mod auth;
 mod cluster;
+mod durability;
 mod errors;
 mod fanout;
 mod hardening;

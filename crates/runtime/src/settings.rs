@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use chirp_domain::Store;
 use chirp_domain::redis_pool::{Mode, Target, cluster::node_list};
-use chirp_domain::store::Limits;
+use chirp_domain::store::{Durability, Limits};
 use clap::{Args, ValueEnum};
 
 /// The accepted values of `CHIRP_TIMELINE_CAP`, in the API and the workers alike (they must
@@ -47,6 +47,20 @@ pub struct SharedSettings {
     #[arg(long, env = "CHIRP_FANOUT_SHARDS", default_value = "auto", value_parser = parse_shards)]
     pub fanout_shards: u16,
 
+    /// Replicas of each master that must have a write (a sign-up, a post, a delete, a follow
+    /// change, a fan-out before its acknowledgement) before it is answered: `WAIT` after the
+    /// writes. 0 answers once the master has it (Redis replicates asynchronously: a failover
+    /// may lose the last writes); see the README ("What a 201 guarantees").
+    #[arg(long, env = "CHIRP_REDIS_WAIT_REPLICAS", default_value_t = 0,
+          value_parser = clap::value_parser!(u8).range(0..=5))]
+    pub redis_wait_replicas: u8,
+
+    /// How long that `WAIT` may take, in milliseconds; a write the replicas did not confirm in
+    /// time is logged and answered all the same. Below the 700 ms a Redis call may take.
+    #[arg(long, env = "CHIRP_REDIS_WAIT_TIMEOUT_MS", default_value_t = 500,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub redis_wait_timeout_ms: u64,
+
     /// Log line format.
     #[arg(long, env = "CHIRP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -75,11 +89,16 @@ impl SharedSettings {
         Ok((target, store))
     }
 
-    /// What is stored, as these settings shape it: the timeline cap and the fan-out shards.
+    /// What is stored, as these settings shape it: the timeline cap, the fan-out shards, and
+    /// what a write waits for.
     pub fn limits(&self) -> Limits {
         Limits {
             timeline_cap: self.timeline_cap as usize,
             fanout_shards: self.fanout_shards,
+            durability: Durability {
+                replicas: self.redis_wait_replicas,
+                timeout_ms: self.redis_wait_timeout_ms,
+            },
             ..Limits::default()
         }
     }

@@ -93,6 +93,49 @@ impl RedisCluster {
         self.nodes[index].kill();
     }
 
+    /// Starts a killed node again on its port and directory: with its `nodes.conf` it rejoins
+    /// the cluster, as a replica of whoever took over its slots.
+    pub fn restart_node(&mut self, index: usize) {
+        self.nodes[index].launch();
+    }
+
+    /// The cluster's id of node `index`.
+    pub fn node_id(&self, index: usize) -> io::Result<String> {
+        redis::cmd("CLUSTER")
+            .arg("MYID")
+            .query(&mut admin(&self.nodes[index], None)?)
+            .map_err(io::Error::other)
+    }
+
+    /// Moves `slots` slots, keys and all, from master `from` to master `to` with
+    /// `redis-cli --cluster reshard` (the keys move by `MIGRATE` while clients keep writing:
+    /// they are redirected with `ASK` meanwhile, and with `MOVED` after). Blocks until done.
+    pub fn reshard(&self, from: usize, to: usize, slots: usize) -> io::Result<()> {
+        let cli = crate::os::find_program("redis-cli").ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "redis-cli was not found on PATH (Debian/Ubuntu: apt-get install redis-tools)",
+            )
+        })?;
+        let output = std::process::Command::new(cli)
+            .arg("--cluster")
+            .arg("reshard")
+            .arg(format!("127.0.0.1:{}", self.nodes[from].port()))
+            .args(["--cluster-from", &self.node_id(from)?])
+            .args(["--cluster-to", &self.node_id(to)?])
+            .args(["--cluster-slots", &slots.to_string()])
+            .arg("--cluster-yes")
+            .output()?;
+        let log = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() || log.contains("[ERR]") {
+            return Err(io::Error::other(format!(
+                "redis-cli --cluster reshard failed: {log}{}",
+                String::from_utf8_lossy(&output.stderr)
+            )));
+        }
+        Ok(())
+    }
+
     /// Kills every node.
     pub fn kill_all(&mut self) {
         self.nodes.iter_mut().for_each(RedisServer::kill);

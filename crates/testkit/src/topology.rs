@@ -69,6 +69,31 @@ impl TestRedis {
         })
     }
 
+    /// The one server, for what only a whole server does (pause, restart from its files);
+    /// panics on a cluster.
+    pub fn server(&mut self) -> &mut RedisServer {
+        match self {
+            TestRedis::Single(server) => server,
+            TestRedis::Cluster(_) => panic!("a single-server operation on a cluster"),
+        }
+    }
+
+    /// The cluster, for resharding and a look at its masters; panics on a single server.
+    pub fn cluster(&self) -> &RedisCluster {
+        match self {
+            TestRedis::Cluster(cluster) => cluster,
+            TestRedis::Single(_) => panic!("a cluster operation on a single server"),
+        }
+    }
+
+    /// The cluster, for killing and restarting nodes; panics on a single server.
+    pub fn cluster_mut(&mut self) -> &mut RedisCluster {
+        match self {
+            TestRedis::Cluster(cluster) => cluster,
+            TestRedis::Single(_) => panic!("a cluster operation on a single server"),
+        }
+    }
+
     pub fn is_cluster(&self) -> bool {
         matches!(self, TestRedis::Cluster(_))
     }
@@ -130,6 +155,18 @@ impl TestRedis {
                 .map(|i| cluster.nodes()[i].url())
                 .collect(),
         }
+    }
+}
+
+impl From<RedisServer> for TestRedis {
+    fn from(server: RedisServer) -> Self {
+        TestRedis::Single(server)
+    }
+}
+
+impl From<RedisCluster> for TestRedis {
+    fn from(cluster: RedisCluster) -> Self {
+        TestRedis::Cluster(cluster)
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use chirp_domain::keys;
 use chirp_domain::model::UserId;
-use chirp_testkit::{connect, dead_letters};
+use chirp_testkit::{connect_any, dead_letters_at};
 
 use super::{Deployment, Graph, Posted, TIMELINE_CAP};
 
@@ -53,16 +53,24 @@ pub async fn assert_every_home_exact(deployment: &Deployment, graph: &Graph, pos
         )
     }));
 
-    let mut conn = connect(&deployment.redis_url()).await.expect("redis");
-    let mut pipe = redis::pipe();
-    for (_, id, _) in &owners {
-        pipe.cmd("ZRANGE")
-            .arg(keys::home(UserId::new(*id)))
-            .arg(0)
-            .arg(-1)
-            .arg("REV");
-    }
-    let homes: Vec<Vec<u64>> = pipe.query_async(&mut conn).await.expect("home timelines");
+    // One command per timeline, all at once: on a cluster they live in many slots.
+    let conn = connect_any(&deployment.redis_url()).await.expect("redis");
+    let reads = owners.iter().map(|(_, id, _)| {
+        let mut conn = conn.clone();
+        let key = keys::home(UserId::new(*id));
+        async move {
+            redis::cmd("ZRANGE")
+                .arg(key)
+                .arg(0)
+                .arg(-1)
+                .arg("REV")
+                .query_async::<Vec<u64>>(&mut conn)
+                .await
+        }
+    });
+    let homes: Vec<Vec<u64>> = futures_util::future::try_join_all(reads)
+        .await
+        .expect("home timelines");
 
     let mut wrong = Vec::new();
     for ((who, _, expected), actual) in owners.iter().zip(&homes) {
@@ -90,7 +98,9 @@ pub async fn assert_every_home_exact(deployment: &Deployment, graph: &Graph, pos
             ));
         }
     }
-    let dead = dead_letters(&mut conn).await.expect("XRANGE dead letters");
+    let dead = dead_letters_at(&deployment.redis_url())
+        .await
+        .expect("XRANGE dead letters");
     assert!(
         wrong.is_empty() && dead.is_empty(),
         "{} of {} home timelines are wrong (first 10 below); dead letters: {dead:?}\n{}",

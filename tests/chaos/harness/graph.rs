@@ -68,14 +68,16 @@ pub async fn build_graph(
         });
     }
 
-    let pool = redis_pool::build_pool(&deployment.redis_url(), 16).expect("pool");
-    let store = Store::new(
-        pool,
-        Limits {
-            timeline_cap: TIMELINE_CAP,
-            ..Limits::default()
-        },
-    );
+    let target = redis_pool::Target::resolve(&deployment.redis_url(), Default::default())
+        .await
+        .expect("the deployment's Redis");
+    let limits = Limits {
+        timeline_cap: TIMELINE_CAP,
+        ..Limits::default()
+    };
+    let store = Store::open(&target, 16, limits, false)
+        .await
+        .expect("a store");
     let plans: Vec<(usize, Vec<usize>)> = (0..followers)
         .map(|i| {
             let follows = (0..odds.len())

@@ -4,11 +4,12 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use chirp_domain::keys;
+use chirp_domain::keys::FanoutShards;
+use chirp_domain::store::{SHARDS_CLUSTER, SHARDS_STANDALONE};
 use chirp_e2e::{ChildProcess, TEST_JWT_SECRET, workspace_binary};
 use chirp_testkit::{
-    RedisServer, connect, consumers, eventually_within, fanout_streams, free_port, poll_every,
-    wait_drained,
+    TestRedis, connect_any, consumers, eventually_within, fanout_streams, free_port,
+    master_connections, poll_every, wait_drained,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -176,7 +177,12 @@ pub struct WorkerProcess {
 impl WorkerProcess {
     /// Starts a worker named `consumer` in the group (a dead worker's name to resume its
     /// entries at once, a new one to leave them to be reclaimed). Does not wait for it.
-    pub fn spawn(consumer: &str, redis_url: &str, log_dir: &std::path::Path) -> Self {
+    pub fn spawn(
+        consumer: &str,
+        redis_url: &str,
+        log_dir: &std::path::Path,
+        extra: &[(String, String)],
+    ) -> Self {
         let mut command = Command::new(workspace_binary("chirp-fanout-worker"));
         command
             .env("CHIRP_REDIS_URL", redis_url)
@@ -187,6 +193,7 @@ impl WorkerProcess {
             .env("CHIRP_FANOUT_SLICE_FOLLOWERS", SLICE_FOLLOWERS.to_string())
             .env("CHIRP_METRICS_BIND", "127.0.0.1:0")
             .env("CHIRP_TIMELINE_CAP", TIMELINE_CAP.to_string());
+        command.envs(extra.iter().map(|(k, v)| (k, v)));
         Self {
             consumer: consumer.to_owned(),
             process: ChildProcess::spawn(&format!("worker-{consumer}"), command, log_dir),
@@ -196,7 +203,7 @@ impl WorkerProcess {
 
     /// Waits until this process has talked to the consumer group: it is past start-up, signal
     /// handlers installed, and reading.
-    pub async fn wait_ready(&mut self, redis_url: &str) {
+    pub async fn wait_ready(&mut self, redis_url: &str, events: &str) {
         let started = self.started;
         let consumer = self.consumer.clone();
         eventually_within(
@@ -207,11 +214,9 @@ impl WorkerProcess {
                 let consumer = consumer.clone();
                 async move {
                     assert!(exited.is_none(), "worker {consumer} exited: {exited:?}");
-                    let mut conn = connect(redis_url).await.ok()?;
+                    let mut conn = connect_any(redis_url).await.ok()?;
                     // No stream or no group yet: no consumer either.
-                    let consumers = consumers(&mut conn, keys::FANOUT_STREAM)
-                        .await
-                        .unwrap_or_default();
+                    let consumers = consumers(&mut conn, events).await.unwrap_or_default();
                     // `idle` is the time since the consumer's last read or claim: shorter than this
                     // process has lived means this process did it, not a dead one of the same name.
                     let idle = consumers.get(&consumer)?.idle_ms;
@@ -223,18 +228,17 @@ impl WorkerProcess {
     }
 }
 
-/// Entries `consumer` holds unacknowledged, over every fan-out stream.
+/// Entries `consumer` holds unacknowledged, over every fan-out stream of every master.
 pub async fn held_by(redis_url: &str, consumer: &str) -> u64 {
-    let Ok(mut conn) = connect(redis_url).await else {
-        return 0;
-    };
     let mut held = 0;
-    for stream in fanout_streams(&mut conn).await.unwrap_or_default() {
-        held += consumers(&mut conn, &stream)
-            .await
-            .unwrap_or_default()
-            .get(consumer)
-            .map_or(0, |c| c.pending);
+    for mut conn in master_connections(redis_url).await.unwrap_or_default() {
+        for stream in fanout_streams(&mut conn).await.unwrap_or_default() {
+            held += consumers(&mut conn, &stream)
+                .await
+                .unwrap_or_default()
+                .get(consumer)
+                .map_or(0, |c| c.pending);
+        }
     }
     held
 }
@@ -251,25 +255,37 @@ pub async fn wait_until_holding(redis_url: &str, consumer: &str, within: Duratio
     .unwrap_or(0)
 }
 
-/// A private Redis, the API binary, and worker binaries in slots a scenario kills and restarts.
-/// Fields drop in order: the workers and the API die before the Redis they use.
+/// A private Redis (a server or a cluster), the API binary, and worker binaries in slots a
+/// scenario kills and restarts. Fields drop in order: the workers and the API die before the
+/// Redis they use.
 pub struct Deployment {
     pub workers: Vec<WorkerProcess>,
     pub api: ApiProcess,
-    pub redis: RedisServer,
+    pub redis: TestRedis,
     pub logs: tempfile::TempDir,
+    /// Settings every process of the deployment gets beyond the suite's.
+    env: Vec<(String, String)>,
 }
 
 impl Deployment {
     /// Starts the API on `redis` and one worker per name in `workers`, and waits for them all.
-    pub async fn start(redis: RedisServer, workers: &[&str]) -> Self {
+    pub async fn start(redis: impl Into<TestRedis>, workers: &[&str]) -> Self {
+        Self::start_with(redis.into(), workers, &[]).await
+    }
+
+    /// [`Self::start`] with settings for every process (`CHIRP_REDIS_WAIT_REPLICAS`, say).
+    pub async fn start_with(redis: TestRedis, workers: &[&str], env: &[(&str, &str)]) -> Self {
         let logs = tempfile::tempdir().expect("log dir");
-        let api = ApiProcess::start("api", &redis.url(), logs.path(), &[]).await;
+        let api = ApiProcess::start("api", &redis.url(), logs.path(), env).await;
         let mut deployment = Self {
             workers: Vec::new(),
             api,
             redis,
             logs,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         for consumer in workers {
             let worker = deployment.start_worker(consumer).await;
@@ -282,10 +298,20 @@ impl Deployment {
         self.redis.url()
     }
 
+    /// The fan-out streams the processes use (the `auto` number for the topology).
+    pub fn fanout_shards(&self) -> FanoutShards {
+        FanoutShards::new(match self.redis.is_cluster() {
+            true => SHARDS_CLUSTER,
+            false => SHARDS_STANDALONE,
+        })
+    }
+
     /// Starts a worker and waits until it reads.
     pub async fn start_worker(&self, consumer: &str) -> WorkerProcess {
-        let mut worker = WorkerProcess::spawn(consumer, &self.redis_url(), self.logs.path());
-        worker.wait_ready(&self.redis_url()).await;
+        let mut worker =
+            WorkerProcess::spawn(consumer, &self.redis_url(), self.logs.path(), &self.env);
+        let events = self.fanout_shards().all()[0].events.clone();
+        worker.wait_ready(&self.redis_url(), &events).await;
         worker
     }
 

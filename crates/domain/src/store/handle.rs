@@ -13,7 +13,7 @@ use crate::keys;
 use crate::model::UserId;
 use crate::page::PageRequest;
 
-/// Sizes that shape what is stored.
+/// Sizes that shape what is stored, and how durably a write is answered.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Entries kept per home timeline (`CHIRP_TIMELINE_CAP`).
@@ -26,6 +26,33 @@ pub struct Limits {
     /// [`keys::FanoutShards`]); 0 is `auto`: [`SHARDS_STANDALONE`] on one Redis,
     /// [`SHARDS_CLUSTER`] on a cluster. The API and every worker must agree on it.
     pub fanout_shards: u16,
+    /// What an acknowledged write waits for beyond its master (`CHIRP_REDIS_WAIT_REPLICAS`).
+    pub durability: Durability,
+}
+
+/// How many replicas of each master must have a write before it is answered: `WAIT
+/// <replicas> <timeout_ms>` after the writes of a sign-up, a post, a delete and a follow change,
+/// and after a worker's fan-out writes before it acknowledges their stream entries. Redis
+/// replicates asynchronously, so without it a master that dies right after answering may take
+/// its last writes with it when its replica is promoted; with it, a 201 means the write is on a
+/// replica too, unless the replicas did not confirm within the timeout (a replica down or far
+/// behind), which is logged and answered all the same: refusing every write while a replica is
+/// away would turn a lost replica into an outage. Off (0) by default: see the README ("What a
+/// 201 guarantees").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Durability {
+    pub replicas: u8,
+    /// Below the connections' response timeout, so that a WAIT fails no request.
+    pub timeout_ms: u64,
+}
+
+impl Default for Durability {
+    fn default() -> Self {
+        Self {
+            replicas: 0,
+            timeout_ms: 500,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -35,6 +62,7 @@ impl Default for Limits {
             global_cap: 1000,
             follow_backfill: 50,
             fanout_shards: 0,
+            durability: Durability::default(),
         }
     }
 }
@@ -208,6 +236,34 @@ impl Store {
         let mut conn = self.read_conn().await?;
         redis::cmd("PING").query_async::<()>(&mut conn).await?;
         Ok(())
+    }
+
+    /// Waits, as [`Durability`] says, until the replicas have every write sent so far on
+    /// `conn` (on a cluster: on each master, through the one connection per node that every
+    /// write to it went through; redis-rs sends `WAIT` to every master and answers the least
+    /// count). Returns how many replicas confirmed (`None` when off).
+    pub async fn replicated(&self, conn: &mut Connection) -> Result<Option<u8>> {
+        let Durability {
+            replicas,
+            timeout_ms,
+        } = self.limits.durability;
+        if replicas == 0 {
+            return Ok(None);
+        }
+        let acked: i64 = redis::cmd("WAIT")
+            .arg(replicas)
+            .arg(timeout_ms)
+            .query_async(conn)
+            .await?;
+        if acked < i64::from(replicas) {
+            tracing::warn!(
+                acked,
+                wanted = replicas,
+                timeout_ms,
+                "replicas did not confirm a write in time; answered all the same"
+            );
+        }
+        Ok(Some(acked.clamp(0, 255) as u8))
     }
 
     /// Appends an event to its fan-out shard's stream.

@@ -56,6 +56,7 @@ impl Store {
         if changed {
             self.publish(&mut conn, FanoutEvent::FollowChanged { follower, followee })
                 .await?;
+            self.replicated(&mut conn).await?;
         }
         Ok(changed)
     }

@@ -197,6 +197,7 @@ impl Store {
         let pipe = publish_pipeline(&self.limits, self.events_stream(author), author, id, true);
         let ((username, display_name),): ((Option<String>, Option<String>),) =
             scripts::run_pipeline(&mut conn, &pipe).await?;
+        self.replicated(&mut conn).await?;
         let tweet = Tweet {
             id,
             text: text.as_str().to_owned(),
@@ -256,6 +257,7 @@ impl Store {
             .ignore()
             .query_async::<()>(&mut conn)
             .await?;
+        self.replicated(&mut conn).await?;
         Ok(())
     }
 }

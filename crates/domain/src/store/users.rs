@@ -55,6 +55,7 @@ impl Store {
                 .await?;
             return Err(Error::UsernameTaken);
         }
+        self.replicated(&mut conn).await?;
         Ok(id)
     }
 

@@ -282,6 +282,13 @@ impl Worker {
                 }
             }
         }
+        // The fan-out's writes reach the replicas before their entries are acknowledged (when
+        // CHIRP_REDIS_WAIT_REPLICAS asks for it): on a cluster the timelines and the stream live
+        // on different masters, and an acknowledgement that outlived a master's failover while
+        // the writes it stood for did not would lose them.
+        if !done.is_empty() {
+            self.store.replicated(&mut conn).await?;
+        }
         if let Some(err) = failure {
             // Keep what did succeed; if this fails too, it is only repeated later.
             if let Err(ack_err) = stream::ack(&mut conn, self.config.stream(), &done).await {
