@@ -34,8 +34,9 @@ script!(LOCK_RELEASE, "lock_release.lua");
 script!(RATE_LIMIT_HIT, "rate_limit_hit.lua");
 script!(RATE_LIMIT_RESERVE, "rate_limit_reserve.lua");
 script!(RATE_LIMIT_REFUND, "rate_limit_refund.lua");
+script!(FOLLOWER_CHUNK, "follower_chunk.lua");
 
-fn all() -> [&'static Script; 13] {
+fn all() -> [&'static Script; 14] {
     [
         &POST_TWEET,
         &TIMELINE_INSERT,
@@ -50,6 +51,7 @@ fn all() -> [&'static Script; 13] {
         &RATE_LIMIT_HIT,
         &RATE_LIMIT_RESERVE,
         &RATE_LIMIT_REFUND,
+        &FOLLOWER_CHUNK,
     ]
 }
 

@@ -32,11 +32,12 @@ pub(super) async fn spread(
     if followers <= size {
         return walk_followers(conn, fanout, action, tweet, author, FollowerRange::ALL).await;
     }
-    // The score of every `size`-th follower, read in one transaction so the bounds are of one
-    // state. Scores are unique, so consecutive bounds cut the set into disjoint slices; the
-    // first starts at the bottom and the last is open-ended, so together they cover everyone.
+    // The score of every `size`-th follower. Scores are unique, so consecutive bounds cut the
+    // set into disjoint slices; the first starts at the bottom and the last is open-ended, so
+    // together they cover everyone. A plain pipeline, not a transaction (which a cluster aborts
+    // while the slot moves): follows made between its reads can shift a bound, and sorting the
+    // bounds keeps the slices disjoint and covering all the same.
     let mut pipe = redis::pipe();
-    pipe.atomic();
     for rank in (size..followers).step_by(size) {
         pipe.cmd("ZRANGE")
             .arg(keys::followers(author))
@@ -49,6 +50,7 @@ pub(super) async fn spread(
         .into_iter()
         .filter_map(|row| row.first().map(|&(_, score)| score as u64))
         .collect();
+    cuts.sort_unstable();
     cuts.dedup();
     let mut lower = None;
     let mut pipe = redis::pipe();

@@ -7,6 +7,7 @@ use crate::events::{FollowerRange, SliceAction};
 use crate::keys;
 use crate::model::{TweetId, UserId};
 use crate::redis_pool::Connection;
+use crate::scripts;
 
 use super::applied::Applied;
 use super::config::Fanout;
@@ -62,10 +63,11 @@ const PIPELINES_IN_FLIGHT: usize = 4;
 
 /// Up to `n` followers of `author` with follow scores between `after` and `upto` (ZRANGE
 /// bounds), oldest first, and, when there were `n`, the follow score of the last one: where the
-/// next read starts. Scores are unique, so walking by score neither repeats nor skips. The ids
-/// are read without their scores (Redis formats every score as a double, which for a slice of
-/// 10,000 costs more than the ids); the last one's score comes from a second ZRANGE in the same
-/// MULTI, so it belongs to the same state.
+/// next read starts. Scores are unique, so walking by score neither repeats nor skips. One
+/// script (`follower_chunk.lua`): the ids are read without their scores (Redis formats every
+/// score as a double, which for a slice of 10,000 costs more than the ids) and the last one's
+/// score in the same state; a MULTI did that before, but a cluster aborts a transaction whose
+/// slot is moving where it redirects a script.
 async fn follower_chunk(
     conn: &mut Connection,
     author: UserId,
@@ -73,29 +75,16 @@ async fn follower_chunk(
     upto: &str,
     n: usize,
 ) -> Result<(Vec<UserId>, Option<u64>)> {
-    let key = keys::followers(author);
-    let range = |offset: usize, count: usize| {
-        let mut cmd = redis::cmd("ZRANGE");
-        cmd.arg(&key)
-            .arg(after)
-            .arg(upto)
-            .arg("BYSCORE")
-            .arg("LIMIT")
-            .arg(offset)
-            .arg(count);
-        cmd
-    };
-    let mut last = range(n.saturating_sub(1), 1);
-    last.arg("WITHSCORES");
-    let (ids, last): (Vec<u64>, Vec<(u64, f64)>) = redis::pipe()
-        .atomic()
-        .add_command(range(0, n))
-        .add_command(last)
-        .query_async(conn)
+    let (ids, last): (Vec<u64>, String) = scripts::FOLLOWER_CHUNK
+        .key(keys::followers(author))
+        .arg(after)
+        .arg(upto)
+        .arg(n.max(1))
+        .invoke_async(conn)
         .await?;
     let next = if ids.len() == n {
-        // Scores are integers below 2^53, so the f64 holds them exactly.
-        last.first().map(|&(_, score)| score as u64)
+        // Scores are integers below 2^53, so a double holds them exactly.
+        last.parse::<f64>().ok().map(|score| score as u64)
     } else {
         None
     };
