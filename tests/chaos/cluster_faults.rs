@@ -91,13 +91,6 @@ impl ReadingLoad {
     }
 }
 
-// Fails today, with or without WAIT: the posts and reads get through both reshards, but then the
-// workers' shared cluster connection times out on every call, for every master (also the one
-// not resharded), and the fan-out never drains. It starts with a MULTI answered MOVED (which
-// redis-rs does not retry) and slot refreshes cut short by the 700 ms call budget; the likely
-// fix is rebuilding a store's cluster connection once it keeps failing, as the single-node
-// pool recycles its connections. Run it with `--ignored`.
-#[ignore = "the worker's cluster connection wedges after a live reshard: see the comment"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_reshard_under_load_fails_no_request_and_loses_nothing() {
     let _slot = heavy_slot().await;
@@ -143,9 +136,12 @@ async fn a_live_reshard_under_load_fails_no_request_and_loses_nothing() {
     );
 }
 
-// Passed 2 runs of 3 here; the failing run ended like the reshard's: the fan-out never drained
-// after the promotion. Same likely cause, same fix to come; until then not in CI.
-#[ignore = "flaky: the worker's cluster connection can wedge after a failover (see above)"]
+// Not in CI yet: it passed 13 runs of 14 here (since the store's cluster connection renews
+// itself), and the one failure was in the exactness check. A likely hole, not yet closed: the
+// worker's WAIT goes to the masters the client knows when it is sent, so a master that died
+// between a batch's timeline writes and that WAIT is not waited for, and the batch is
+// acknowledged although the writes may not have reached its replica. Run it with `--ignored`.
+#[ignore = "1 failure in 14 runs: the WAIT after a fan-out can miss a master that just died"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_killed_under_load_loses_and_duplicates_nothing() {
     let _slot = heavy_slot().await;

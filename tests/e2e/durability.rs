@@ -40,7 +40,7 @@ async fn writes_wait_for_a_replica_when_asked_and_survive_its_loss() {
             .start()
     });
     if let Some(replica) = &replica {
-        let mut conn = replica.async_conn().await;
+        let conn = replica.async_conn().await;
         eventually("the replica in sync", || {
             let mut conn = conn.clone();
             async move {

@@ -20,6 +20,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::{AsyncConnectionConfig, Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 
 pub mod cluster;
+pub mod renewing;
 pub mod timeouts;
 
 pub use cluster::{Mode, Target};
@@ -121,6 +122,19 @@ enum Inner {
 impl From<MultiplexedConnection> for Connection {
     fn from(conn: MultiplexedConnection) -> Self {
         Self::new(Inner::Single(conn))
+    }
+}
+
+/// The current connection of a [`renewing::RenewingCluster`], its failures noted on the flag
+/// the renewal watches.
+impl From<&renewing::RenewingCluster> for Connection {
+    fn from(shared: &renewing::RenewingCluster) -> Self {
+        let (conn, failed) = shared.get();
+        Self {
+            inner: Inner::Cluster(conn),
+            failed,
+            in_order: false,
+        }
     }
 }
 

@@ -110,6 +110,9 @@ impl RedisCluster {
     /// Moves `slots` slots, keys and all, from master `from` to master `to` with
     /// `redis-cli --cluster reshard` (the keys move by `MIGRATE` while clients keep writing:
     /// they are redirected with `ASK` meanwhile, and with `MOVED` after). Blocks until done.
+    /// First waits until every node agrees on who owns what (`redis-cli --cluster check`), as
+    /// the nodes take a moment after a reshard to hear of it, and redis-cli refuses to start
+    /// one before.
     pub fn reshard(&self, from: usize, to: usize, slots: usize) -> io::Result<()> {
         let cli = crate::os::find_program("redis-cli").ok_or_else(|| {
             io::Error::new(
@@ -117,10 +120,27 @@ impl RedisCluster {
                 "redis-cli was not found on PATH (Debian/Ubuntu: apt-get install redis-tools)",
             )
         })?;
-        let output = std::process::Command::new(cli)
+        let node = format!("127.0.0.1:{}", self.nodes[from].port());
+        let started = Instant::now();
+        loop {
+            let check = std::process::Command::new(&cli)
+                .args(["--cluster", "check", &node])
+                .output()?;
+            let log = String::from_utf8_lossy(&check.stdout);
+            if check.status.success() && !log.contains("[ERR]") && !log.contains("[WARNING]") {
+                break;
+            }
+            if started.elapsed() > CREATE_WAIT {
+                return Err(io::Error::other(format!(
+                    "the nodes did not agree on the slots: {log}"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let output = std::process::Command::new(&cli)
             .arg("--cluster")
             .arg("reshard")
-            .arg(format!("127.0.0.1:{}", self.nodes[from].port()))
+            .arg(&node)
             .args(["--cluster-from", &self.node_id(from)?])
             .args(["--cluster-to", &self.node_id(to)?])
             .args(["--cluster-slots", &slots.to_string()])

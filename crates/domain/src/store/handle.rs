@@ -3,8 +3,7 @@
 
 use redis::aio::ConnectionLike;
 
-use redis::cluster_async::ClusterConnection;
-
+use crate::redis_pool::renewing::RenewingCluster;
 use crate::redis_pool::{self, Connection, Pool, RESPONSE_TIMEOUT, Target, cluster};
 
 use crate::error::Result;
@@ -85,7 +84,8 @@ pub const SHARDS_CLUSTER: u16 = 12;
 /// elsewhere one pool serves both.
 ///
 /// On a Redis Cluster ([`Store::open`] with a cluster target) the connections are cluster
-/// connections, shared rather than pooled: one for writes and, when split, one for reads.
+/// connections, shared rather than pooled: one for writes and, when split, one for reads, each
+/// renewed once it keeps failing ([`RenewingCluster`]).
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
@@ -101,8 +101,8 @@ enum Backend {
         reads: Option<Pool>,
     },
     Cluster {
-        conn: ClusterConnection,
-        reads: Option<ClusterConnection>,
+        conn: RenewingCluster,
+        reads: Option<RenewingCluster>,
     },
 }
 
@@ -152,9 +152,9 @@ impl Store {
                 },
             },
             Target::Cluster(nodes) => Backend::Cluster {
-                conn: cluster::connect(nodes, RESPONSE_TIMEOUT).await?,
+                conn: RenewingCluster::connect(nodes, RESPONSE_TIMEOUT).await?,
                 reads: match split_reads {
-                    true => Some(cluster::connect(nodes, RESPONSE_TIMEOUT).await?),
+                    true => Some(RenewingCluster::connect(nodes, RESPONSE_TIMEOUT).await?),
                     false => None,
                 },
             },
@@ -181,7 +181,7 @@ impl Store {
     pub async fn conn(&self) -> Result<Connection> {
         match &self.backend {
             Backend::Pooled { pool, .. } => Ok(redis_pool::shared(pool).await?),
-            Backend::Cluster { conn, .. } => Ok(Connection::from(conn.clone())),
+            Backend::Cluster { conn, .. } => Ok(Connection::from(conn)),
         }
     }
 
@@ -192,7 +192,7 @@ impl Store {
                 Ok(redis_pool::shared(reads.as_ref().unwrap_or(pool)).await?)
             }
             Backend::Cluster { conn, reads } => {
-                Ok(Connection::from(reads.as_ref().unwrap_or(conn).clone()))
+                Ok(Connection::from(reads.as_ref().unwrap_or(conn)))
             }
         }
     }
@@ -222,7 +222,7 @@ impl Store {
     /// Is Redis answering? On a cluster: is every master that owns slots answering?
     pub async fn ping(&self) -> Result<()> {
         if let Backend::Cluster { conn, reads } = &self.backend {
-            let mut conn = reads.as_ref().unwrap_or(conn).clone();
+            let mut conn = reads.as_ref().unwrap_or(conn).raw();
             let check = cluster::every_master_answers(&mut conn);
             return match tokio::time::timeout(RESPONSE_TIMEOUT * 2, check).await {
                 Ok(answered) => Ok(answered?),
