@@ -136,12 +136,6 @@ async fn a_live_reshard_under_load_fails_no_request_and_loses_nothing() {
     );
 }
 
-// Not in CI yet: it passed 13 runs of 14 here (since the store's cluster connection renews
-// itself), and the one failure was in the exactness check. A likely hole, not yet closed: the
-// worker's WAIT goes to the masters the client knows when it is sent, so a master that died
-// between a batch's timeline writes and that WAIT is not waited for, and the batch is
-// acknowledged although the writes may not have reached its replica. Run it with `--ignored`.
-#[ignore = "1 failure in 14 runs: the WAIT after a fan-out can miss a master that just died"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_killed_under_load_loses_and_duplicates_nothing() {
     let _slot = heavy_slot().await;

@@ -17,6 +17,7 @@ use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use deadpool_redis::{Runtime, Timeouts};
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
 use redis::{AsyncConnectionConfig, Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 
 pub mod cluster;
@@ -182,6 +183,33 @@ impl Connection {
 
     pub fn has_failed(&self) -> bool {
         self.failed.load(Ordering::Relaxed)
+    }
+
+    /// On a cluster: `cmd` on every master the client knows now, each over the one connection
+    /// the client keeps to it, answered by the master's address (sorted). `None` on one
+    /// server.
+    pub async fn on_every_master(
+        &mut self,
+        cmd: &Cmd,
+    ) -> RedisResult<Option<Vec<(String, Value)>>> {
+        let Inner::Cluster(conn) = &mut self.inner else {
+            return Ok(None);
+        };
+        let routing = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+        let outcome = within_budget(conn.route_command(cmd.clone(), routing)).await;
+        self.note(&outcome);
+        let Value::Map(pairs) = outcome? else {
+            return Err(RedisError::from((
+                redis::ErrorKind::Io,
+                "a command on every master was not answered by address",
+            )));
+        };
+        let mut answers = pairs
+            .into_iter()
+            .map(|(address, value)| Ok((redis::from_redis_value::<String>(address)?, value)))
+            .collect::<RedisResult<Vec<_>>>()?;
+        answers.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Some(answers))
     }
 }
 

@@ -47,6 +47,26 @@ impl WorkerError {
         }
     }
 
+    /// Whether Redis (or one cluster master) could not be reached or did not answer: an
+    /// [`Self::is_outage`] that says nothing about the entries being worked on, unlike an error
+    /// Redis answered (a script's, `WRONGTYPE`), which may come back every time.
+    pub fn is_unreachable(&self) -> bool {
+        let redis = match self {
+            WorkerError::Redis(e) => e,
+            WorkerError::Domain(chirp_domain::Error::Unavailable(e))
+            | WorkerError::Apply {
+                source: chirp_domain::Error::Unavailable(e),
+                ..
+            } => e,
+            _ => return false,
+        };
+        redis.is_io_error()
+            || redis.is_timeout()
+            || redis.is_connection_dropped()
+            || redis.is_connection_refusal()
+            || redis.is_cluster_error()
+    }
+
     /// The error and all its causes on one line, for logs.
     pub fn chain(&self) -> String {
         chain(self)

@@ -133,6 +133,8 @@ impl ApiProcess {
     }
 
     /// Every id of a home timeline through the API, walking its pages, newest first.
+    /// A 503 (Redis briefly unavailable, as after a failover) is retried as its `Retry-After`
+    /// asks, for up to [`SLOW_DEADLINE`]; any other answer but 200 fails the test.
     pub async fn home(&self, token: &str) -> Vec<u64> {
         let mut ids = Vec::new();
         let mut cursor: Option<String> = None;
@@ -141,13 +143,22 @@ impl ApiProcess {
             if let Some(c) = &cursor {
                 path.push_str(&format!("&cursor={c}"));
             }
-            let response = self
-                .client
-                .get(self.url(&path))
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("home sent");
+            let started = Instant::now();
+            let response = loop {
+                let response = self
+                    .client
+                    .get(self.url(&path))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .expect("home sent");
+                if response.status() != StatusCode::SERVICE_UNAVAILABLE
+                    || started.elapsed() > SLOW_DEADLINE
+                {
+                    break response;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            };
             assert_eq!(response.status(), StatusCode::OK, "GET {path}");
             let page: Value = response.json().await.expect("page");
             for item in page["items"].as_array().expect("items") {

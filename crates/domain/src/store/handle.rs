@@ -66,6 +66,11 @@ impl Default for Limits {
     }
 }
 
+/// Where writes that [`Store::replicated`] waits for began: on a cluster with [`Durability`]
+/// on, the addresses of the masters then, sorted.
+#[derive(Debug, Clone, Default)]
+pub struct WriteStart(Option<Vec<String>>);
+
 /// The `auto` number of fan-out shards on one Redis: one stream, the layout of old (one server
 /// has no slots to balance).
 pub const SHARDS_STANDALONE: u16 = 1;
@@ -238,11 +243,26 @@ impl Store {
         Ok(())
     }
 
+    /// Marks the start of writes that [`Store::replicated`] will wait for: on a cluster with
+    /// [`Durability`] on, the masters the client knows now (a `PING` to each).
+    pub async fn durable_begin(&self, conn: &mut Connection) -> Result<WriteStart> {
+        if self.limits.durability.replicas == 0 {
+            return Ok(WriteStart(None));
+        }
+        let masters = conn.on_every_master(&redis::cmd("PING")).await?;
+        Ok(WriteStart(masters.map(|m| {
+            m.into_iter().map(|(address, _)| address).collect()
+        })))
+    }
+
     /// Waits, as [`Durability`] says, until the replicas have every write sent so far on
-    /// `conn` (on a cluster: on each master, through the one connection per node that every
-    /// write to it went through; redis-rs sends `WAIT` to every master and answers the least
-    /// count). Returns how many replicas confirmed (`None` when off).
-    pub async fn replicated(&self, conn: &mut Connection) -> Result<Option<u8>> {
+    /// `conn`. On a cluster the `WAIT` goes to each master over the one connection the client
+    /// keeps to it, which every write to that master went through, and the least count
+    /// answers; if the masters are not those of `start` (one died and its replica took over
+    /// meanwhile), writes may be on a master that is gone, and nothing can say whether they
+    /// reached its replica: that is an error (503 for a request; a worker redoes the batch).
+    /// Returns how many replicas confirmed (`None` when off).
+    pub async fn replicated(&self, conn: &mut Connection, start: WriteStart) -> Result<Option<u8>> {
         let Durability {
             replicas,
             timeout_ms,
@@ -250,11 +270,28 @@ impl Store {
         if replicas == 0 {
             return Ok(None);
         }
-        let acked: i64 = redis::cmd("WAIT")
-            .arg(replicas)
-            .arg(timeout_ms)
-            .query_async(conn)
-            .await?;
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(replicas).arg(timeout_ms);
+        let acked: i64 = match conn.on_every_master(&wait).await? {
+            None => wait.query_async(conn).await?,
+            Some(answers) => {
+                let masters: Vec<&str> = answers.iter().map(|(a, _)| a.as_str()).collect();
+                if start.0.as_ref().is_some_and(|before| *before != masters) {
+                    return Err(redis::RedisError::from(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "the cluster's masters changed during the write",
+                    ))
+                    .into());
+                }
+                let mut least = i64::MAX;
+                for (_, answer) in answers {
+                    let acked =
+                        redis::from_redis_value::<i64>(answer).map_err(redis::RedisError::from)?;
+                    least = least.min(acked);
+                }
+                least
+            }
+        };
         if acked < i64::from(replicas) {
             tracing::warn!(
                 acked,

@@ -19,4 +19,6 @@ pub mod timelines;
 pub mod tweets;
 pub mod users;
 
-pub use handle::{Durability, Limits, PoolStatus, SHARDS_CLUSTER, SHARDS_STANDALONE, Store};
+pub use handle::{
+    Durability, Limits, PoolStatus, SHARDS_CLUSTER, SHARDS_STANDALONE, Store, WriteStart,
+};

@@ -37,6 +37,7 @@ impl Store {
             return Err(Error::invalid("username", "you cannot follow yourself"));
         }
         let mut conn = self.conn().await?;
+        let start = self.durable_begin(&mut conn).await?;
         let changed = if follows {
             let (added, _score): (i64, String) = scripts::ADD_EDGE
                 .key(keys::following(follower))
@@ -56,7 +57,7 @@ impl Store {
         if changed {
             self.publish(&mut conn, FanoutEvent::FollowChanged { follower, followee })
                 .await?;
-            self.replicated(&mut conn).await?;
+            self.replicated(&mut conn, start).await?;
         }
         Ok(changed)
     }

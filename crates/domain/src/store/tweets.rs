@@ -115,6 +115,7 @@ impl Store {
         tweet_limit: Option<&Limit>,
     ) -> Result<(Posted, Option<Quota>)> {
         let mut conn = self.conn().await?;
+        let start = self.durable_begin(&mut conn).await?;
         let id = TweetId::new(
             redis::cmd("INCR")
                 .arg(keys::TWEET_SEQ)
@@ -197,7 +198,7 @@ impl Store {
         let pipe = publish_pipeline(&self.limits, self.events_stream(author), author, id, true);
         let ((username, display_name),): ((Option<String>, Option<String>),) =
             scripts::run_pipeline(&mut conn, &pipe).await?;
-        self.replicated(&mut conn).await?;
+        self.replicated(&mut conn, start).await?;
         let tweet = Tweet {
             id,
             text: text.as_str().to_owned(),
@@ -226,6 +227,7 @@ impl Store {
     #[tracing::instrument(skip(self))]
     pub async fn delete_tweet(&self, requester: UserId, id: TweetId) -> Result<()> {
         let mut conn = self.conn().await?;
+        let start = self.durable_begin(&mut conn).await?;
         let outcome: String = scripts::DELETE_TWEET
             .key(keys::tweet(id))
             .arg(requester.get())
@@ -257,7 +259,7 @@ impl Store {
             .ignore()
             .query_async::<()>(&mut conn)
             .await?;
-        self.replicated(&mut conn).await?;
+        self.replicated(&mut conn, start).await?;
         Ok(())
     }
 }

@@ -23,6 +23,7 @@ impl Store {
         password_hash: &str,
     ) -> Result<UserId> {
         let mut conn = self.conn().await?;
+        let start = self.durable_begin(&mut conn).await?;
         let id = UserId::new(
             redis::cmd("INCR")
                 .arg(keys::USER_SEQ)
@@ -55,7 +56,7 @@ impl Store {
                 .await?;
             return Err(Error::UsernameTaken);
         }
-        self.replicated(&mut conn).await?;
+        self.replicated(&mut conn, start).await?;
         Ok(id)
     }
 

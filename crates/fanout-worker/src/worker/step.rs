@@ -1,6 +1,7 @@
 //! [`Worker`] and its one step, [`Worker::process_batch`]: take a batch (reclaimed, resumed or
 //! new, see [the module docs](super)), handle every entry in it, acknowledge what is done.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chirp_domain::Store;
@@ -63,7 +64,18 @@ pub struct Worker {
     /// Where the `XAUTOCLAIM` scan of the pending list goes on from; `0-0` between scans.
     claim_cursor: String,
     next_reclaim: Instant,
+    /// Deliveries of entries still pending with this worker whose batch failed because Redis (or
+    /// one cluster master) could not be reached, or the masters changed under a durable write
+    /// ([`WorkerError::is_unreachable`]): a failover
+    /// takes seconds and the retries of its batches are redeliveries, but they say nothing about
+    /// the entry, so they do not count towards the dead-letter limit. Forgotten once a batch
+    /// succeeds.
+    outage_deliveries: HashMap<String, u64>,
 }
+
+/// The most entries [`Worker::outage_deliveries`] remembers (the pending entries of a worker
+/// are far fewer; past it, it starts over).
+const OUTAGE_MEMORY: usize = 10_000;
 
 /// Which entries the next read asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +113,7 @@ impl Worker {
             read_from: ReadFrom::Own(SCAN_START.to_owned()),
             claim_cursor: SCAN_START.to_owned(),
             next_reclaim: Instant::now(),
+            outage_deliveries: HashMap::new(),
         }
     }
 
@@ -218,8 +231,23 @@ impl Worker {
             return Ok(BatchOutcome::Idle);
         };
         let result = self.handle_entries(source, &entries).await;
-        if result.is_err() {
-            self.after_failure();
+        match &result {
+            Ok(_) => {
+                for entry in &entries {
+                    self.outage_deliveries.remove(&entry.id);
+                }
+            }
+            Err(e) => {
+                if e.is_unreachable() {
+                    if self.outage_deliveries.len() > OUTAGE_MEMORY {
+                        self.outage_deliveries.clear();
+                    }
+                    for entry in &entries {
+                        *self.outage_deliveries.entry(entry.id.clone()).or_default() += 1;
+                    }
+                }
+                self.after_failure();
+            }
         }
         result
     }
@@ -230,6 +258,7 @@ impl Worker {
         entries: &[Entry],
     ) -> Result<BatchOutcome, WorkerError> {
         let mut conn = self.store.conn().await?;
+        let start = self.store.durable_begin(&mut conn).await?;
         let deliveries = match source {
             // Read with `>`: delivered just now, for the first time.
             BatchSource::New => vec![Some(1); entries.len()],
@@ -287,7 +316,7 @@ impl Worker {
         // on different masters, and an acknowledgement that outlived a master's failover while
         // the writes it stood for did not would lose them.
         if !done.is_empty() {
-            self.store.replicated(&mut conn).await?;
+            self.store.replicated(&mut conn, start).await?;
         }
         if let Some(err) = failure {
             // Keep what did succeed; if this fails too, it is only repeated later.
@@ -331,7 +360,8 @@ impl Worker {
             metrics::gone();
             return Ok(Handled::Skipped);
         };
-        if delivered > self.config.max_deliveries {
+        let lost_to_outages = self.outage_deliveries.get(&entry.id).copied().unwrap_or(0);
+        if delivered.saturating_sub(lost_to_outages) > self.config.max_deliveries {
             tracing::warn!("giving up on an entry delivered too often: dead-lettering it");
             stream::dead_letter(
                 conn,
