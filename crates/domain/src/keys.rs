@@ -132,6 +132,19 @@ impl FanoutShards {
     /// of them on connections of its own).
     pub const MAX: u16 = 256;
 
+    /// A `CHIRP_FANOUT_SHARDS` setting: `auto` (returned as 0) or a number from 1 to
+    /// [`Self::MAX`].
+    pub fn parse_setting(raw: &str) -> Result<u16, String> {
+        match raw.trim() {
+            "auto" => Ok(0),
+            n => n
+                .parse::<u16>()
+                .ok()
+                .filter(|n| (1..=Self::MAX).contains(n))
+                .ok_or_else(|| format!("expected `auto` or a number from 1 to {}", Self::MAX)),
+        }
+    }
+
     /// `count` shards (1 to [`Self::MAX`]; other values are clamped into that range).
     pub fn new(count: u16) -> Self {
         let count = count.clamp(1, Self::MAX);

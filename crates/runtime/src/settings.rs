@@ -119,14 +119,7 @@ pub enum LogFormat {
 
 /// `auto` is 0 (see `Limits::fanout_shards`); a number must be 1 to `FanoutShards::MAX`.
 fn parse_shards(raw: &str) -> Result<u16, String> {
-    if raw == "auto" {
-        return Ok(0);
-    }
-    let max = chirp_domain::keys::FanoutShards::MAX;
-    match raw.parse::<u16>() {
-        Ok(n) if (1..=max).contains(&n) => Ok(n),
-        _ => Err(format!("expected `auto` or a number from 1 to {max}")),
-    }
+    chirp_domain::keys::FanoutShards::parse_setting(raw)
 }
 
 fn parse_filter(raw: &str) -> Result<String, String> {

@@ -216,6 +216,50 @@ fn key_of(cmd: &Cmd) -> Option<&[u8]> {
     }
 }
 
+/// A range of slots and the master that serves it, from `CLUSTER SLOTS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotOwner {
+    pub start: u16,
+    pub end: u16,
+    pub host: String,
+    pub port: u16,
+}
+
+/// The ranges of a `CLUSTER SLOTS` reply and each one's master (replicas left out); entries
+/// not of that shape are skipped.
+pub fn slot_owners(reply: &Value) -> Vec<SlotOwner> {
+    let Value::Array(ranges) = reply else {
+        return Vec::new();
+    };
+    ranges
+        .iter()
+        .filter_map(|range| {
+            let Value::Array(fields) = range else {
+                return None;
+            };
+            let (Some(Value::Int(start)), Some(Value::Int(end)), Some(Value::Array(master))) =
+                (fields.first(), fields.get(1), fields.get(2))
+            else {
+                return None;
+            };
+            let host = match master.first() {
+                Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+                Some(Value::SimpleString(s)) => s.clone(),
+                _ => return None,
+            };
+            let Some(Value::Int(port)) = master.get(1) else {
+                return None;
+            };
+            Some(SlotOwner {
+                start: u16::try_from(*start).ok()?,
+                end: u16::try_from(*end).ok()?,
+                host,
+                port: u16::try_from(*port).ok()?,
+            })
+        })
+        .collect()
+}
+
 /// Whether every master that owns slots answers, each asked directly: what readiness means on
 /// a cluster. (A keyless `PING` through the cluster client can be answered by any live node
 /// while a dead master's slots are uncovered.)
@@ -227,26 +271,10 @@ pub async fn every_master_answers(conn: &mut ClusterConnection) -> RedisResult<(
         )
         .await?;
     let mut masters: Vec<(String, u16)> = Vec::new();
-    if let Value::Array(ranges) = slots {
-        for range in ranges {
-            let Value::Array(fields) = range else {
-                continue;
-            };
-            let Some(Value::Array(master)) = fields.get(2) else {
-                continue;
-            };
-            let host = match master.first() {
-                Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
-                Some(Value::SimpleString(s)) => s.clone(),
-                _ => continue,
-            };
-            let Some(Value::Int(port)) = master.get(1) else {
-                continue;
-            };
-            let address = (host, *port as u16);
-            if !masters.contains(&address) {
-                masters.push(address);
-            }
+    for owner in slot_owners(&slots) {
+        let address = (owner.host, owner.port);
+        if !masters.contains(&address) {
+            masters.push(address);
         }
     }
     if masters.is_empty() {
@@ -265,6 +293,40 @@ pub async fn every_master_answers(conn: &mut ClusterConnection) -> RedisResult<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slot_owners_are_the_masters_of_each_range() {
+        let node = |host: &str, port| {
+            Value::Array(vec![
+                Value::BulkString(host.as_bytes().to_vec()),
+                Value::Int(port),
+                Value::BulkString(b"id".to_vec()),
+            ])
+        };
+        let reply = Value::Array(vec![
+            Value::Array(vec![
+                Value::Int(0),
+                Value::Int(8191),
+                node("10.0.0.1", 7000),
+                node("10.0.0.2", 7003),
+            ]),
+            Value::Array(vec![Value::Int(8192), Value::Int(16383), node("h", 7001)]),
+            Value::Array(vec![Value::Int(1)]),
+        ]);
+        let owners = slot_owners(&reply);
+        assert_eq!(owners.len(), 2);
+        assert_eq!(
+            owners[0],
+            SlotOwner {
+                start: 0,
+                end: 8191,
+                host: "10.0.0.1".into(),
+                port: 7000
+            }
+        );
+        assert_eq!((owners[1].start, owners[1].port), (8192, 7001));
+        assert!(slot_owners(&Value::Nil).is_empty());
+    }
 
     #[test]
     fn modes_parse_and_lists_split() {

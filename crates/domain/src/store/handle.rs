@@ -80,6 +80,16 @@ pub const SHARDS_STANDALONE: u16 = 1;
 /// service while the API and the workers must keep agreeing on it.
 pub const SHARDS_CLUSTER: u16 = 12;
 
+/// The fan-out shards a [`Limits::fanout_shards`] setting means on one Redis or on a cluster
+/// (0 is `auto`).
+pub fn shards_for(setting: u16, cluster: bool) -> u16 {
+    match setting {
+        0 if cluster => SHARDS_CLUSTER,
+        0 => SHARDS_STANDALONE,
+        n => n,
+    }
+}
+
 /// A handle on Chirp's data in Redis. Cheap to clone.
 ///
 /// Reads that must keep working while Redis refuses writes (`CLIENT PAUSE ... WRITE` during a
@@ -126,12 +136,10 @@ impl Store {
     }
 
     fn with_backend(backend: Backend, mut limits: Limits) -> Self {
-        if limits.fanout_shards == 0 {
-            limits.fanout_shards = match backend {
-                Backend::Pooled { .. } => SHARDS_STANDALONE,
-                Backend::Cluster { .. } => SHARDS_CLUSTER,
-            };
-        }
+        limits.fanout_shards = shards_for(
+            limits.fanout_shards,
+            matches!(backend, Backend::Cluster { .. }),
+        );
         Self {
             backend,
             shards: keys::FanoutShards::new(limits.fanout_shards),

@@ -21,4 +21,5 @@ pub mod users;
 
 pub use handle::{
     Durability, Limits, PoolStatus, SHARDS_CLUSTER, SHARDS_STANDALONE, Store, WriteStart,
+    shards_for,
 };
