@@ -4,6 +4,7 @@
 //! Every key name comes from `chirp_domain::keys`, so the seeded data is exactly what the API
 //! and the fan-out workers read and write. See `BENCHMARKS.md` at the workspace root.
 
+mod backend;
 mod ceiling;
 mod load;
 mod plot;

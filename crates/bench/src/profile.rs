@@ -2,6 +2,10 @@
 //! `/proc/<pid>/stat`) and the commands Redis executed (`INFO commandstats`), taken when a
 //! measurement window opens and when it closes. Divided by the operations completed, this is the profile that says which
 //! part of the machine a figure is bound by and how many Redis calls one request costs.
+//!
+//! On a Redis Cluster the commands are those of every master, summed, and each master's total
+//! is kept too (the balance between them); replicas, which only apply what their master sends,
+//! are not counted. Processes that share a name (the cluster's nodes) are summed under it.
 
 use std::collections::BTreeMap;
 
@@ -9,8 +13,9 @@ use redis::aio::MultiplexedConnection;
 use serde_json::{Value as Json, json};
 
 use crate::Result;
+use crate::backend::Masters;
 
-/// The processes watched, by name.
+/// The processes watched, by name (several with one name are summed).
 #[derive(Debug, Clone, Default)]
 pub struct Pids(pub Vec<(&'static str, u32)>);
 
@@ -19,6 +24,8 @@ pub struct Pids(pub Vec<(&'static str, u32)>);
 pub struct Snapshot {
     cpu_ticks: Vec<(&'static str, u64)>,
     commands: BTreeMap<String, u64>,
+    /// Each master's calls in all (but `INFO`), by URL, when there are several.
+    by_master: Vec<(String, u64)>,
     at: std::time::Instant,
 }
 
@@ -67,10 +74,25 @@ async fn commandstats(conn: &mut MultiplexedConnection) -> Result<BTreeMap<Strin
 }
 
 impl Pids {
-    pub async fn snapshot(&self, conn: &mut MultiplexedConnection) -> Result<Snapshot> {
+    /// The counters now: every process's CPU, every master's `INFO commandstats`.
+    pub async fn snapshot(&self, masters: &Masters) -> Result<Snapshot> {
+        let cpu_ticks = self.0.iter().map(|&(n, p)| (n, cpu_ticks(p))).collect();
+        let mut commands = BTreeMap::new();
+        let mut by_master = Vec::new();
+        for (i, url) in masters.urls().iter().enumerate() {
+            let stats = commandstats(&mut masters.conn(i)).await?;
+            if masters.len() > 1 {
+                let calls = stats.iter().filter(|(n, _)| *n != "info").map(|(_, c)| c);
+                by_master.push((url.clone(), calls.sum()));
+            }
+            for (name, calls) in stats {
+                *commands.entry(name).or_insert(0) += calls;
+            }
+        }
         Ok(Snapshot {
-            cpu_ticks: self.0.iter().map(|&(n, p)| (n, cpu_ticks(p))).collect(),
-            commands: commandstats(conn).await?,
+            cpu_ticks,
+            commands,
+            by_master,
             at: std::time::Instant::now(),
         })
     }
@@ -79,8 +101,9 @@ impl Pids {
 impl Snapshot {
     /// The work between `self` and `later`, per operation where `ops` > 0:
     /// `{"cpu_share": {process: share of one core}, "cpu_ms_per_op": {...},
-    ///   "redis_calls_per_op": {command: calls}}`. Commands run inside a Lua script count as
-    /// calls too, beside the `evalsha` itself.
+    ///   "redis_calls_per_op": {command: calls}}`, and on a cluster
+    /// `"redis_calls_by_master": {master: calls in all}`. Commands run inside a Lua script count
+    /// as calls too, beside the `evalsha` itself.
     /// The snapshots themselves (one INFO) are counted too; over a window of thousands of
     /// operations that is noise.
     pub fn profile(&self, later: &Snapshot, ops: u64) -> Json {
@@ -92,10 +115,17 @@ impl Snapshot {
         };
         let mut share = serde_json::Map::new();
         let mut cpu_ms = serde_json::Map::new();
+        let mut by_name: Vec<(&str, f64)> = Vec::new();
         for ((name, before), (_, after)) in self.cpu_ticks.iter().zip(&later.cpu_ticks) {
             let secs = after.saturating_sub(*before) as f64 / TICKS_PER_SECOND;
-            share.insert((*name).to_owned(), json!(round(secs / seconds, 2)));
-            cpu_ms.insert((*name).to_owned(), json!(round(per_op(secs * 1e3), 4)));
+            match by_name.iter_mut().find(|(n, _)| n == name) {
+                Some((_, sum)) => *sum += secs,
+                None => by_name.push((name, secs)),
+            }
+        }
+        for (name, secs) in by_name {
+            share.insert(name.to_owned(), json!(round(secs / seconds, 2)));
+            cpu_ms.insert(name.to_owned(), json!(round(per_op(secs * 1e3), 4)));
         }
         let mut calls = serde_json::Map::new();
         for (name, &c1) in &later.commands {
@@ -109,11 +139,21 @@ impl Snapshot {
                 calls.insert(name.clone(), json!(round(per, 2)));
             }
         }
-        json!({
+        let mut profile = json!({
             "cpu_share": share,
             "cpu_ms_per_op": cpu_ms,
             "redis_calls_per_op": calls,
-        })
+        });
+        if !later.by_master.is_empty() {
+            let by_master: serde_json::Map<String, Json> = later
+                .by_master
+                .iter()
+                .zip(&self.by_master)
+                .map(|((url, c1), (_, c0))| (url.clone(), json!(c1.saturating_sub(*c0))))
+                .collect();
+            profile["redis_calls_by_master"] = Json::Object(by_master);
+        }
+        profile
     }
 }
 
@@ -121,13 +161,13 @@ impl Snapshot {
 /// run beside the load itself.
 pub async fn window(
     pids: &Pids,
-    conn: &mut MultiplexedConnection,
+    masters: &Masters,
     warmup: std::time::Duration,
     window: std::time::Duration,
 ) -> Result<(Snapshot, Snapshot)> {
     tokio::time::sleep(warmup).await;
-    let first = pids.snapshot(conn).await?;
+    let first = pids.snapshot(masters).await?;
     tokio::time::sleep(window).await;
-    let last = pids.snapshot(conn).await?;
+    let last = pids.snapshot(masters).await?;
     Ok((first, last))
 }

@@ -12,8 +12,9 @@ use serde_json::{Value as Json, json};
 use super::QuickArgs;
 use super::procs::Binaries;
 use super::report::{median, round};
-use super::visible::{self, Watch};
+use super::visible::{Fanout, Watch};
 use super::windows::Bench;
+use crate::backend::{Conn, Masters, join_all};
 use crate::profile::Pids;
 use crate::{Result, ceiling};
 
@@ -26,9 +27,11 @@ pub struct BigAuthor {
 /// Registers `name` through the API (so it can post) and makes it followed by `followers`:
 /// the seeded users first (whose homes are full, as in a live system), then as many fresh
 /// follower-only accounts as needed (an id, a `following` set holding the author, nothing
-/// else: their homes start empty). Written straight into Redis, pipelined.
+/// else: their homes start empty). Written straight into Redis, pipelined (on a cluster, one
+/// pipeline per master).
 pub async fn make_author(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
+    masters: &Masters,
     client: &reqwest::Client,
     base: &str,
     name: &str,
@@ -63,16 +66,30 @@ pub async fn make_author(
     }
     // Follow times: unique per set (as add_edge.lua keeps them), in the order of `ids`.
     let base_ms = chirp_domain::clock::now_ms();
+    let followers_key = keys::followers(author);
+    let followers_master = masters.of(&followers_key);
     for (chunk_no, chunk) in ids.chunks(10_000).enumerate() {
-        let mut pipe = redis::pipe();
+        let mut pipes: Vec<redis::Pipeline> = (0..masters.len()).map(|_| redis::pipe()).collect();
         for (i, &f) in chunk.iter().enumerate() {
             let score = base_ms + (chunk_no * 10_000 + i) as u64;
-            pipe.zadd(keys::following(UserId::new(f)), author.get(), score)
-                .ignore()
-                .zadd(keys::followers(author), f, score)
+            let following = keys::following(UserId::new(f));
+            pipes[masters.of(&following)]
+                .zadd(following, author.get(), score)
+                .ignore();
+            pipes[followers_master]
+                .zadd(&followers_key, f, score)
                 .ignore();
         }
-        pipe.query_async::<()>(conn).await?;
+        let sends = pipes
+            .into_iter()
+            .enumerate()
+            .filter(|(_, pipe)| !pipe.is_empty())
+            .map(|(m, pipe)| {
+                let mut conn = masters.conn(m);
+                async move { Ok(pipe.query_async::<()>(&mut conn).await?) }
+            })
+            .collect();
+        join_all(sends).await?;
     }
     Ok(BigAuthor {
         followers: ids,
@@ -83,29 +100,29 @@ pub async fn make_author(
 /// `runs` timed fan-outs of one post by `author` (median reported), streams drained before
 /// each; the last run is profiled per follower (from the post until the last follower has it).
 pub async fn time_runs(
-    conn: &mut MultiplexedConnection,
+    fanout: &mut Fanout,
     client: &reqwest::Client,
     base: &str,
     author: &BigAuthor,
     runs: usize,
     pids: &Pids,
-    probe: &mut MultiplexedConnection,
+    probe: &Masters,
 ) -> Result<Json> {
     let runs = runs.max(1);
     let mut secs = Vec::new();
     let mut profile = Json::Null;
     for run in 0..runs {
-        visible::wait_drained(conn).await?;
-        let (t, snapshots) = visible::post_and_time_profiled(
-            conn,
-            client,
-            base,
-            &author.token,
-            &author.followers,
-            Watch::Drained,
-            (run + 1 == runs).then_some((pids, &mut *probe)),
-        )
-        .await?;
+        fanout.wait_drained().await?;
+        let (t, snapshots) = fanout
+            .post_and_time(
+                client,
+                base,
+                &author.token,
+                &author.followers,
+                Watch::Drained,
+                (run + 1 == runs).then_some((pids, probe)),
+            )
+            .await?;
         secs.push(t.visible_s);
         if let Some((first, last)) = snapshots {
             profile = first.profile(&last, author.followers.len() as u64);
@@ -124,17 +141,19 @@ pub async fn time_runs(
 /// The raw insert ceiling for the same homes, `runs` times (median reported); the last run
 /// profiled per follower.
 pub async fn time_ceiling(
-    conns: &Arc<Vec<MultiplexedConnection>>,
+    bench: &mut Bench,
     author: &BigAuthor,
     runs: usize,
     pids: &Pids,
-    probe: &mut MultiplexedConnection,
 ) -> Result<Json> {
     let mut secs = Vec::new();
     let mut profile = Json::Null;
+    let mut conn = bench.redis_conns[0].clone();
+    let lanes: &Arc<Vec<Vec<MultiplexedConnection>>> = &bench.raw_lanes;
+    let probe = &bench.meter.masters;
     for run in 0..runs.max(1) {
         let first = pids.snapshot(probe).await?;
-        secs.push(ceiling::raw_fanout(conns, &author.followers).await?);
+        secs.push(ceiling::raw_fanout(&mut conn, &bench.masters, lanes, &author.followers).await?);
         if run + 1 == runs.max(1) {
             let last = pids.snapshot(probe).await?;
             profile = first.profile(&last, author.followers.len() as u64);
@@ -155,7 +174,6 @@ impl Bench {
     pub(super) async fn fanouts(
         &mut self,
         bins: &Binaries,
-        redis_url: &str,
         args: &QuickArgs,
         seeded: &[u64],
     ) -> Result<Json> {
@@ -165,6 +183,7 @@ impl Bench {
             eprintln!("fan-out to {size} followers: building the graph");
             let author = make_author(
                 &mut self.conn,
+                &self.masters,
                 &self.client,
                 &self.base,
                 &format!("fan{k}_{size}"),
@@ -176,40 +195,33 @@ impl Bench {
             eprintln!("  timing {} runs with one worker", args.fanout_runs);
             let pids = self.meter.pids.clone();
             let one = time_runs(
-                &mut self.conn,
+                &mut self.fanout,
                 &self.client,
                 &self.base,
                 &author,
                 args.fanout_runs,
                 &pids,
-                &mut self.meter.conn,
+                &self.meter.masters,
             )
             .await?;
             eprintln!("  timing {} runs with two workers", args.fanout_runs);
-            let second = bins.worker(redis_url, "bench-worker-2", out_dir)?;
+            let second = bins.worker(&self.redis, "bench-worker-2", out_dir)?;
             let mut both = pids.clone();
             both.0.push(("chirp-fanout-worker-2", second.pid()));
             let two = time_runs(
-                &mut self.conn,
+                &mut self.fanout,
                 &self.client,
                 &self.base,
                 &author,
                 args.fanout_runs,
                 &both,
-                &mut self.meter.conn,
+                &self.meter.masters,
             )
             .await;
             second.stop().await?;
             let two = two?;
             eprintln!("  timing the raw insert ceiling");
-            let ceiling = time_ceiling(
-                &self.redis_conns,
-                &author,
-                args.fanout_runs,
-                &pids,
-                &mut self.meter.conn,
-            )
-            .await?;
+            let ceiling = time_ceiling(self, &author, args.fanout_runs, &pids).await?;
             sizes.push(json!({
                 "followers": size,
                 "one_worker": one,

@@ -7,10 +7,16 @@
 //! ceiling (the Redis commands the API sends for that operation, sent straight to Redis without
 //! HTTP, see [`crate::ceiling`]). The lower ceiling bounds what the API could reach here. Every
 //! window is profiled too ([`crate::profile`]): CPU per process and Redis calls per operation.
+//!
+//! With `--cluster` it all runs twice with the same parameters: on one redis-server, then on a
+//! private Redis Cluster of three masters and three replicas (the API and the workers given its
+//! nodes' URLs), and the cluster's share of each ceiling is set against the standalone one's,
+//! beside how evenly the mix's commands spread over the masters.
 
 //!
 //! # Layout
-//! - [`setup`]: the private Redis (seeded), its memory, the API, one worker and the logins.
+//! - [`setup`]: the private Redis or cluster (seeded), its memory, the API, one worker and the
+//!   logins.
 //! - [`windows`]: the load windows, each operation through the API and as its Redis ceiling.
 //! - [`visible`]: when a post has reached every follower (delivery latency).
 //! - [`fanout`]: the big fan-outs and their raw insert ceiling.
@@ -98,6 +104,12 @@ pub struct QuickArgs {
     /// Where summary.json, latency.png and the logs go.
     #[arg(long, default_value_os_t = workspace_root().join("target/bench"))]
     out_dir: PathBuf,
+    /// Run everything twice with the same parameters: on one redis-server, then on a private
+    /// Redis Cluster (3 masters, 3 replicas; its logs and plot in <out-dir>/cluster); report
+    /// both, each cluster share of a ceiling against the standalone one, and the commands per
+    /// master during the mix.
+    #[arg(long)]
+    cluster: bool,
 }
 
 impl QuickArgs {
@@ -113,6 +125,43 @@ fn cpus() -> usize {
 pub async fn run(args: QuickArgs) -> Result<()> {
     let bins = Binaries::find(&args.bin_dir)?;
     std::fs::create_dir_all(&args.out_dir)?;
+    let path = args.out_dir.join("summary.json");
+    if !args.cluster {
+        let summary = measure(&args, &bins, false).await?;
+        std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")?;
+        print_table(&summary);
+        println!("wrote {}", path.display());
+        return Ok(());
+    }
+
+    // The standalone run's figures are written and printed before the cluster run starts, so
+    // that they stand even if that one fails.
+    eprintln!("--cluster: everything on one redis-server first, then on a Redis Cluster");
+    let standalone = measure(&args, &bins, false).await?;
+    std::fs::write(&path, serde_json::to_string_pretty(&standalone)? + "\n")?;
+    println!("\none redis-server:");
+    print_table(&standalone);
+    println!("wrote {}", path.display());
+
+    let mut on_cluster = args.clone();
+    on_cluster.out_dir = args.out_dir.join("cluster");
+    std::fs::create_dir_all(&on_cluster.out_dir)?;
+    eprintln!("--cluster: the same on a Redis Cluster of 3 masters and 3 replicas");
+    let cluster = measure(&on_cluster, &bins, true).await?;
+    let comparison = report::compare(&standalone, &cluster);
+    println!("\nRedis Cluster, 3 masters and 3 replicas:");
+    print_table(&cluster);
+    report::print_comparison(&comparison);
+    let mut summary = standalone;
+    summary["cluster"] = cluster;
+    summary["cluster_vs_standalone"] = comparison;
+    std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+/// One whole run on a private Redis (a cluster if `cluster`): its summary, its plot written.
+async fn measure(args: &QuickArgs, bins: &Binaries, cluster: bool) -> Result<Json> {
     let started = Instant::now();
 
     // 1. to 4.: Redis, seeded; its memory; the API and one worker; the logins.
@@ -121,12 +170,11 @@ pub async fn run(args: QuickArgs) -> Result<()> {
         seeded,
         seed_seconds,
         memory,
-        redis_url,
         http_workers,
         redis_proc,
         api_proc,
         worker,
-    } = setup::start(&args, &bins).await?;
+    } = setup::start(args, bins, cluster).await?;
     let mut summary = serde_json::Map::new();
 
     // 5. The throughput windows.
@@ -156,8 +204,7 @@ pub async fn run(args: QuickArgs) -> Result<()> {
     let (mid_token, mid_followers) = setup::delivery_author(&mut bench, &seeded).await?;
     let mut delivery = serde_json::Map::new();
     if args.wants(Section::Mix) {
-        let (api, red, under_load, drains) =
-            bench.mix(&redis_url, &mid_token, &mid_followers).await?;
+        let (api, red, under_load, drains) = bench.mix(&mid_token, &mid_followers).await?;
         let mut j = pair_json(&api, &red, healthz);
         j["fanout_backlog_seconds"] = drains;
         summary.insert("mixed".into(), j);
@@ -181,9 +228,7 @@ pub async fn run(args: QuickArgs) -> Result<()> {
 
     // 6. Big fan-outs, with one worker and then two.
     if args.wants(Section::Fanout) {
-        let f = bench
-            .fanouts(&bins, &redis_url, &args, &seeded.users)
-            .await?;
+        let f = bench.fanouts(bins, args, &seeded.users).await?;
         summary.insert("fanout".into(), f);
     }
     drop(worker);
@@ -194,32 +239,33 @@ pub async fn run(args: QuickArgs) -> Result<()> {
         memory["bytes_per_timeline_entry"].clone(),
     );
     summary.insert("profile".into(), Json::Object(bench.meter.profiles.clone()));
-    summary.insert(
-        "setup".into(),
-        json!({
-            "users": seeded.users.len(),
-            "follows": seeded.edges,
-            "tweets": seeded.tweets,
-            "seeded_home_entries": seeded.home_entries,
-            "seed": args.seed,
-            "seed_seconds": round(seed_seconds),
-            "concurrency": args.concurrency,
-            "window_seconds": args.seconds,
-            "http_workers": http_workers,
-            "cpus": cpus(),
-            "total_seconds": round(started.elapsed().as_secs_f64()),
-        }),
-    );
+    let mut setup = json!({
+        "users": seeded.users.len(),
+        "follows": seeded.edges,
+        "tweets": seeded.tweets,
+        "seeded_home_entries": seeded.home_entries,
+        "seed": args.seed,
+        "seed_seconds": round(seed_seconds),
+        "concurrency": args.concurrency,
+        "window_seconds": args.seconds,
+        "http_workers": http_workers,
+        "cpus": cpus(),
+        "total_seconds": round(started.elapsed().as_secs_f64()),
+    });
+    if cluster {
+        setup["redis"] = json!("cluster: 3 masters, 3 replicas");
+        setup["masters"] = json!(bench.masters.urls());
+    }
+    summary.insert("setup".into(), setup);
     let summary = Json::Object(summary);
-    let path = args.out_dir.join("summary.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")?;
 
     // 7. The plot.
     let title = format!(
-        "chirp-api latency by percentile ({} in flight, {} users, {} CPUs)",
+        "chirp-api latency by percentile ({} in flight, {} users, {} CPUs{})",
         args.concurrency,
         seeded.users.len(),
-        cpus()
+        cpus(),
+        if cluster { ", Redis Cluster" } else { "" }
     );
     report::plot(
         &args.out_dir.join("latency.png"),
@@ -227,9 +273,7 @@ pub async fn run(args: QuickArgs) -> Result<()> {
         &title,
         &bench.plotted,
     )?;
-    print_table(&summary);
-    println!("wrote {}", path.display());
     drop(api_proc);
     drop(redis_proc);
-    Ok(())
+    Ok(summary)
 }

@@ -1,15 +1,18 @@
-//! The processes `quick` runs: a private redis-server (the test kit's), the release chirp-api
-//! and one or more chirp-fanout-workers, on free loopback ports, with their logs in the output
-//! directory.
+//! The processes `quick` runs: a private redis-server or Redis Cluster (the test kit's), the
+//! release chirp-api and one or more chirp-fanout-workers, on free loopback ports, with their
+//! logs in the output directory.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use chirp_testkit::{NO_PERSISTENCE, RedisServer, free_port, poll_every, try_send_signal};
-use redis::aio::MultiplexedConnection;
+use chirp_domain::redis_pool::cluster::node_list;
+use chirp_testkit::{
+    NO_PERSISTENCE, RedisCluster, RedisServer, free_port, poll_every, try_send_signal,
+};
 use tokio::process::{Child, Command};
 
+use crate::backend::{Backend, SHARDS_VAR};
 use crate::{Result, seed};
 
 /// A started process, killed when dropped.
@@ -54,9 +57,38 @@ fn spawn(name: &'static str, mut cmd: Command, out_dir: &Path) -> Result<Proc> {
 /// 800 entries stay listpacks.
 pub const REDIS_SETTINGS: [&str; 2] = ["--zset-max-listpack-entries", "1024"];
 
+/// The Redis processes of a run, killed when dropped.
+pub enum RedisProcs {
+    Server(RedisServer),
+    Cluster(RedisCluster),
+}
+
+impl RedisProcs {
+    /// Their pids as the profile names them: `redis-server`, or a cluster's `redis-masters`
+    /// and `redis-replicas` (each name summed over its nodes).
+    pub fn pids(&self) -> Vec<(&'static str, u32)> {
+        match self {
+            RedisProcs::Server(server) => vec![("redis-server", server.pid().unwrap_or(0))],
+            RedisProcs::Cluster(cluster) => {
+                let masters = cluster.masters();
+                let mut pids: Vec<(&'static str, u32)> = Vec::new();
+                for (i, node) in cluster.nodes().iter().enumerate() {
+                    let role = match masters.contains(&i) {
+                        true => "redis-masters",
+                        false => "redis-replicas",
+                    };
+                    pids.push((role, node.pid().unwrap_or(0)));
+                }
+                pids.sort_by_key(|&(role, _)| role != "redis-masters");
+                pids
+            }
+        }
+    }
+}
+
 /// A private redis-server without persistence (the benchmark's data is thrown away), its data
-/// directory and log in `out_dir`, and a connection to it for big pipelines.
-pub async fn redis(out_dir: &Path) -> Result<(RedisServer, String, MultiplexedConnection)> {
+/// directory and log in `out_dir`.
+pub fn redis(out_dir: &Path) -> Result<(RedisProcs, Backend)> {
     let server = RedisServer::builder()
         .args(NO_PERSISTENCE)
         .args(REDIS_SETTINGS)
@@ -64,9 +96,29 @@ pub async fn redis(out_dir: &Path) -> Result<(RedisServer, String, MultiplexedCo
         .log(out_dir.join("redis-server.log"))
         .try_start()
         .map_err(|e| format!("starting redis-server: {e}"))?;
-    let url = server.url();
-    let conn = seed::connect(&url).await?;
-    Ok((server, url, conn))
+    let redis = Backend::standalone(&server.url())?;
+    Ok((RedisProcs::Server(server), redis))
+}
+
+/// A private Redis Cluster, three masters and three replicas (the test kit's: no persistence),
+/// with [`REDIS_SETTINGS`] set on every node.
+pub async fn cluster() -> Result<(RedisProcs, Backend)> {
+    let cluster = tokio::task::spawn_blocking(RedisCluster::try_start)
+        .await?
+        .map_err(|e| format!("starting a Redis Cluster: {e}"))?;
+    for node in cluster.nodes() {
+        let mut conn = seed::connect(&node.url()).await?;
+        for pair in REDIS_SETTINGS.chunks(2) {
+            redis::cmd("CONFIG")
+                .arg("SET")
+                .arg(pair[0].trim_start_matches('-'))
+                .arg(pair[1])
+                .query_async::<()>(&mut conn)
+                .await?;
+        }
+    }
+    let redis = Backend::cluster(node_list(&cluster.urls())).await?;
+    Ok((RedisProcs::Cluster(cluster), redis))
 }
 
 /// Where the binaries are, checked up front.
@@ -93,11 +145,11 @@ impl Binaries {
         Ok(bins)
     }
 
-    /// chirp-api with rate limits off (the load is a few users sending thousands of requests)
-    /// and `http_workers` worker threads; answers once `/readyz` does.
+    /// chirp-api on `redis` with rate limits off (the load is a few users sending thousands of
+    /// requests) and `http_workers` worker threads; answers once `/readyz` does.
     pub async fn api(
         &self,
-        redis_url: &str,
+        redis: &Backend,
         http_workers: usize,
         out_dir: &Path,
         client: &reqwest::Client,
@@ -107,7 +159,8 @@ impl Binaries {
             format!("chirp-bench-{}", std::process::id()).as_bytes(),
         );
         let mut cmd = Command::new(&self.api);
-        cmd.env("CHIRP_REDIS_URL", redis_url)
+        cmd.env("CHIRP_REDIS_URL", redis.url())
+            .env(SHARDS_VAR, redis.shards().len().to_string())
             .env("CHIRP_BIND", format!("127.0.0.1:{port}"))
             .env("CHIRP_JWT_SECRET", secret)
             .env("CHIRP_RATE_LIMITS", "off")
@@ -129,10 +182,12 @@ impl Binaries {
         }
     }
 
-    /// A fan-out worker named `consumer` (both of its loops: events and slices).
-    pub fn worker(&self, redis_url: &str, consumer: &str, out_dir: &Path) -> Result<Proc> {
+    /// A fan-out worker on `redis` named `consumer` (all of its loops: events and slices of
+    /// every shard).
+    pub fn worker(&self, redis: &Backend, consumer: &str, out_dir: &Path) -> Result<Proc> {
         let mut cmd = Command::new(&self.worker);
-        cmd.env("CHIRP_REDIS_URL", redis_url)
+        cmd.env("CHIRP_REDIS_URL", redis.url())
+            .env(SHARDS_VAR, redis.shards().len().to_string())
             .env("CHIRP_FANOUT_CONSUMER", consumer)
             .env("CHIRP_METRICS_BIND", format!("127.0.0.1:{}", free_port()))
             .env("RUST_LOG", "warn");

@@ -142,3 +142,139 @@ pub(super) fn plot(
     }
     Ok(())
 }
+
+/// `--cluster`'s target for each cluster share of a ceiling over the standalone share.
+const SHARE_RATIO_TARGET: f64 = 0.8;
+/// `--cluster`'s target for the busiest master's commands over the idlest's during the mix.
+const BALANCE_TARGET: f64 = 1.5;
+
+/// Each throughput figure's share of its ceiling in `s`: the API over the lower of its ceilings
+/// (the pairs), or the inserts over the raw insert ceiling (each fan-out size, one worker and
+/// two), by name.
+fn shares(s: &Json) -> Vec<(String, f64, f64)> {
+    let num = |j: &Json| j.as_f64().filter(|x| *x > 0.0);
+    let mut out = Vec::new();
+    for key in ["home_timeline", "user_timeline", "post_tweet", "mixed"] {
+        let Some(j) = s.get(key) else { continue };
+        let (Some(api), Some(red)) = (num(&j["api_rps"]), num(&j["redis_ceiling_rps"])) else {
+            continue;
+        };
+        let lower = s
+            .get("http_ceiling_rps")
+            .and_then(num)
+            .map_or(red, |h| h.min(red));
+        out.push((key.to_owned(), api, lower));
+    }
+    for size in s["fanout"]["sizes"].as_array().into_iter().flatten() {
+        let Some(ceiling) = num(&size["ceiling"]["inserts_per_s"]) else {
+            continue;
+        };
+        for workers in ["one_worker", "two_workers"] {
+            if let Some(rate) = num(&size[workers]["inserts_per_s"]) {
+                out.push((
+                    format!("fanout_{}_{workers}", size["followers"]),
+                    rate,
+                    ceiling,
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The commands each master ran in a window of the cluster run's profile, and the busiest
+/// over the idlest.
+fn balance(profile: &Json) -> Option<Json> {
+    let by_master = profile.get("redis_calls_by_master")?.as_object()?;
+    let calls: Vec<f64> = by_master.values().filter_map(Json::as_f64).collect();
+    let max = calls.iter().copied().fold(f64::NAN, f64::max);
+    let min = calls.iter().copied().fold(f64::NAN, f64::min);
+    Some(json!({
+        "per_master": by_master,
+        "max_over_min": if min > 0.0 { json!(round(max / min)) } else { Json::Null },
+        "target_max_over_min": BALANCE_TARGET,
+    }))
+}
+
+/// `--cluster`'s comparison: for each figure with a ceiling, in the table's order, the cluster's
+/// share of it over the standalone run's (and the ratios of the rates and of the ceilings
+/// themselves beside), and the commands per master during the mix (its API window and its
+/// Redis ceiling window).
+pub(super) fn compare(standalone: &Json, cluster: &Json) -> Json {
+    let before = shares(standalone);
+    let mut figures = Vec::new();
+    for (key, api, ceiling) in shares(cluster) {
+        let Some((_, api0, ceiling0)) = before.iter().find(|(k, ..)| *k == key) else {
+            continue;
+        };
+        let (share, share0) = (api / ceiling, api0 / ceiling0);
+        figures.push(json!({
+                "figure": key,
+                "standalone_share": round(share0),
+                "cluster_share": round(share),
+                "ratio": round(share / share0),
+                "rate_ratio": round(api / api0),
+                "ceiling_ratio": round(ceiling / ceiling0),
+        }));
+    }
+    let profile = &cluster["profile"];
+    json!({
+        "share_of_ceiling": figures,
+        "target_ratio": SHARE_RATIO_TARGET,
+        "mix_commands_per_master": {
+            "api": profile.get("mix_api").and_then(balance),
+            "ceiling": profile.get("mix_redis").and_then(balance),
+        },
+    })
+}
+
+pub(super) fn print_comparison(c: &Json) {
+    let num = |j: &Json| j.as_f64().unwrap_or(f64::NAN);
+    println!();
+    println!(
+        "{:<30} {:>10} {:>10} {:>12} {:>11} {:>13}",
+        "cluster vs one server", "share 1", "share C", "C/1 (≥ 0.8)", "rate C/1", "ceiling C/1"
+    );
+    for f in c["share_of_ceiling"].as_array().into_iter().flatten() {
+        let ratio = num(&f["ratio"]);
+        println!(
+            "{:<30} {:>9.0}% {:>9.0}% {:>10.2} {} {:>11.2} {:>13.2}",
+            f["figure"].as_str().unwrap_or("?"),
+            num(&f["standalone_share"]) * 100.0,
+            num(&f["cluster_share"]) * 100.0,
+            ratio,
+            if ratio >= SHARE_RATIO_TARGET {
+                "✓"
+            } else {
+                "✗"
+            },
+            num(&f["rate_ratio"]),
+            num(&f["ceiling_ratio"]),
+        );
+    }
+    for (window, name) in [
+        ("api", "the mix, API"),
+        ("ceiling", "the mix, Redis ceiling"),
+    ] {
+        let b = &c["mix_commands_per_master"][window];
+        if b.is_null() {
+            continue;
+        }
+        let counts: Vec<String> = b["per_master"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(url, calls)| format!("{} {calls}", url.trim_start_matches("redis://")))
+            .collect();
+        let ratio = num(&b["max_over_min"]);
+        println!(
+            "commands per master during {name}: {}; max/min {ratio:.2} {} (target ≤ {BALANCE_TARGET})",
+            counts.join(", "),
+            if ratio <= BALANCE_TARGET {
+                "✓"
+            } else {
+                "✗"
+            },
+        );
+    }
+}

@@ -1,6 +1,7 @@
-//! What `quick` sets up before it measures: a private redis-server seeded with a graph, the
-//! memory that data takes, chirp-api and one worker, and logged-in seeded users whose tokens
-//! (and sessions, for the Redis ceilings) drive the load.
+//! What `quick` sets up before it measures: a private redis-server (or, for `--cluster`'s
+//! second run, a private 3-master, 3-replica Redis Cluster) seeded with a graph, the memory that
+//! data takes, chirp-api and one worker, and logged-in seeded users whose tokens (and sessions,
+//! for the Redis ceilings) drive the load.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,18 +9,19 @@ use std::time::{Duration, Instant};
 
 use chirp_domain::keys;
 use chirp_domain::model::UserId;
-use chirp_testkit::RedisServer;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use redis::aio::MultiplexedConnection;
 use serde_json::{Value as Json, json};
 
-use super::procs::{self, Binaries, Proc};
+use super::procs::{self, Binaries, Proc, RedisProcs};
 use super::report::round;
+use super::visible::Fanout;
 use super::windows::{Bench, Meter};
 use super::{QuickArgs, cpus};
 use crate::Result;
+use crate::backend::{Backend, Conn, Masters};
 use crate::ceiling::{PAGE_LIMIT, Session};
 use crate::profile::Pids;
 use crate::seed::{self, Graph, SeedArgs, Seeded};
@@ -34,18 +36,25 @@ pub(super) struct Setup {
     pub seed_seconds: f64,
     /// The seeded data's memory (summary.json's `memory`).
     pub memory: Json,
-    pub redis_url: String,
     pub http_workers: usize,
-    pub redis_proc: RedisServer,
+    pub redis_proc: RedisProcs,
     pub api_proc: Proc,
     pub worker: Proc,
 }
 
-/// Steps 1 to 4 of `quick`: Redis, seeded; its memory; the API and one worker; the logins.
-pub(super) async fn start(args: &QuickArgs, bins: &Binaries) -> Result<Setup> {
+/// Steps 1 to 4 of `quick`: Redis (a cluster if `cluster`), seeded; its memory; the API and one
+/// worker; the logins.
+pub(super) async fn start(args: &QuickArgs, bins: &Binaries, cluster: bool) -> Result<Setup> {
     // 1. A private Redis, seeded.
-    let (redis_proc, redis_url, mut conn) = procs::redis(&args.out_dir).await?;
-    let empty_bytes = used_memory(&mut conn).await?;
+    let (redis_proc, redis) = if cluster {
+        procs::cluster().await?
+    } else {
+        procs::redis(&args.out_dir)?
+    };
+    let redis_url = redis.url();
+    let mut conn = redis.connect().await?;
+    let masters = redis.connect_masters().await?;
+    let empty_bytes = used_memory(&masters).await?;
     let seed_args = SeedArgs {
         redis_url: redis_url.clone(),
         users: args.users,
@@ -59,13 +68,13 @@ pub(super) async fn start(args: &QuickArgs, bins: &Binaries) -> Result<Setup> {
         quiet: false,
     };
     let seed_started = Instant::now();
-    let seeded = seed::run(&seed_args).await?;
+    let seeded = seed::seed(&seed_args, &redis).await?;
     let seed_seconds = seed_started.elapsed().as_secs_f64();
 
     // 2. Memory of the seeded data, before any load adds to it.
     eprintln!("measuring memory");
-    let seeded_bytes = used_memory(&mut conn).await?.saturating_sub(empty_bytes);
-    let (home_bytes, home_entries) = home_memory(&mut conn, &seeded.users).await?;
+    let seeded_bytes = used_memory(&masters).await?.saturating_sub(empty_bytes);
+    let (home_bytes, home_entries) = home_memory(&masters, &seeded.users).await?;
     let memory = json!({
         "users": seeded.users.len(),
         "redis_used_memory_bytes": seeded_bytes,
@@ -82,9 +91,9 @@ pub(super) async fn start(args: &QuickArgs, bins: &Binaries) -> Result<Setup> {
         .build()?;
     let http_workers = args.http_workers.unwrap_or_else(cpus);
     let (api_proc, base) = bins
-        .api(&redis_url, http_workers, &args.out_dir, &client)
+        .api(&redis, http_workers, &args.out_dir, &client)
         .await?;
-    let worker = bins.worker(&redis_url, "bench-worker-1", &args.out_dir)?;
+    let worker = bins.worker(&redis, "bench-worker-1", &args.out_dir)?;
 
     // 4. Tokens of randomly chosen seeded users, and the users whose tweets they read.
     let mut rng = StdRng::seed_from_u64(args.seed ^ 0x5eed);
@@ -110,15 +119,23 @@ pub(super) async fn start(args: &QuickArgs, bins: &Binaries) -> Result<Setup> {
         .collect::<Result<Vec<_>>>()?;
     check_home_served(&mut conn, &client, &base, load_users[0], &tokens[0]).await?;
 
-    let mut redis_conns = Vec::new();
-    for _ in 0..4 {
-        redis_conns.push(seed::connect(&redis_url).await?);
-    }
+    let (redis_conns, raw_lanes) = ceiling_conns(&redis, 4).await?;
+    let mut pids = vec![
+        ("chirp-api", api_proc.pid()),
+        ("chirp-fanout-worker", worker.pid()),
+        ("chirp-bench", std::process::id()),
+    ];
+    pids.splice(0..0, redis_proc.pids());
+    let fanout = Fanout::new(redis.connect().await?, masters.clone(), redis.shards()).await?;
     let bench = Bench {
         client,
         base,
+        redis: redis.clone(),
         conn,
+        masters,
+        fanout,
         redis_conns: Arc::new(redis_conns),
+        raw_lanes: Arc::new(raw_lanes),
         tokens: Arc::new(tokens),
         sessions: Arc::new(sessions),
         targets: Arc::new(targets),
@@ -126,13 +143,8 @@ pub(super) async fn start(args: &QuickArgs, bins: &Binaries) -> Result<Setup> {
             concurrency: args.concurrency,
             warmup: Duration::from_secs(1),
             window: Duration::from_secs(args.seconds),
-            pids: Pids(vec![
-                ("redis-server", redis_proc.pid().unwrap_or(0)),
-                ("chirp-api", api_proc.pid()),
-                ("chirp-fanout-worker", worker.pid()),
-                ("chirp-bench", std::process::id()),
-            ]),
-            conn: seed::connect(&redis_url).await?,
+            pids: Pids(pids),
+            masters: redis.connect_masters().await?,
             profiles: serde_json::Map::new(),
         },
         plotted: Vec::new(),
@@ -143,12 +155,41 @@ pub(super) async fn start(args: &QuickArgs, bins: &Binaries) -> Result<Setup> {
         seeded,
         seed_seconds,
         memory,
-        redis_url,
         http_workers,
         redis_proc,
         api_proc,
         worker,
     })
+}
+
+/// `n` routed connections for the ceilings, shared by the load's tasks, and the raw insert
+/// ceiling's: `n` plain ones to each master. On standalone both are the same `n` sockets, as
+/// they always were; on a cluster the routed ones are cluster connections (`n` sockets to
+/// every node).
+async fn ceiling_conns(
+    redis: &Backend,
+    n: usize,
+) -> Result<(Vec<Conn>, Vec<Vec<MultiplexedConnection>>)> {
+    if !redis.is_cluster() {
+        let mut plain = Vec::new();
+        for _ in 0..n {
+            plain.push(seed::connect(&redis.url()).await?);
+        }
+        let routed = plain.iter().cloned().map(Conn::from).collect();
+        return Ok((routed, vec![plain]));
+    }
+    let mut routed = Vec::new();
+    for _ in 0..n {
+        routed.push(redis.connect().await?);
+    }
+    let mut lanes = Vec::new();
+    for _ in 0..n {
+        lanes.push(redis.connect_masters().await?);
+    }
+    let per_master = (0..lanes[0].len())
+        .map(|m| lanes.iter().map(|l| l.conn(m)).collect())
+        .collect();
+    Ok((routed, per_master))
 }
 
 /// The author whose posts are timed for delivery: the seeded one with about 1,000 followers.
@@ -175,7 +216,7 @@ pub(super) async fn delivery_author(
 
 /// The API serves the seeded home timeline (a full first page when it holds that many): the load below reads real data.
 async fn check_home_served(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Conn,
     client: &reqwest::Client,
     base: &str,
     user: u64,
@@ -248,33 +289,46 @@ async fn login_all(client: &reqwest::Client, base: &str, users: &[u64]) -> Resul
     Ok(tokens)
 }
 
-/// `used_memory` of `INFO memory`.
-async fn used_memory(conn: &mut MultiplexedConnection) -> Result<u64> {
-    let info: String = redis::cmd("INFO").arg("memory").query_async(conn).await?;
-    info.lines()
-        .find_map(|l| l.strip_prefix("used_memory:"))
-        .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| "INFO memory without used_memory".into())
+/// `used_memory` of `INFO memory`, summed over the masters (a cluster's replicas hold copies).
+async fn used_memory(masters: &Masters) -> Result<u64> {
+    let mut sum = 0;
+    for m in 0..masters.len() {
+        let info: String = redis::cmd("INFO")
+            .arg("memory")
+            .query_async(&mut masters.conn(m))
+            .await?;
+        sum += info
+            .lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .ok_or("INFO memory without used_memory")?;
+    }
+    Ok(sum)
 }
 
-/// MEMORY USAGE (all samples) and ZCARD of every user's home timeline.
-async fn home_memory(conn: &mut MultiplexedConnection, users: &[u64]) -> Result<(u64, u64)> {
+/// MEMORY USAGE (all samples) and ZCARD of every user's home timeline, each asked of its
+/// master.
+async fn home_memory(masters: &Masters, users: &[u64]) -> Result<(u64, u64)> {
     let (mut bytes, mut entries) = (0u64, 0u64);
-    for chunk in users.chunks(2000) {
-        let mut pipe = redis::pipe();
-        for &u in chunk {
-            let home = keys::home(UserId::new(u));
-            pipe.cmd("MEMORY")
-                .arg("USAGE")
-                .arg(&home)
-                .arg("SAMPLES")
-                .arg(0);
-            pipe.zcard(&home);
-        }
-        let values: Vec<Option<u64>> = pipe.query_async(conn).await?;
-        for pair in values.chunks(2) {
-            bytes += pair[0].unwrap_or(0);
-            entries += pair[1].unwrap_or(0);
+    let groups = masters.group(users, |u| keys::home(UserId::new(u)));
+    for (m, group) in groups.iter().enumerate() {
+        let mut conn = masters.conn(m);
+        for chunk in group.chunks(2000) {
+            let mut pipe = redis::pipe();
+            for &u in chunk {
+                let home = keys::home(UserId::new(u));
+                pipe.cmd("MEMORY")
+                    .arg("USAGE")
+                    .arg(&home)
+                    .arg("SAMPLES")
+                    .arg(0);
+                pipe.zcard(&home);
+            }
+            let values: Vec<Option<u64>> = pipe.query_async(&mut conn).await?;
+            for pair in values.chunks(2) {
+                bytes += pair[0].unwrap_or(0);
+                entries += pair[1].unwrap_or(0);
+            }
         }
     }
     Ok((bytes, entries))

@@ -2,36 +2,46 @@
 //!
 //! The worker acknowledges a stream entry (an event, or one slice of a big fan-out) only after
 //! all of its writes, so "acknowledged" means "visible". Two ways to see it:
-//! - at idle, both fan-out streams drained (`XINFO`): the clock for big fan-outs;
-//! - under load, where the streams never drain, the post's own event entry delivered and no
-//!   longer pending (`XINFO GROUPS` + `XPENDING` for that id): the clock for delivery latency
-//!   to an author below the slicing threshold, whose post is one entry.
+//! - at idle, every fan-out stream drained (`XINFO`): the clock for big fan-outs;
+//! - under load, where the streams never drain, the post's own event entry (on its author's
+//!   shard, as the API chose it) delivered and no longer pending (`XINFO GROUPS` + `XPENDING`
+//!   for that id): the clock for delivery latency to an author below the slicing threshold,
+//!   whose post is one entry.
 //!
 //! Either way every follower's home is then checked (untimed) to hold the tweet; any still
 //! missing are polled for and that time counted, so an early acknowledgement cannot flatter a
 //! figure.
 //!
-//! Why the drain check here is not the test kit's (`chirp_testkit::fanout_backlog`): the kit
-//! finds the fan-out streams by SCANning the whole keyspace at every look, on a fresh
-//! connection, every 20 ms. Here a look is part of what is measured, every millisecond and
-//! inside a profiled window, over millions of keys (a 1M-follower fan-out): it reads the two
-//! known streams only, on the caller's connection. The waiting itself is the kit's
-//! ([`chirp_testkit::poll_every`]).
+//! Which streams there are and what "drained" means are the test kit's
+//! ([`chirp_testkit::fanout_streams`], [`chirp_testkit::drained`]), so that the bench follows
+//! the fan-out's streams as they change (several shards, say). What is not the kit's is how
+//! often the list is looked for: the kit finds the streams by SCANning the keyspace at every
+//! look, and here a look is part of what is measured, every millisecond and inside a profiled
+//! window, over millions of keys (a 1M-follower fan-out). So [`Fanout`] finds the streams when
+//! nothing is timed (on a cluster, on every master: SCAN reads one node) and reads only those at
+//! each look, with three commands per stream on its own connection; once they are drained it
+//! looks for streams again, and a new one is waited for too (and its time counted). The waiting
+//! itself is the kit's ([`chirp_testkit::poll_every`]).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use chirp_domain::keys;
+use chirp_domain::keys::{self, FanoutShards};
 use chirp_domain::model::UserId;
-use chirp_testkit::{POLL_INTERVAL, poll_every};
-use redis::aio::MultiplexedConnection;
+use chirp_testkit::{
+    DeadLetter, POLL_INTERVAL, StreamBacklog, dead_letters, drained, fanout_streams, poll_every,
+};
 use serde_json::{Value as Json, json};
 
 use crate::Result;
+use crate::backend::{Conn, Masters};
 use crate::profile::{Pids, Snapshot};
 
 /// How long any single wait may take before the benchmark gives up.
 const GIVE_UP: Duration = Duration::from_secs(600);
+
+/// How long a worker may take to create its streams.
+const STREAMS_WAIT: Duration = Duration::from_secs(30);
 
 /// How often completion is polled.
 const POLL: Duration = Duration::from_millis(1);
@@ -41,11 +51,11 @@ const POLL: Duration = Duration::from_millis(1);
 async fn poll_checked<F, Fut>(
     interval: Duration,
     deadline: Duration,
-    conn: &MultiplexedConnection,
+    conn: &Conn,
     check: F,
 ) -> Result<Option<()>>
 where
-    F: Fn(MultiplexedConnection) -> Fut,
+    F: Fn(Conn) -> Fut,
     Fut: Future<Output = Result<bool>>,
 {
     let answer = poll_every(interval, deadline, || {
@@ -77,64 +87,90 @@ fn stream_id(s: &str) -> (u64, u64) {
     (ms.parse().unwrap_or(0), seq.parse().unwrap_or(0))
 }
 
-/// The fan-out group's row of `XINFO GROUPS stream`, if the group exists.
-async fn group_info(
-    conn: &mut MultiplexedConnection,
-    stream: &str,
-) -> Result<Option<HashMap<String, redis::Value>>> {
-    let groups: Vec<HashMap<String, redis::Value>> = redis::cmd("XINFO")
+type Info = HashMap<String, redis::Value>;
+
+/// `XINFO GROUPS stream`.
+async fn groups(conn: &mut Conn, stream: &str) -> Result<Vec<Info>> {
+    Ok(redis::cmd("XINFO")
         .arg("GROUPS")
         .arg(stream)
         .query_async(conn)
-        .await?;
-    Ok(groups
-        .into_iter()
-        .find(|g| g.get("name").and_then(value_str).as_deref() == Some(keys::FANOUT_GROUP)))
+        .await?)
 }
 
-/// Has the worker read and acknowledged every entry of both fan-out streams?
-pub async fn is_drained(conn: &mut MultiplexedConnection) -> Result<bool> {
-    for stream in [keys::FANOUT_STREAM, keys::FANOUT_SLICES] {
-        let exists: bool = redis::cmd("EXISTS").arg(stream).query_async(conn).await?;
-        if !exists {
-            continue;
-        }
-        let info: HashMap<String, redis::Value> = redis::cmd("XINFO")
-            .arg("STREAM")
-            .arg(stream)
-            .query_async(conn)
-            .await?;
-        let last = info.get("last-generated-id").and_then(value_str);
-        let Some(group) = group_info(conn, stream).await? else {
-            return Ok(false);
+/// Where `stream` stands with its consumer groups, as the kit's `fanout_backlog` reads it, and
+/// how many consumers its groups have.
+async fn backlog(conn: &mut Conn, stream: &str) -> Result<(StreamBacklog, u64)> {
+    let exists: bool = redis::cmd("EXISTS").arg(stream).query_async(conn).await?;
+    if !exists {
+        let none = StreamBacklog {
+            stream: stream.to_owned(),
+            has_group: false,
+            undelivered: false,
+            pending: 0,
         };
-        let pending = group.get("pending").and_then(value_str);
-        let delivered = group.get("last-delivered-id").and_then(value_str);
-        if pending.as_deref() != Some("0") || delivered != last {
+        return Ok((none, 0));
+    }
+    let info: Info = redis::cmd("XINFO")
+        .arg("STREAM")
+        .arg(stream)
+        .query_async(conn)
+        .await?;
+    let last = info.get("last-generated-id").and_then(value_str);
+    let groups = groups(conn, stream).await?;
+    let number = |group: &Info, field: &str| {
+        group
+            .get(field)
+            .and_then(value_str)
+            .and_then(|p| p.parse::<u64>().ok())
+    };
+    let mut undelivered = groups.is_empty() && last.is_some();
+    let (mut pending, mut consumers) = (0u64, 0u64);
+    for group in &groups {
+        undelivered |= group.get("last-delivered-id").and_then(value_str) != last;
+        pending += number(group, "pending").unwrap_or(u64::MAX);
+        consumers += number(group, "consumers").unwrap_or(0);
+    }
+    let backlog = StreamBacklog {
+        stream: stream.to_owned(),
+        has_group: !groups.is_empty(),
+        undelivered,
+        pending,
+    };
+    Ok((backlog, consumers))
+}
+
+/// Has the worker read and acknowledged every entry of every one of `streams`? An error for a
+/// stream that holds entries no consumer has had and has no consumer at all: the workers join
+/// their streams' groups when they start, before the bench posts anything, so nothing will
+/// ever read that one (the API, or the bench's ceiling, and the workers disagree on the
+/// streams).
+async fn is_drained(conn: &mut Conn, streams: &[String]) -> Result<bool> {
+    let mut backlogs = Vec::with_capacity(streams.len());
+    for stream in streams {
+        let (b, consumers) = backlog(conn, stream).await?;
+        if b.undelivered && consumers == 0 {
+            return Err(format!(
+                "the fan-out stream {stream} holds entries but no worker reads it \
+                 (no consumer in its group)"
+            )
+            .into());
+        }
+        if !drained(std::slice::from_ref(&b)) {
             return Ok(false);
         }
+        backlogs.push(b);
     }
-    Ok(true)
+    Ok(drained(&backlogs))
 }
 
-/// Waits until the worker has worked off both fan-out streams; returns the seconds waited.
-pub async fn wait_drained(conn: &mut MultiplexedConnection) -> Result<f64> {
-    let began = Instant::now();
-    poll_checked(POLL_INTERVAL, GIVE_UP, conn, |mut conn| async move {
-        is_drained(&mut conn).await
-    })
-    .await?
-    .ok_or("the fan-out worker did not drain its streams in time")?;
-    let waited = began.elapsed().as_secs_f64();
-    if waited > 1.0 {
-        eprintln!("  the fan-out workers worked off their backlog in {waited:.1} s");
-    }
-    Ok(waited)
-}
-
-/// Has the event entry `id` of the events stream been delivered and acknowledged?
-async fn entry_done(conn: &mut MultiplexedConnection, id: &str) -> Result<bool> {
-    let Some(group) = group_info(conn, keys::FANOUT_STREAM).await? else {
+/// Has the entry `id` of `stream` been delivered to the fan-out group and acknowledged?
+async fn entry_done(conn: &mut Conn, stream: &str, id: &str) -> Result<bool> {
+    let groups = groups(conn, stream).await?;
+    let Some(group) = groups
+        .iter()
+        .find(|g| g.get("name").and_then(value_str).as_deref() == Some(keys::FANOUT_GROUP))
+    else {
         return Ok(false);
     };
     let delivered = group
@@ -145,7 +181,7 @@ async fn entry_done(conn: &mut MultiplexedConnection, id: &str) -> Result<bool> 
         return Ok(false);
     }
     let pending: Vec<redis::Value> = redis::cmd("XPENDING")
-        .arg(keys::FANOUT_STREAM)
+        .arg(stream)
         .arg(keys::FANOUT_GROUP)
         .arg(id)
         .arg(id)
@@ -155,33 +191,194 @@ async fn entry_done(conn: &mut MultiplexedConnection, id: &str) -> Result<bool> 
     Ok(pending.is_empty())
 }
 
-/// The events-stream entry of the `posted` event of `tweet`, looked for among the newest
-/// entries first (it was appended moments ago).
-async fn event_entry(conn: &mut MultiplexedConnection, tweet: u64) -> Result<String> {
-    let tweet = tweet.to_string();
-    for count in [100, 10_000, 1_000_000] {
-        let entries: Vec<(String, HashMap<String, String>)> = redis::cmd("XREVRANGE")
-            .arg(keys::FANOUT_STREAM)
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(count)
-            .query_async(conn)
-            .await?;
-        let found = entries.into_iter().find(|(_, f)| {
-            f.get("kind").map(String::as_str) == Some("posted") && f.get("tweet") == Some(&tweet)
-        });
-        if let Some((id, _)) = found {
-            return Ok(id);
+/// What dead letters say, in short: how many of each reason, from which stream.
+fn describe(letters: &[DeadLetter]) -> String {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for letter in letters {
+        let what = format!(
+            "{} on {}",
+            letter.get("reason").unwrap_or("no reason"),
+            letter.get("stream").unwrap_or("?")
+        );
+        match counts.iter_mut().find(|(w, _)| *w == what) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((what, 1)),
         }
     }
-    Err(format!("no posted event for tweet {tweet} in the stream").into())
+    let parts: Vec<String> = counts.iter().map(|(w, n)| format!("{n}× {w}")).collect();
+    parts.join(", ")
+}
+
+/// The fan-out streams, found when nothing is timed, and what is needed to watch them and the
+/// homes they fill. Clones share the connections.
+#[derive(Clone)]
+pub struct Fanout {
+    /// Routed: the streams' own reads.
+    conn: Conn,
+    /// Each master's: the search for streams, and the check of every follower's home.
+    masters: Masters,
+    /// The streams found last.
+    streams: Vec<String>,
+    /// The shards the API publishes to: where a post's event is.
+    shards: FanoutShards,
+    /// The dead letters there were at the last look: more later means the workers gave up on
+    /// entries in between, and their followers will never have those tweets.
+    dead_seen: usize,
+}
+
+impl Fanout {
+    /// Watches the fan-out on `conn`, finding its streams now (waiting, if need be, for the
+    /// worker just started to create them).
+    pub async fn new(conn: Conn, masters: Masters, shards: &FanoutShards) -> Result<Self> {
+        let mut fanout = Self {
+            conn,
+            masters,
+            streams: Vec::new(),
+            shards: shards.clone(),
+            dead_seen: 0,
+        };
+        fanout.dead_seen = fanout.dead_letters().await?.len();
+        let began = Instant::now();
+        while !fanout.find_streams().await? {
+            if began.elapsed() > STREAMS_WAIT {
+                return Err("the fan-out worker created no stream in 30 s \
+                            (see its log in the output directory)"
+                    .into());
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+        Ok(fanout)
+    }
+
+    /// The same streams, read on `conn` instead (a task of its own).
+    pub fn on(&self, conn: Conn) -> Self {
+        Self {
+            conn,
+            ..self.clone()
+        }
+    }
+
+    /// Looks for the fan-out streams again (on every master); answers whether there is one
+    /// not known before.
+    async fn find_streams(&mut self) -> Result<bool> {
+        let mut found: Vec<String> = Vec::new();
+        for i in 0..self.masters.len() {
+            for stream in fanout_streams(&mut self.masters.conn(i)).await? {
+                if !found.contains(&stream) {
+                    found.push(stream);
+                }
+            }
+        }
+        let new = found.iter().any(|s| !self.streams.contains(s));
+        if new {
+            self.streams = found;
+        }
+        Ok(new)
+    }
+
+    /// Polls every `every` until the streams known now are drained; returns the seconds from
+    /// `began` until then.
+    async fn poll_drained(&self, began: Instant, every: Duration) -> Result<f64> {
+        let streams = self.streams.clone();
+        poll_checked(every, GIVE_UP, &self.conn, |mut conn| {
+            let streams = streams.clone();
+            async move { is_drained(&mut conn, &streams).await }
+        })
+        .await?
+        .ok_or("the fan-out worker did not drain its streams in time")?;
+        Ok(began.elapsed().as_secs_f64())
+    }
+
+    /// Waits until the workers have worked off every fan-out stream, polling as often as the
+    /// kit does; returns the seconds waited. (Once the known streams are drained, it looks for
+    /// new ones, untimed, and waits for those too.)
+    pub async fn wait_drained(&mut self) -> Result<f64> {
+        let began = Instant::now();
+        let mut waited = self.poll_drained(began, POLL_INTERVAL).await?;
+        while self.find_streams().await? {
+            waited = self.poll_drained(began, POLL_INTERVAL).await?;
+        }
+        if waited > 1.0 {
+            eprintln!("  the fan-out workers worked off their backlog in {waited:.1} s");
+        }
+        let letters = self.dead_letters().await?;
+        if letters.len() > self.dead_seen {
+            eprintln!(
+                "  warning: the fan-out workers gave up on {} entries meanwhile ({}); see their logs",
+                letters.len() - self.dead_seen,
+                describe(&letters[self.dead_seen..])
+            );
+            self.dead_seen = letters.len();
+        }
+        Ok(waited)
+    }
+
+    /// Every dead letter, on every master.
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
+        let mut letters = Vec::new();
+        for m in 0..self.masters.len() {
+            letters.extend(dead_letters(&mut self.masters.conn(m)).await?);
+        }
+        Ok(letters)
+    }
+
+    /// The id of the `posted` event of `tweet` on `stream`, looked for among the newest
+    /// entries first (it was appended moments ago).
+    async fn event_entry(&mut self, stream: &str, tweet: u64) -> Result<String> {
+        let tweet = tweet.to_string();
+        for count in [100, 10_000, 1_000_000] {
+            let entries: Vec<(String, HashMap<String, String>)> = redis::cmd("XREVRANGE")
+                .arg(stream)
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(count)
+                .query_async(&mut self.conn)
+                .await?;
+            let found = entries.into_iter().find(|(_, f)| {
+                f.get("kind").map(String::as_str) == Some("posted")
+                    && f.get("tweet") == Some(&tweet)
+            });
+            if let Some((id, _)) = found {
+                return Ok(id);
+            }
+        }
+        Err(format!("no posted event for tweet {tweet} in {stream}").into())
+    }
+
+    /// Those of `homes` (follower ids) that do not hold `tweet`, checked on each one's master.
+    async fn missing(&self, homes: &[u64], tweet: u64) -> Result<Vec<u64>> {
+        let mut still = Vec::new();
+        for (master, group) in self
+            .masters
+            .group(homes, |f| keys::home(UserId::new(f)))
+            .into_iter()
+            .enumerate()
+        {
+            let mut conn = self.masters.conn(master);
+            for chunk in group.chunks(5000) {
+                let mut pipe = redis::pipe();
+                for &f in chunk {
+                    pipe.zscore(keys::home(UserId::new(f)), tweet);
+                }
+                let scores: Vec<Option<f64>> = pipe.query_async(&mut conn).await?;
+                still.extend(
+                    chunk
+                        .iter()
+                        .zip(scores)
+                        .filter(|(_, s)| s.is_none())
+                        .map(|(&f, _)| f),
+                );
+            }
+        }
+        Ok(still)
+    }
 }
 
 /// How a post's arrival is recognised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Watch {
-    /// Both streams drained: only meaningful while nothing else is posted.
+    /// Every stream drained: only meaningful while nothing else is posted.
     Drained,
     /// The post's own event entry acknowledged: for an author below the slicing threshold.
     OwnEntry,
@@ -196,108 +393,106 @@ pub struct Timing {
     pub answered_s: f64,
 }
 
-/// Posts through the API as `token`'s user and times the tweet's arrival in every one of
-/// `followers`' homes (see the module comment).
-pub async fn post_and_time(
-    conn: &mut MultiplexedConnection,
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-    followers: &[u64],
-    watch: Watch,
-) -> Result<Timing> {
-    post_and_time_profiled(conn, client, base, token, followers, watch, None)
-        .await
-        .map(|(t, _)| t)
-}
-
-/// [`post_and_time`], with `probe`'s counters read when the post is sent and when the tweet is
-/// visible (so the untimed check after it is not in the profile).
-pub async fn post_and_time_profiled(
-    conn: &mut MultiplexedConnection,
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-    followers: &[u64],
-    watch: Watch,
-    probe: Option<(&Pids, &mut MultiplexedConnection)>,
-) -> Result<(Timing, Option<(Snapshot, Snapshot)>)> {
-    let mut probe = probe;
-    let first = match &mut probe {
-        Some((pids, c)) => Some(pids.snapshot(c).await?),
-        None => None,
-    };
-    let began = Instant::now();
-    let resp = client
-        .post(format!("{base}/v1/tweets"))
-        .bearer_auth(token)
-        .json(&json!({ "text": "bench fan-out timing" }))
-        .send()
-        .await?;
-    let status = resp.status();
-    let body: Json = resp.json().await?;
-    let answered_s = began.elapsed().as_secs_f64();
-    let id = body["id"]
-        .as_str()
-        .and_then(|s| s.parse::<u64>().ok())
-        .or_else(|| body["id"].as_u64())
-        .ok_or_else(|| format!("POST /v1/tweets answered {status}: {body}"))?;
-    let entry = match watch {
-        Watch::Drained => None,
-        Watch::OwnEntry => Some(event_entry(conn, id).await?),
-    };
-    let deadline = began + GIVE_UP;
-    poll_checked(POLL, GIVE_UP, conn, |mut conn| {
-        let entry = entry.clone();
-        async move {
-            match entry {
-                None => is_drained(&mut conn).await,
-                Some(entry) => entry_done(&mut conn, &entry).await,
+impl Fanout {
+    /// Posts through the API as `token`'s user and times the tweet's arrival in every one of
+    /// `followers`' homes (see the module comment); with a `probe`, its counters are read when
+    /// the post is sent and when the tweet is visible (so the untimed check after it is not in
+    /// the profile).
+    pub async fn post_and_time(
+        &mut self,
+        client: &reqwest::Client,
+        base: &str,
+        token: &str,
+        followers: &[u64],
+        watch: Watch,
+        probe: Option<(&Pids, &Masters)>,
+    ) -> Result<(Timing, Option<(Snapshot, Snapshot)>)> {
+        let first = match probe {
+            Some((pids, masters)) => Some(pids.snapshot(masters).await?),
+            None => None,
+        };
+        let began = Instant::now();
+        let resp = client
+            .post(format!("{base}/v1/tweets"))
+            .bearer_auth(token)
+            .json(&json!({ "text": "bench fan-out timing" }))
+            .send()
+            .await?;
+        let status = resp.status();
+        let body: Json = resp.json().await?;
+        let answered_s = began.elapsed().as_secs_f64();
+        let number = |j: &Json| {
+            j.as_str()
+                .and_then(|s| s.parse::<u64>().ok())
+                .or(j.as_u64())
+        };
+        let (id, author) = number(&body["id"])
+            .zip(number(&body["author"]["id"]))
+            .ok_or_else(|| format!("POST /v1/tweets answered {status}: {body}"))?;
+        let deadline = began + GIVE_UP;
+        let mut visible_s = match watch {
+            Watch::Drained => self.poll_drained(began, POLL).await?,
+            Watch::OwnEntry => {
+                let stream = self.shards.for_user(UserId::new(author)).events.clone();
+                let entry = self.event_entry(&stream, id).await?;
+                poll_checked(POLL, GIVE_UP, &self.conn, |mut conn| {
+                    let (stream, entry) = (stream.clone(), entry.clone());
+                    async move { entry_done(&mut conn, &stream, &entry).await }
+                })
+                .await?
+                .ok_or_else(|| format!("tweet {id} was not fanned out within {GIVE_UP:?}"))?;
+                began.elapsed().as_secs_f64()
+            }
+        };
+        let mut snapshots = match (probe, &first) {
+            (Some((pids, masters)), Some(first)) => {
+                Some((first.clone(), pids.snapshot(masters).await?))
+            }
+            _ => None,
+        };
+        // A stream that appeared meanwhile is waited for too (its look is then in the profile).
+        while watch == Watch::Drained && self.find_streams().await? {
+            visible_s = self.poll_drained(began, POLL).await?;
+            if let (Some((pids, masters)), Some(first)) = (probe, &first) {
+                snapshots = Some((first.clone(), pids.snapshot(masters).await?));
             }
         }
-    })
-    .await?
-    .ok_or_else(|| format!("tweet {id} was not fanned out within {GIVE_UP:?}"))?;
-    let mut visible_s = began.elapsed().as_secs_f64();
-    let snapshots = match (&mut probe, first) {
-        (Some((pids, c)), Some(first)) => Some((first, pids.snapshot(c).await?)),
-        _ => None,
-    };
-    let mut missing: Vec<u64> = followers.to_vec();
-    let mut first = true;
-    loop {
-        let mut still = Vec::new();
-        for chunk in missing.chunks(5000) {
-            let mut pipe = redis::pipe();
-            for &f in chunk {
-                pipe.zscore(keys::home(UserId::new(f)), id);
+        let mut missing: Vec<u64> = followers.to_vec();
+        let mut at_once = true;
+        loop {
+            missing = self.missing(&missing, id).await?;
+            if missing.is_empty() {
+                if !at_once {
+                    visible_s = began.elapsed().as_secs_f64();
+                }
+                return Ok((
+                    Timing {
+                        visible_s,
+                        answered_s,
+                    },
+                    snapshots,
+                ));
             }
-            let scores: Vec<Option<f64>> = pipe.query_async(conn).await?;
-            still.extend(
-                chunk
-                    .iter()
-                    .zip(scores)
-                    .filter(|(_, s)| s.is_none())
-                    .map(|(&f, _)| f),
-            );
-        }
-        missing = still;
-        if missing.is_empty() {
-            if !first {
-                visible_s = began.elapsed().as_secs_f64();
+            if at_once {
+                // Missing after the workers said done: if they gave up on entries meanwhile, the
+                // tweet will never arrive there.
+                let letters = self.dead_letters().await?;
+                if letters.len() > self.dead_seen {
+                    return Err(format!(
+                        "tweet {id} is missing from {} homes, and the fan-out workers gave up on {} \
+                         entries meanwhile ({}); see their logs",
+                        missing.len(),
+                        letters.len() - self.dead_seen,
+                        describe(&letters[self.dead_seen..])
+                    )
+                    .into());
+                }
             }
-            return Ok((
-                Timing {
-                    visible_s,
-                    answered_s,
-                },
-                snapshots,
-            ));
+            at_once = false;
+            if Instant::now() > deadline {
+                return Err(format!("tweet {id} missing from {} homes", missing.len()).into());
+            }
+            tokio::time::sleep(POLL).await;
         }
-        first = false;
-        if Instant::now() > deadline {
-            return Err(format!("tweet {id} missing from {} homes", missing.len()).into());
-        }
-        tokio::time::sleep(POLL).await;
     }
 }

@@ -11,20 +11,30 @@ use redis::aio::MultiplexedConnection;
 use serde_json::{Value as Json, json};
 
 use super::report::round;
-use super::visible::{self, Watch};
+use super::visible::{self, Fanout, Watch};
+use crate::Result;
+use crate::backend::{Backend, Conn, Masters};
 use crate::ceiling::{self, PAGE_LIMIT, Session};
 use crate::load::{self, Outcome};
 use crate::profile::{self, Pids};
-use crate::{Result, seed};
 
 /// Everything the measurements share.
 pub(super) struct Bench {
     pub(super) client: reqwest::Client,
     pub(super) base: String,
-    /// For polling and bookkeeping (never one of the load's connections).
-    pub(super) conn: MultiplexedConnection,
+    /// The Redis (or the cluster) measured.
+    pub(super) redis: Backend,
+    /// For bookkeeping (never one of the load's connections).
+    pub(super) conn: Conn,
+    /// Each master's own connection, for bulk writes and checks.
+    pub(super) masters: Masters,
+    /// The fan-out's streams, watched on a connection of their own.
+    pub(super) fanout: Fanout,
     /// The ceilings' connections, shared by the load's tasks.
-    pub(super) redis_conns: Arc<Vec<MultiplexedConnection>>,
+    pub(super) redis_conns: Arc<Vec<Conn>>,
+    /// The raw insert ceiling's connections: four to each master (on standalone, the same
+    /// sockets as `redis_conns`).
+    pub(super) raw_lanes: Arc<Vec<Vec<MultiplexedConnection>>>,
     pub(super) tokens: Arc<Vec<String>>,
     pub(super) sessions: Arc<Vec<Session>>,
     pub(super) targets: Arc<Vec<String>>,
@@ -81,12 +91,12 @@ impl Bench {
         let api = api?;
         self.plotted
             .push(("POST /v1/tweets", api.latency_us.clone()));
-        let after_api = visible::wait_drained(&mut self.conn).await?;
+        let after_api = self.fanout.wait_drained().await?;
         try_send_signal(self.worker_pid, "STOP")?;
         let red = self.redis_window("post_redis", Op::Post).await;
         try_send_signal(self.worker_pid, "CONT")?;
         let red = red?;
-        let after_ceiling = visible::wait_drained(&mut self.conn).await?;
+        let after_ceiling = self.fanout.wait_drained().await?;
         Ok((
             api,
             red,
@@ -98,13 +108,12 @@ impl Bench {
     /// every 200 ms and each post is timed until visible to all of them.
     pub(super) async fn mix(
         &mut self,
-        redis_url: &str,
         token: &str,
         followers: &[u64],
     ) -> Result<(Outcome, Outcome, Vec<visible::Timing>, Json)> {
         eprintln!("measuring the mix (60% home, 30% user timeline, 10% posts), API then Redis");
         let sampler = {
-            let mut conn = seed::connect(redis_url).await?;
+            let mut fanout = self.fanout.on(self.redis.connect().await?);
             let client = self.client.clone();
             let base = self.base.clone();
             let token = token.to_owned();
@@ -115,15 +124,9 @@ impl Bench {
                 let end = Instant::now() + window;
                 let mut samples = Vec::new();
                 while Instant::now() + Duration::from_millis(200) < end {
-                    let t = visible::post_and_time(
-                        &mut conn,
-                        &client,
-                        &base,
-                        &token,
-                        &followers,
-                        Watch::OwnEntry,
-                    )
-                    .await?;
+                    let (t, _) = fanout
+                        .post_and_time(&client, &base, &token, &followers, Watch::OwnEntry, None)
+                        .await?;
                     samples.push(t);
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
@@ -134,9 +137,9 @@ impl Bench {
         let under_load = sampler.await??;
         self.plotted
             .push(("mix (60/30/10)", api.latency_us.clone()));
-        let after_api = visible::wait_drained(&mut self.conn).await?;
+        let after_api = self.fanout.wait_drained().await?;
         let red = self.redis_window("mix_redis", Op::Mix).await?;
-        let after_ceiling = visible::wait_drained(&mut self.conn).await?;
+        let after_ceiling = self.fanout.wait_drained().await?;
         Ok((
             api,
             red,
@@ -159,19 +162,20 @@ impl Bench {
             followers.len()
         );
         let mut timings = Vec::new();
-        visible::wait_drained(&mut self.conn).await?;
+        self.fanout.wait_drained().await?;
         for _ in 0..samples.max(1) {
-            timings.push(
-                visible::post_and_time(
-                    &mut self.conn,
+            let (timing, _) = self
+                .fanout
+                .post_and_time(
                     &self.client,
                     &self.base,
                     token,
                     followers,
                     Watch::OwnEntry,
+                    None,
                 )
-                .await?,
-            );
+                .await?;
+            timings.push(timing);
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Ok(timings)
@@ -217,11 +221,13 @@ impl Bench {
         let conns = self.redis_conns.clone();
         let sessions = self.sessions.clone();
         let targets = self.targets.clone();
+        let shards = self.redis.shards().clone();
         self.meter
             .run(name, move |task, n| {
                 let mut conn = conns[task % conns.len()].clone();
                 let sessions = sessions.clone();
                 let targets = targets.clone();
+                let shards = shards.clone();
                 let op = op.pick(task, n);
                 async move {
                     let i = task + n as usize * 7;
@@ -231,9 +237,10 @@ impl Bench {
                         Op::User => ceiling::user_read(&mut conn, who, &targets[i % targets.len()])
                             .await
                             .is_ok(),
-                        _ => ceiling::post(&mut conn, who, &format!("bench ceiling {task}-{n}"))
-                            .await
-                            .is_ok(),
+                        _ => {
+                            let text = format!("bench ceiling {task}-{n}");
+                            ceiling::post(&mut conn, &shards, who, &text).await.is_ok()
+                        }
                     }
                 }
             })
@@ -272,7 +279,8 @@ pub(super) struct Meter {
     pub(super) warmup: Duration,
     pub(super) window: Duration,
     pub(super) pids: Pids,
-    pub(super) conn: MultiplexedConnection,
+    /// Each master's connection of the meter's own, for `INFO commandstats`.
+    pub(super) masters: Masters,
     pub(super) profiles: serde_json::Map<String, Json>,
 }
 
@@ -284,7 +292,7 @@ impl Meter {
     {
         let (outcome, snapshots) = tokio::join!(
             load::run(self.concurrency, self.warmup, self.window, 10_000_000, op),
-            profile::window(&self.pids, &mut self.conn, self.warmup, self.window),
+            profile::window(&self.pids, &self.masters, self.warmup, self.window),
         );
         let (first, last) = snapshots?;
         self.profiles

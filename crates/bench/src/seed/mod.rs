@@ -17,7 +17,7 @@ use std::time::Duration;
 use chirp_domain::auth::{HashCost, PasswordHasher};
 use chirp_domain::model::{Password, TweetId, UserId};
 use chirp_domain::store::{Limits, Store};
-use chirp_domain::{keys, migrations, redis_pool};
+use chirp_domain::{keys, migrations};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
@@ -28,6 +28,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::Result;
+use crate::backend::{Backend, Masters, first_key, join_all};
 
 /// The password of every seeded user.
 pub const PASSWORD: &str = "benchmark-password";
@@ -46,7 +47,7 @@ pub enum Graph {
 
 #[derive(Debug, Clone, Args)]
 pub struct SeedArgs {
-    /// Redis to seed.
+    /// Redis to seed; for a Redis Cluster, its nodes' URLs, comma-separated (one is enough).
     #[arg(
         long,
         env = "CHIRP_REDIS_URL",
@@ -103,26 +104,29 @@ pub async fn connect(url: &str) -> Result<MultiplexedConnection> {
         .await?)
 }
 
-/// Accumulates commands into a pipeline and sends it once it is big.
+/// Accumulates commands into one pipeline per master (the one server on standalone) and sends
+/// them once they are big, every master's at once.
 struct Batcher {
-    conn: MultiplexedConnection,
-    pipe: redis::Pipeline,
+    masters: Masters,
+    pipes: Vec<redis::Pipeline>,
     args: usize,
 }
 
 impl Batcher {
     const MAX_ARGS: usize = 200_000;
 
-    fn new(conn: MultiplexedConnection) -> Self {
+    fn new(masters: Masters) -> Self {
+        let pipes = (0..masters.len()).map(|_| redis::pipe()).collect();
         Self {
-            conn,
-            pipe: redis::pipe(),
+            masters,
+            pipes,
             args: 0,
         }
     }
 
     async fn push(&mut self, cmd: redis::Cmd, args: usize) -> Result<()> {
-        self.pipe.add_command(cmd).ignore();
+        let master = first_key(&cmd).map_or(0, |key| self.masters.of(key));
+        self.pipes[master].add_command(cmd).ignore();
         self.args += args;
         if self.args >= Self::MAX_ARGS {
             self.flush().await?;
@@ -132,8 +136,15 @@ impl Batcher {
 
     async fn flush(&mut self) -> Result<()> {
         if self.args > 0 {
-            self.pipe.query_async::<()>(&mut self.conn).await?;
-            self.pipe = redis::pipe();
+            let mut sends = Vec::new();
+            for (i, pipe) in self.pipes.iter_mut().enumerate() {
+                let pipe = std::mem::replace(pipe, redis::pipe());
+                let mut conn = self.masters.conn(i);
+                if !pipe.is_empty() {
+                    sends.push(async move { Ok(pipe.query_async::<()>(&mut conn).await?) });
+                }
+            }
+            join_all(sends).await?;
             self.args = 0;
         }
         Ok(())
@@ -169,16 +180,19 @@ fn rfc3339(unix_secs: i64) -> String {
         .unwrap_or_default()
 }
 
+/// `chirp-bench seed`: seeds the Redis (or the Redis Cluster) that `--redis-url` names.
 pub async fn run(args: &SeedArgs) -> Result<Seeded> {
+    seed(args, &Backend::resolve(&args.redis_url).await?).await
+}
+
+/// Seeds `redis` as `args` say (`args.redis_url` is only printed).
+pub async fn seed(args: &SeedArgs, redis: &Backend) -> Result<Seeded> {
     let mut rng = StdRng::seed_from_u64(args.seed);
 
     // Migrations first, through the domain crate, exactly as chirp-api applies them.
-    let store = Store::new(
-        redis_pool::build_pool(&args.redis_url, 2)?,
-        Limits::default(),
-    );
+    let store = Store::open(redis.target(), 2, Limits::default(), false).await?;
     migrations::run(&store).await?;
-    let mut conn = connect(&args.redis_url).await?;
+    let mut conn = redis.connect().await?;
     let user_base: u64 = redis::cmd("GET")
         .arg(keys::USER_SEQ)
         .query_async::<Option<u64>>(&mut conn)
@@ -239,7 +253,7 @@ pub async fn run(args: &SeedArgs) -> Result<Seeded> {
             args.redis_url, args.seed
         );
     }
-    let mut batch = Batcher::new(conn.clone());
+    let mut batch = Batcher::new(redis.connect_masters().await?);
 
     let pb = bar(args.quiet, n, "profiles");
     let profile_created = rfc3339(now - 400 * 86_400);
