@@ -4,6 +4,7 @@
 
 mod auth;
 mod cluster;
+mod cluster_pipelines;
 mod durability;
 mod errors;
 mod fanout;

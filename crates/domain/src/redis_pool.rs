@@ -20,10 +20,12 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
 use redis::{AsyncConnectionConfig, Cmd, Pipeline, RedisError, RedisFuture, RedisResult, Value};
 
+mod by_node;
 pub mod cluster;
 pub mod renewing;
 pub mod timeouts;
 
+pub use by_node::PerNodeCounts;
 pub use cluster::{Mode, Target};
 pub use timeouts::{CONNECT_TIMEOUT, RECYCLE_TIMEOUT, RESPONSE_TIMEOUT, WAIT_TIMEOUT};
 
@@ -116,8 +118,8 @@ pub struct Connection {
 enum Inner {
     Single(MultiplexedConnection),
     /// Routes each command by its key's slot and follows `MOVED`/`ASK` by itself; a pipeline
-    /// must keep to one slot.
-    Cluster(ClusterConnection),
+    /// must keep to one slot, or go per node ([`by_node`]) with our copy of the slot owners.
+    Cluster(ClusterConnection, Arc<by_node::SlotOwners>),
 }
 
 impl From<MultiplexedConnection> for Connection {
@@ -132,7 +134,7 @@ impl From<&renewing::RenewingCluster> for Connection {
     fn from(shared: &renewing::RenewingCluster) -> Self {
         let (conn, failed) = shared.get();
         Self {
-            inner: Inner::Cluster(conn),
+            inner: Inner::Cluster(conn, shared.slot_owners()),
             failed,
             in_order: false,
         }
@@ -141,7 +143,7 @@ impl From<&renewing::RenewingCluster> for Connection {
 
 impl From<ClusterConnection> for Connection {
     fn from(conn: ClusterConnection) -> Self {
-        Self::new(Inner::Cluster(conn))
+        Self::new(Inner::Cluster(conn, Arc::default()))
     }
 }
 
@@ -192,7 +194,7 @@ impl Connection {
         &mut self,
         cmd: &Cmd,
     ) -> RedisResult<Option<Vec<(String, Value)>>> {
-        let Inner::Cluster(conn) = &mut self.inner else {
+        let Inner::Cluster(conn, _) = &mut self.inner else {
             return Ok(None);
         };
         let routing = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
@@ -218,7 +220,7 @@ impl ConnectionLike for Connection {
         Box::pin(async move {
             let outcome = match &mut self.inner {
                 Inner::Single(c) => within_budget(c.req_packed_command(cmd)).await,
-                Inner::Cluster(c) => within_budget(c.req_packed_command(cmd)).await,
+                Inner::Cluster(c, _) => within_budget(c.req_packed_command(cmd)).await,
             };
             self.note(&outcome);
             outcome
@@ -237,10 +239,17 @@ impl ConnectionLike for Connection {
                     within_budget(c.req_packed_commands(pipeline, offset, count)).await
                 }
                 // A plain pipeline (a transaction is sent as one command at `len + 1`).
-                Inner::Cluster(c) if offset == 0 && count == pipeline.len() => {
-                    within_budget(cluster::pipeline_by_slot(c, pipeline, self.in_order)).await
+                Inner::Cluster(c, owners) if offset == 0 && count == pipeline.len() => {
+                    let in_order = self.in_order;
+                    within_budget(async move {
+                        if !in_order && let Some(sent) = by_node::send(c, owners, pipeline).await {
+                            return sent;
+                        }
+                        cluster::pipeline_by_slot(c, pipeline, in_order).await
+                    })
+                    .await
                 }
-                Inner::Cluster(c) => {
+                Inner::Cluster(c, _) => {
                     within_budget(c.req_packed_commands(pipeline, offset, count)).await
                 }
             };
@@ -252,7 +261,7 @@ impl ConnectionLike for Connection {
     fn get_db(&self) -> i64 {
         match &self.inner {
             Inner::Single(c) => c.get_db(),
-            Inner::Cluster(c) => c.get_db(),
+            Inner::Cluster(c, _) => c.get_db(),
         }
     }
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use redis::RedisResult;
 use redis::cluster_async::ClusterConnection;
 
+use super::by_node::{PerNodeCounts, SlotOwners};
 use super::cluster;
 
 /// How long a connection is kept after it was made (or after a failed renewal) before a failure
@@ -29,6 +30,8 @@ pub struct RenewingCluster {
     nodes: Arc<[String]>,
     response_timeout: Duration,
     current: Arc<Mutex<Current>>,
+    /// Which master serves each slot, kept across renewals.
+    owners: Arc<SlotOwners>,
 }
 
 struct Current {
@@ -52,6 +55,7 @@ impl RenewingCluster {
                 since: Instant::now(),
                 renewing: false,
             })),
+            owners: Arc::default(),
         })
     }
 
@@ -72,6 +76,16 @@ impl RenewingCluster {
             tokio::spawn(async move { this.renew().await });
         }
         (conn, failed)
+    }
+
+    /// Our copy of which master serves each slot (see `by_node`).
+    pub(super) fn slot_owners(&self) -> Arc<SlotOwners> {
+        self.owners.clone()
+    }
+
+    /// How many pipelines its connections sent per node, and sent again per slot.
+    pub fn per_node_counts(&self) -> PerNodeCounts {
+        self.owners.counts()
     }
 
     /// The current connection itself, for what needs redis-rs's own type (routing by node).

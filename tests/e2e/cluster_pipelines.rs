@@ -1,0 +1,81 @@
+//! The domain's cluster connection sends a pipeline that spans slots one pipeline per node
+//! where every command may run twice, and one per slot otherwise; either way the replies come
+//! back in the pipeline's order, also right after a reshard has made its copy of the slot
+//! owners wrong.
+
+use chirp_domain::redis_pool::cluster::node_list;
+use chirp_domain::redis_pool::renewing::RenewingCluster;
+use chirp_domain::redis_pool::{Connection, RESPONSE_TIMEOUT};
+use chirp_testkit::RedisCluster;
+
+const KEYS: u64 = 300;
+
+fn tag(i: u64) -> String {
+    format!("chirp:{{probe:{i}}}")
+}
+
+/// Sets each probe's hash field and sorted-set member to `value + i`.
+async fn write(conn: &mut Connection, value: u64) {
+    let mut pipe = redis::pipe();
+    for i in 0..KEYS {
+        pipe.hset(format!("{}:h", tag(i)), "n", value + i).ignore();
+        pipe.zadd(format!("{}:z", tag(i)), "m", value + i).ignore();
+    }
+    pipe.query_async::<()>(conn).await.unwrap();
+}
+
+/// Each probe's hash field and member score, read in one pipeline.
+async fn read(conn: &mut Connection) -> Vec<(u64, u64)> {
+    let mut pipe = redis::pipe();
+    for i in 0..KEYS {
+        pipe.hget(format!("{}:h", tag(i)), "n");
+        pipe.zscore(format!("{}:z", tag(i)), "m");
+    }
+    pipe.query_async(conn).await.unwrap()
+}
+
+/// Increments each probe's counter in one pipeline (INCR may not run twice, so it goes per
+/// slot) and returns the counters.
+async fn increment(conn: &mut Connection) -> Vec<u64> {
+    let mut pipe = redis::pipe();
+    for i in 0..KEYS {
+        pipe.incr(format!("{}:c", tag(i)), 1);
+    }
+    pipe.query_async(conn).await.unwrap()
+}
+
+#[tokio::test]
+async fn pipelines_across_slots_answer_in_order_through_a_reshard() {
+    let cluster = RedisCluster::start();
+    let shared = RenewingCluster::connect(&node_list(&cluster.urls()), RESPONSE_TIMEOUT)
+        .await
+        .unwrap();
+    let mut conn = Connection::from(&shared);
+    let expect = |value: u64| {
+        (0..KEYS)
+            .map(|i| (value + i, value + i))
+            .collect::<Vec<_>>()
+    };
+
+    write(&mut conn, 1000).await;
+    assert_eq!(read(&mut conn).await, expect(1000));
+    // Two pipelines of 300 slots each: three per-node pipelines each, none sent again.
+    let counts = shared.per_node_counts();
+    assert_eq!((counts.sent, counts.resent_per_slot), (6, 0));
+    assert_eq!(increment(&mut conn).await, vec![1; KEYS as usize]);
+    assert_eq!(shared.per_node_counts(), counts, "INCRs never go per node");
+
+    // 3000 of master 0's slots move to master 1, with their keys; the connection's copy of the
+    // owners (fetched seconds ago) still places them on master 0.
+    cluster.reshard(0, 1, 3000).unwrap();
+    assert_eq!(read(&mut conn).await, expect(1000));
+    let after = shared.per_node_counts();
+    assert!(
+        after.resent_per_slot >= 1,
+        "master 0's pipeline was refused: {after:?}"
+    );
+    write(&mut conn, 5000).await;
+    assert_eq!(read(&mut conn).await, expect(5000));
+    // Every counter incremented exactly once more: nothing ran twice.
+    assert_eq!(increment(&mut conn).await, vec![2; KEYS as usize]);
+}
