@@ -110,6 +110,10 @@ pub struct QuickArgs {
     /// master during the mix.
     #[arg(long)]
     cluster: bool,
+    /// Only the cluster run, nothing on one redis-server: for settings a lone server cannot
+    /// serve (`CHIRP_REDIS_WAIT_REPLICAS=1` waits for replicas it does not have).
+    #[arg(long, conflicts_with = "cluster")]
+    cluster_only: bool,
 }
 
 impl QuickArgs {
@@ -127,7 +131,7 @@ pub async fn run(args: QuickArgs) -> Result<()> {
     std::fs::create_dir_all(&args.out_dir)?;
     let path = args.out_dir.join("summary.json");
     if !args.cluster {
-        let summary = measure(&args, &bins, false).await?;
+        let summary = measure(&args, &bins, args.cluster_only).await?;
         std::fs::write(&path, serde_json::to_string_pretty(&summary)? + "\n")?;
         print_table(&summary);
         println!("wrote {}", path.display());
