@@ -196,23 +196,12 @@ impl Default for FanoutShards {
 }
 
 /// The slots of a Redis Cluster.
-pub const CLUSTER_SLOTS: u16 = 16384;
+pub const CLUSTER_SLOTS: u16 = crate::redis_pool::cluster::SLOTS;
 
 /// The Redis Cluster slot of `key`: CRC16/XMODEM of its [`hash_tag`], mod 16384, as
 /// `CLUSTER KEYSLOT` computes it.
 pub fn slot(key: &str) -> u16 {
-    let mut crc: u16 = 0;
-    for &byte in hash_tag(key).as_bytes() {
-        crc ^= u16::from(byte) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc % CLUSTER_SLOTS
+    crate::redis_pool::cluster::key_slot(key.as_bytes())
 }
 
 /// The part of a key between its first `{` and the next `}`: what Redis Cluster hashes.

@@ -29,8 +29,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, Slot, SlotAddr};
 use redis::{Arg, Cmd, Pipeline, RedisResult, Value};
 
-use super::cluster::{self, key_of, slot_owners};
-use crate::keys::CLUSTER_SLOTS;
+use super::cluster::{self, SLOTS as CLUSTER_SLOTS, key_of, key_slot, slot_owners};
 
 /// How old our copy of the slot owners may get before it is fetched again in the background,
 /// even if nothing failed (a reshard that moved slots between two nodes we never saw fail).
@@ -179,16 +178,14 @@ fn may_repeat(cmd: &Cmd) -> bool {
     }
 }
 
-/// The slot of a command's key, by our own CRC16 (redis-rs does not give a `Slot`'s number).
+/// The slot of a command's key.
 fn slot_of(cmd: &Cmd) -> Option<u16> {
-    let key = std::str::from_utf8(key_of(cmd)?).ok()?;
-    Some(crate::keys::slot(key))
+    key_of(cmd).map(key_slot)
 }
 
 /// Sends `pipeline` one pipeline per node and returns the replies in its order, or `None` if
-/// it cannot or need not go per node (a command that may not run twice, a keyless or
-/// non-UTF-8 first command, a slot nobody serves, a single slot), for the caller to send it
-/// per slot.
+/// it cannot or need not go per node (a command that may not run twice, a keyless first
+/// command, a slot nobody serves, a single slot), for the caller to send it per slot.
 ///
 /// A node's pipeline that fails is sent again per slot, after our slot owners are marked out
 /// of date; only if that fails too is the error returned.

@@ -216,6 +216,34 @@ pub(super) fn key_of(cmd: &Cmd) -> Option<&[u8]> {
     }
 }
 
+/// The slots of a Redis Cluster.
+pub const SLOTS: u16 = 16384;
+
+/// The Redis Cluster slot of `key`: CRC16/XMODEM of its hash tag (the part between the first
+/// `{` and the next `}`, if not empty; else the whole key), mod 16384, as `CLUSTER KEYSLOT`
+/// computes it. (redis-rs's `Slot` does not give its number.)
+pub fn key_slot(key: &[u8]) -> u16 {
+    let tagged = key.iter().position(|&b| b == b'{').and_then(|open| {
+        let rest = &key[open + 1..];
+        rest.iter()
+            .position(|&b| b == b'}')
+            .filter(|&close| close > 0)
+            .map(|close| &rest[..close])
+    });
+    let mut crc: u16 = 0;
+    for &byte in tagged.unwrap_or(key) {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc % SLOTS
+}
+
 /// A range of slots and the master that serves it, from `CLUSTER SLOTS`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlotOwner {
