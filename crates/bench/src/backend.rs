@@ -23,12 +23,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chirp_domain::keys::FanoutShards;
-use chirp_domain::redis_pool::cluster::slot_owners;
+use chirp_domain::redis_pool::cluster::{key_of, key_slot, slot_owners};
 use chirp_domain::redis_pool::{self, Mode, Target};
 use chirp_domain::store::shards_for;
-use chirp_testkit::slot_of;
+use redis::Value;
 use redis::aio::MultiplexedConnection;
-use redis::{Arg, Value};
 
 use crate::{Result, seed};
 
@@ -39,7 +38,7 @@ pub type Conn = redis_pool::Connection;
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Slots of a Redis Cluster.
-const SLOTS: usize = 16384;
+const SLOTS: usize = chirp_domain::redis_pool::cluster::SLOTS as usize;
 
 /// The variable the API and the workers read their fan-out shard count from.
 pub const SHARDS_VAR: &str = "CHIRP_FANOUT_SHARDS";
@@ -174,10 +173,20 @@ impl Masters {
 
     /// The index of the master that holds `key`.
     pub fn of(&self, key: &str) -> usize {
+        self.of_slot(key_slot(key.as_bytes()))
+    }
+
+    /// The index of the master that `cmd` goes to (by the key the API's client routes it by;
+    /// master 0 for a keyless one).
+    pub fn of_command(&self, cmd: &redis::Cmd) -> usize {
+        key_of(cmd).map_or(0, |key| self.of_slot(key_slot(key)))
+    }
+
+    fn of_slot(&self, slot: u16) -> usize {
         if self.slots.is_empty() {
             return 0;
         }
-        usize::from(self.slots[usize::from(slot_of(key))])
+        usize::from(self.slots[usize::from(slot)])
     }
 
     /// `items` grouped by the master of `key(item)`, each group in the order of `items` (on
@@ -207,15 +216,6 @@ where
         out.push(task.await??);
     }
     Ok(out)
-}
-
-/// The key a command touches: its first argument (for the commands the bench pipelines in
-/// bulk: `HSET`, `SET`, `ZADD`, `ZREM`, `ZSCORE`, `ZREMRANGEBYRANK`).
-pub fn first_key(cmd: &redis::Cmd) -> Option<&str> {
-    match cmd.args_iter().nth(1)? {
-        Arg::Simple(bytes) => std::str::from_utf8(bytes).ok(),
-        _ => None,
-    }
 }
 
 /// The masters' URLs (in the scheme and with the credentials of `node`) and each slot's
@@ -280,13 +280,5 @@ mod tests {
             with_address("rediss://u:p@h:1/0", "10.0.0.2", 6380),
             "rediss://u:p@10.0.0.2:6380/0"
         );
-    }
-
-    #[test]
-    fn the_first_key_is_the_first_argument() {
-        let mut cmd = redis::cmd("ZADD");
-        cmd.arg("chirp:{u:1}:home").arg(1).arg(1);
-        assert_eq!(first_key(&cmd), Some("chirp:{u:1}:home"));
-        assert_eq!(first_key(&redis::cmd("PING")), None);
     }
 }

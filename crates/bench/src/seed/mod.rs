@@ -28,7 +28,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::Result;
-use crate::backend::{Backend, Masters, first_key, join_all};
+use crate::backend::{Backend, Masters, join_all};
 
 /// The password of every seeded user.
 pub const PASSWORD: &str = "benchmark-password";
@@ -125,7 +125,7 @@ impl Batcher {
     }
 
     async fn push(&mut self, cmd: redis::Cmd, args: usize) -> Result<()> {
-        let master = first_key(&cmd).map_or(0, |key| self.masters.of(key));
+        let master = self.masters.of_command(&cmd);
         self.pipes[master].add_command(cmd).ignore();
         self.args += args;
         if self.args >= Self::MAX_ARGS {

@@ -197,7 +197,7 @@ pub(super) async fn pipeline_by_slot(
 
 /// The key that decides where `cmd` goes: the first argument for the commands Chirp pipelines,
 /// the first key of a script call, none for keyless ones.
-pub(super) fn key_of(cmd: &Cmd) -> Option<&[u8]> {
+pub fn key_of(cmd: &Cmd) -> Option<&[u8]> {
     let args: Vec<&[u8]> = cmd
         .args_iter()
         .filter_map(|a| match a {
