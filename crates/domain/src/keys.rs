@@ -15,7 +15,19 @@
 //! | `chirp:{u:<id>}:rl:tweets` | string | tweets posted in the user's current tweet-limit window |
 //! | `chirp:{u:<id>}:rotated` | zset | `<session id>:<refresh sha256>` of rotated-away refresh tokens; score = session expiry (ms) |
 //! | `chirp:{u:<id>}:idem:<sha256>` | string | `<tweet id>:<body sha256>` for an `Idempotency-Key`, 24 h |
-//! | `chirp:{t:<id>}:tweet` | hash | `author`, `text`, `created_at`; its absence means deleted |
+//! | `chirp:{u:<id>}:likes` | zset | tweets the user likes; score = like time (ms). `liked` for a page = one `ZMSCORE` |
+//! | `chirp:{u:<id>}:reposted` | zset | originals the user reposted; score = the repost's tweet id. `reposted` for a page = one `ZMSCORE` |
+//! | `chirp:{u:<id>}:home_src` | hash | repost entry of the home -> its original, for the newest home entries only (the 40-entry repost dedupe) |
+//! | `chirp:{u:<id>}:notifications` | zset | the newest 1,000 notifications; member = `<type>:<actor id>:<tweet id or 0>` (one per action, which makes them exactly once), score = notification id |
+//! | `chirp:{u:<id>}:notif_at` | hash | notification member -> creation time (ms) |
+//! | `chirp:{u:<id>}:notif_seq` | string | the user's notification ids (INCR, in the user's slot) |
+//! | `chirp:{u:<id>}:notif_read` | string | the read marker: a notification id, only moving forward |
+//! | `chirp:{u:<id>}:blocks`, `:blocked_by`, `:mutes` | zset | whom the user blocks, who blocks the user, whom the user mutes; score = time (ms). `blocks` is the truth, `blocked_by` its mirror for checks made on the actor's slot |
+//! | `chirp:{t:<id>}:tweet` | hash | `author`, `text`, `created_at`, and when set: `reply_to` (tweet id), `reply_to_user` (its author), `thread` (ancestor ids, root first, at most 40), `repost_of` (the original's id; `text` is then empty), `mentions` (user ids); its absence means deleted |
+//! | `chirp:{t:<id>}:likes` | zset | who likes the tweet; score = like time (ms). `like_count` = `ZCARD` |
+//! | `chirp:{t:<id>}:reposts` | zset | who reposted it; score = the repost's tweet id. `repost_count` = `ZCARD` |
+//! | `chirp:{t:<id>}:reposts_gone` | zset | `reposts` of a deleted tweet, renamed by the delete, until a worker has removed every repost |
+//! | `chirp:{t:<id>}:replies` | zset | direct replies; score = member = reply id. `reply_count` = `ZCARD` |
 //! | `chirp:{n:<lowercase name>}:uid` | string | username index: canonical username -> user id |
 //! | `chirp:{seq}:user`, `chirp:{seq}:tweet` | string | id sequences (INCR) |
 //! | `chirp:{global}:timeline` | zset | the last 1000 tweets of everyone |
@@ -77,6 +89,49 @@ pub fn rate_limit(kind: LimitKind, subject: &str) -> String {
 }
 pub fn tweet(tweet: TweetId) -> String {
     format!("chirp:{{t:{tweet}}}:tweet")
+}
+pub fn tweet_likes(tweet: TweetId) -> String {
+    format!("chirp:{{t:{tweet}}}:likes")
+}
+pub fn tweet_reposts(tweet: TweetId) -> String {
+    format!("chirp:{{t:{tweet}}}:reposts")
+}
+/// `tweet_reposts` of a deleted tweet, renamed by `delete_tweet.lua` for a worker to undo.
+pub fn tweet_reposts_gone(tweet: TweetId) -> String {
+    format!("chirp:{{t:{tweet}}}:reposts_gone")
+}
+pub fn tweet_replies(tweet: TweetId) -> String {
+    format!("chirp:{{t:{tweet}}}:replies")
+}
+pub fn user_likes(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:likes")
+}
+pub fn user_reposted(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:reposted")
+}
+pub fn home_sources(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:home_src")
+}
+pub fn notifications(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:notifications")
+}
+pub fn notification_times(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:notif_at")
+}
+pub fn notification_seq(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:notif_seq")
+}
+pub fn notification_read(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:notif_read")
+}
+pub fn blocks(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:blocks")
+}
+pub fn blocked_by(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:blocked_by")
+}
+pub fn mutes(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:mutes")
 }
 pub fn username(canonical: &str) -> String {
     format!("chirp:{{n:{canonical}}}:uid")
@@ -234,6 +289,16 @@ mod tests {
             request_budget(u),
             tweet_quota(u),
             rotated_refresh(u),
+            user_likes(u),
+            user_reposted(u),
+            home_sources(u),
+            notifications(u),
+            notification_times(u),
+            notification_seq(u),
+            notification_read(u),
+            blocks(u),
+            blocked_by(u),
+            mutes(u),
         ]
         .iter()
         .map(|k| hash_tag(k).to_owned())
