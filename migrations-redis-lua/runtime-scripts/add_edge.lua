@@ -1,9 +1,9 @@
--- add_edge: record one side of a follow in a sorted set scored by follow time, keeping the
--- first follow time on a repeat and making every score in the set unique (a follow in the same
+-- add_edge: record one side of a follow (or a block or mute) in a sorted set scored by time,
+-- keeping the first time on a repeat and making every score in the set unique (a follow in the same
 -- millisecond as the newest one gets newest + 1). Unique integer scores below 2^53 are what make
 -- score-based cursors exact: a page boundary never falls between two equal scores.
 -- Slot: that of KEYS[1].
--- KEYS[1] chirp:{u:<a>}:following or chirp:{u:<b>}:followers
+-- KEYS[1] chirp:{u:<a>}:following, chirp:{u:<b>}:followers, chirp:{u:<a>}:blocks or :mutes
 -- ARGV[1] member (user id)   ARGV[2] now, milliseconds since the Unix epoch
 -- Returns {1 if newly added else 0, score as a string}.
 local existing = redis.call("ZSCORE", KEYS[1], ARGV[1])

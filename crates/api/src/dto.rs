@@ -2,7 +2,7 @@
 //! the domain's types live here so handlers stay one line each.
 
 use chirp_domain::accounts::Tokens;
-use chirp_domain::model::{Tweet, User};
+use chirp_domain::model::{Notification, Tweet, TweetContext, User};
 use chirp_domain::page::Page;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -66,13 +66,18 @@ pub struct CreateTweetRequest {
     #[schema(required = true, value_type = String, min_length = 1, max_length = 280,
         pattern = r"^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*[^\u0000-\u001f\u007f-\u009f\s\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0][^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$")]
     pub text: Option<String>,
+    /// The id of the tweet this one answers (a repost's id answers its original). It must
+    /// exist (422 otherwise), and its author must not block the caller (403).
+    #[schema(value_type = Option<String>, pattern = "^[0-9]+$")]
+    pub in_reply_to_id: Option<String>,
 }
 
-/// A user. `following` and `followed_by` are present only on authenticated requests.
+/// A user. `following`, `followed_by`, `blocking` and `muting` are present only on
+/// authenticated requests.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"id": "1000", "username": "alice", "display_name": "Alice", "bio": "",
     "created_at": "2026-11-21T10:00:00Z", "followers_count": 2, "following_count": 1,
-    "tweet_count": 45, "following": false, "followed_by": true}))]
+    "tweet_count": 45, "following": false, "followed_by": true, "blocking": false, "muting": false}))]
 pub struct UserResponse {
     /// Decimal digits.
     #[schema(pattern = "^[0-9]+$")]
@@ -92,6 +97,12 @@ pub struct UserResponse {
     /// Whether this user follows the caller.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub followed_by: Option<bool>,
+    /// Whether the caller blocks this user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocking: Option<bool>,
+    /// Whether the caller mutes this user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub muting: Option<bool>,
 }
 
 impl From<User> for UserResponse {
@@ -107,6 +118,8 @@ impl From<User> for UserResponse {
             tweet_count: u.tweet_count,
             following: u.relation.map(|r| r.following),
             followed_by: u.relation.map(|r| r.followed_by),
+            blocking: u.relation.map(|r| r.blocking),
+            muting: u.relation.map(|r| r.muting),
         }
     }
 }
@@ -120,10 +133,26 @@ pub struct AuthorResponse {
     pub display_name: String,
 }
 
+/// A user a tweet mentions.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"id": "10343", "text": "I'm having fun with Chirp",
+#[schema(example = json!({"id": "1001", "username": "bob"}))]
+pub struct MentionResponse {
+    #[schema(pattern = "^[0-9]+$")]
+    pub id: String,
+    /// As registered.
+    pub username: String,
+}
+
+/// A tweet. A repost is a tweet of its own (its `id`, `author` = who reposted, `created_at` =
+/// when) whose `text` is `""` and whose `repost_of` is the original; its counts and flags are
+/// the original's. `liked` and `reposted` are present only on authenticated requests.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": "10343", "text": "I'm having fun with @bob",
     "created_at": "2026-11-21T10:00:00Z",
-    "author": {"id": "1000", "username": "alice", "display_name": "Alice"}}))]
+    "author": {"id": "1000", "username": "alice", "display_name": "Alice"},
+    "in_reply_to_id": null, "repost_of": null,
+    "mentions": [{"id": "1001", "username": "bob"}],
+    "reply_count": 0, "repost_count": 2, "like_count": 5, "liked": false, "reposted": true}))]
 pub struct TweetResponse {
     #[schema(pattern = "^[0-9]+$")]
     pub id: String,
@@ -131,6 +160,23 @@ pub struct TweetResponse {
     #[schema(format = DateTime)]
     pub created_at: String,
     pub author: AuthorResponse,
+    /// The tweet this one answers; stays set when that tweet is deleted.
+    #[schema(value_type = Option<String>, pattern = "^[0-9]+$")]
+    pub in_reply_to_id: Option<String>,
+    /// For a repost, the original.
+    #[schema(no_recursion)]
+    pub repost_of: Option<Box<TweetResponse>>,
+    /// Existing users `@mentioned` in the text, in order of first appearance.
+    pub mentions: Vec<MentionResponse>,
+    pub reply_count: u64,
+    pub repost_count: u64,
+    pub like_count: u64,
+    /// Whether the caller likes the tweet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liked: Option<bool>,
+    /// Whether the caller has reposted the tweet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reposted: Option<bool>,
 }
 
 impl From<Tweet> for TweetResponse {
@@ -139,13 +185,168 @@ impl From<Tweet> for TweetResponse {
             id: t.id.to_string(),
             text: t.text,
             created_at: t.created_at,
-            author: AuthorResponse {
-                id: t.author.id.to_string(),
-                username: t.author.username,
-                display_name: t.author.display_name,
-            },
+            author: t.author.into(),
+            in_reply_to_id: t.in_reply_to.map(|r| r.to_string()),
+            repost_of: t.repost_of.map(|o| Box::new(TweetResponse::from(*o))),
+            mentions: t
+                .mentions
+                .into_iter()
+                .map(|m| MentionResponse {
+                    id: m.id.to_string(),
+                    username: m.username,
+                })
+                .collect(),
+            reply_count: t.counts.replies,
+            repost_count: t.counts.reposts,
+            like_count: t.counts.likes,
+            liked: t.flags.map(|f| f.liked),
+            reposted: t.flags.map(|f| f.reposted),
         }
     }
+}
+
+impl From<chirp_domain::model::AuthorSummary> for AuthorResponse {
+    fn from(a: chirp_domain::model::AuthorSummary) -> Self {
+        Self {
+            id: a.id.to_string(),
+            username: a.username,
+            display_name: a.display_name,
+        }
+    }
+}
+
+/// A notification. `tweet` is null for a follow (and for a tweet deleted since).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"id": "2207", "type": "like", "created_at": "2026-11-21T10:00:00Z",
+    "actor": {"id": "1001", "username": "bob", "display_name": "Bob"},
+    "tweet": {"id": "10343", "text": "I'm having fun with Chirp", "created_at": "2026-11-21T10:00:00Z",
+        "author": {"id": "1000", "username": "alice", "display_name": "Alice"},
+        "in_reply_to_id": null, "repost_of": null, "mentions": [],
+        "reply_count": 0, "repost_count": 0, "like_count": 1, "liked": false, "reposted": false}}))]
+pub struct NotificationResponse {
+    /// Per recipient, increasing: `up_to_id` of `markNotificationsRead`.
+    #[schema(pattern = "^[0-9]+$")]
+    pub id: String,
+    #[serde(rename = "type")]
+    #[schema(value_type = String, example = "like")]
+    pub kind: NotificationKind,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// Who did it.
+    pub actor: AuthorResponse,
+    /// The tweet liked or reposted (the original), the reply, or the tweet that mentions.
+    pub tweet: Option<TweetResponse>,
+}
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationKind {
+    Follow,
+    Like,
+    Repost,
+    Reply,
+    Mention,
+}
+
+impl From<chirp_domain::model::NotificationType> for NotificationKind {
+    fn from(t: chirp_domain::model::NotificationType) -> Self {
+        use chirp_domain::model::NotificationType as T;
+        match t {
+            T::Follow => Self::Follow,
+            T::Like => Self::Like,
+            T::Repost => Self::Repost,
+            T::Reply => Self::Reply,
+            T::Mention => Self::Mention,
+        }
+    }
+}
+
+impl From<Notification> for NotificationResponse {
+    fn from(n: Notification) -> Self {
+        Self {
+            id: n.id.to_string(),
+            kind: n.kind.into(),
+            created_at: n.created_at,
+            actor: n.actor.into(),
+            tweet: n.tweet.map(Into::into),
+        }
+    }
+}
+
+/// A page of notifications.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationPage {
+    pub items: Vec<NotificationResponse>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl From<chirp_domain::page::Page<Notification>> for NotificationPage {
+    fn from(p: chirp_domain::page::Page<Notification>) -> Self {
+        Self {
+            items: p.items.into_iter().map(Into::into).collect(),
+            next_cursor: p.next_cursor,
+        }
+    }
+}
+
+impl Paged for NotificationPage {
+    fn next_cursor(&self) -> Option<&str> {
+        self.next_cursor.as_deref()
+    }
+}
+
+/// A tweet's conversation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TweetContextResponse {
+    /// The tweets it answers, root first (at most 40; deleted ones skipped).
+    pub ancestors: Vec<TweetResponse>,
+    /// Its first 60 direct replies, oldest first.
+    pub replies: Vec<TweetResponse>,
+}
+
+impl From<TweetContext> for TweetContextResponse {
+    fn from(c: TweetContext) -> Self {
+        Self {
+            ancestors: c.ancestors.into_iter().map(Into::into).collect(),
+            replies: c.replies.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// How many notifications are unread.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"count": 3}))]
+pub struct UnreadCountResponse {
+    pub count: u64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"up_to_id": "2207"}))]
+pub struct MarkReadRequest {
+    /// The newest notification id read (its `id`); the marker never moves back.
+    #[schema(required = true, value_type = String, pattern = "^[0-9]{1,15}$")]
+    pub up_to_id: Option<String>,
+}
+
+/// Query of `listNotifications`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NotificationQuery {
+    /// Items per page.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,15}$")]
+    pub cursor: Option<String>,
+    /// Only these types, comma-separated: `follow`, `like`, `repost`, `reply`, `mention`
+    /// (422 for anything else).
+    #[param(
+        pattern = "^(follow|like|repost|reply|mention)(,(follow|like|repost|reply|mention))*$",
+        example = "like,repost"
+    )]
+    pub types: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

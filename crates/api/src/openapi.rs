@@ -5,13 +5,16 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::Problem;
-use crate::routes::{auth, me, system, timelines, tweets, users};
+use crate::routes::{
+    auth, engagement, exclusions, me, notifications, system, timelines, tweets, users,
+};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Chirp API",
-        description = "A Twitter-style JSON API: accounts, follows, tweets and timelines. \
+        description = "A Twitter-style JSON API: accounts, follows, tweets, replies, likes, \
+            reposts, notifications, blocks, mutes and timelines. \
             Errors are RFC 9457 problem details (`application/problem+json`) with a stable `code`, \
             also those the HTTP layer answers before any route: `malformed_request` (400, not \
             HTTP), `request_timeout` (408, a head not in within 5 s or a body not within \
@@ -27,6 +30,12 @@ use crate::routes::{auth, me, system, timelines, tweets, users};
         me::get_me, me::update_me, me::follow, me::unfollow,
         users::get_user, users::list_user_tweets, users::list_followers, users::list_following,
         tweets::create_tweet, tweets::get_tweet, tweets::delete_tweet,
+        tweets::get_context, tweets::list_replies,
+        engagement::like, engagement::unlike, engagement::list_likers,
+        engagement::repost, engagement::unrepost,
+        notifications::list, notifications::unread_count, notifications::mark_read,
+        exclusions::block, exclusions::unblock, exclusions::list_blocks,
+        exclusions::mute, exclusions::unmute, exclusions::list_mutes,
         timelines::home, timelines::global,
         system::health, system::ready, system::metrics, system::openapi,
     ),
@@ -37,8 +46,9 @@ use crate::routes::{auth, me, system, timelines, tweets, users};
     tags(
         (name = "auth", description = "Accounts and sessions"),
         (name = "users", description = "Profiles"),
-        (name = "social", description = "Follows"),
-        (name = "tweets", description = "Posting and reading tweets"),
+        (name = "social", description = "Follows, blocks and mutes"),
+        (name = "tweets", description = "Posting and reading tweets, replies, likes and reposts"),
+        (name = "notifications", description = "Follows, likes, reposts, replies and mentions of the caller"),
         (name = "timelines", description = "Home, user and global timelines"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     )

@@ -16,3 +16,23 @@ pub fn now_rfc3339() -> String {
         .unwrap_or(now);
     now.format(&Rfc3339).unwrap_or_default()
 }
+
+/// A time in milliseconds since the Unix epoch as an RFC 3339 UTC string, formatted as
+/// [`now_rfc3339`] formats.
+pub fn ms_to_rfc3339(ms: u64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn milliseconds_format_as_rfc3339() {
+        assert_eq!(ms_to_rfc3339(1_795_000_000_123), "2026-11-18T09:46:40.123Z");
+        assert_eq!(ms_to_rfc3339(0), "1970-01-01T00:00:00Z");
+    }
+}

@@ -38,6 +38,15 @@ pub enum FanoutEvent {
     Deleted { tweet: TweetId, author: UserId },
     /// The follow edge between two users changed (follow or unfollow): reconcile it.
     FollowChanged { follower: UserId, followee: UserId },
+    /// `actor` likes `tweet` of `author`: the author's notification.
+    Liked {
+        tweet: TweetId,
+        actor: UserId,
+        author: UserId,
+    },
+    /// `owner` blocked or muted `author`: purge the author's tweets and reposts, and others'
+    /// reposts of them, from the owner's home, and the author's notifications from the owner's.
+    Hidden { owner: UserId, author: UserId },
     /// One slice of a big fan-out: insert or remove `tweet` for the followers in `range`.
     Slice {
         action: SliceAction,
@@ -57,6 +66,8 @@ impl FanoutEvent {
             | FanoutEvent::Deleted { author, .. }
             | FanoutEvent::Slice { author, .. } => author,
             FanoutEvent::FollowChanged { followee, .. } => followee,
+            FanoutEvent::Liked { author, .. } => author,
+            FanoutEvent::Hidden { owner, .. } => owner,
         }
     }
 
@@ -77,6 +88,21 @@ impl FanoutEvent {
                 ("kind", "follow_changed".into()),
                 ("follower", follower.to_string()),
                 ("followee", followee.to_string()),
+            ],
+            FanoutEvent::Liked {
+                tweet,
+                actor,
+                author,
+            } => vec![
+                ("kind", "liked".into()),
+                ("tweet", tweet.to_string()),
+                ("actor", actor.to_string()),
+                ("author", author.to_string()),
+            ],
+            FanoutEvent::Hidden { owner, author } => vec![
+                ("kind", "hidden".into()),
+                ("owner", owner.to_string()),
+                ("author", author.to_string()),
             ],
             FanoutEvent::Slice {
                 action,
@@ -151,6 +177,15 @@ impl FanoutEvent {
                 follower: user("follower")?,
                 followee: user("followee")?,
             }),
+            "liked" => Ok(FanoutEvent::Liked {
+                tweet: tweet()?,
+                actor: user("actor")?,
+                author: user("author")?,
+            }),
+            "hidden" => Ok(FanoutEvent::Hidden {
+                owner: user("owner")?,
+                author: user("author")?,
+            }),
             "posted_slice" => slice(SliceAction::Insert),
             "deleted_slice" => slice(SliceAction::Remove),
             other => Err(format!("unknown kind {other:?}")),
@@ -163,6 +198,8 @@ impl FanoutEvent {
             FanoutEvent::Posted { .. } => "posted",
             FanoutEvent::Deleted { .. } => "deleted",
             FanoutEvent::FollowChanged { .. } => "follow_changed",
+            FanoutEvent::Liked { .. } => "liked",
+            FanoutEvent::Hidden { .. } => "hidden",
             FanoutEvent::Slice {
                 action: SliceAction::Insert,
                 ..
@@ -197,6 +234,15 @@ mod tests {
             FanoutEvent::FollowChanged {
                 follower: UserId::new(1002),
                 followee: UserId::new(1003),
+            },
+            FanoutEvent::Liked {
+                tweet: TweetId::new(10_005),
+                actor: UserId::new(1005),
+                author: UserId::new(1006),
+            },
+            FanoutEvent::Hidden {
+                owner: UserId::new(1007),
+                author: UserId::new(1008),
             },
             FanoutEvent::Slice {
                 action: SliceAction::Insert,

@@ -280,6 +280,10 @@ pub struct User {
 pub struct Relation {
     pub following: bool,
     pub followed_by: bool,
+    /// Whether the viewer blocks this user.
+    pub blocking: bool,
+    /// Whether the viewer mutes this user.
+    pub muting: bool,
 }
 
 /// The author fields embedded in a tweet.
@@ -290,17 +294,165 @@ pub struct AuthorSummary {
     pub display_name: String,
 }
 
+/// A user a tweet mentions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mention {
+    pub id: UserId,
+    pub username: String,
+}
+
+/// A tweet's counts, each the size of the set it counts (so they never drift from it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TweetCounts {
+    pub replies: u64,
+    pub reposts: u64,
+    pub likes: u64,
+}
+
+/// What the viewer has done with a tweet (authenticated reads only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TweetFlags {
+    pub liked: bool,
+    pub reposted: bool,
+}
+
+/// A tweet as clients see it. A repost is a tweet of its own whose `text` is empty and whose
+/// `repost_of` is the original; its counts and flags are the original's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tweet {
     pub id: TweetId,
     pub text: String,
     pub created_at: String,
     pub author: AuthorSummary,
+    pub in_reply_to: Option<TweetId>,
+    pub repost_of: Option<Box<Tweet>>,
+    pub mentions: Vec<Mention>,
+    pub counts: TweetCounts,
+    /// `None` on anonymous reads.
+    pub flags: Option<TweetFlags>,
+}
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NotificationType {
+    Follow,
+    Like,
+    Repost,
+    Reply,
+    Mention,
+}
+
+impl NotificationType {
+    pub const ALL: [NotificationType; 5] = [
+        NotificationType::Follow,
+        NotificationType::Like,
+        NotificationType::Repost,
+        NotificationType::Reply,
+        NotificationType::Mention,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationType::Follow => "follow",
+            NotificationType::Like => "like",
+            NotificationType::Repost => "repost",
+            NotificationType::Reply => "reply",
+            NotificationType::Mention => "mention",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == raw)
+    }
+
+    /// A `types` filter: comma-separated names, each one of [`Self::ALL`]; 422 otherwise.
+    pub fn parse_filter(raw: &str) -> Result<Vec<Self>, Error> {
+        raw.split(',')
+            .map(|t| Self::parse(t.trim()))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                Error::invalid(
+                    "types",
+                    "must be a comma-separated list of follow, like, repost, reply, mention",
+                )
+            })
+    }
+}
+
+/// A notification as its recipient sees it. `tweet` is `None` for a follow and for a tweet
+/// deleted since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// Per recipient, increasing.
+    pub id: u64,
+    pub kind: NotificationType,
+    pub created_at: String,
+    pub actor: AuthorSummary,
+    pub tweet: Option<Tweet>,
+}
+
+/// A tweet's conversation: the tweets it answers, root first, and its first direct replies.
+#[derive(Debug, Clone)]
+pub struct TweetContext {
+    pub ancestors: Vec<Tweet>,
+    pub replies: Vec<Tweet>,
+}
+
+/// The `@name`s of a text that could be usernames, lower-cased and distinct, in order of
+/// appearance: `@` not preceded by a name character, then 3-15 name characters not followed by
+/// another. Each takes at least 5 characters with the one that separates it from the next, so a
+/// 280-character text names at most 56, whatever number of `@` it holds.
+pub fn mentioned_names(text: &str) -> Vec<String> {
+    let is_name = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let chars: Vec<char> = text.chars().collect();
+    let mut names: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let starts = chars[i] == '@' && (i == 0 || !is_name(chars[i - 1]));
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let len = chars[i + 1..].iter().take_while(|&&c| is_name(c)).count();
+        if (Username::MIN..=Username::MAX).contains(&len) {
+            let name: String = chars[i + 1..i + 1 + len].iter().collect::<String>();
+            let name = name.to_ascii_lowercase();
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        i += 1 + len;
+    }
+    names
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mentions_are_names_after_an_at_sign_at_a_word_start() {
+        assert_eq!(
+            mentioned_names(
+                "hi @Bob and @bob, @carol_1! mail x@dave.org @ab @a23456789012345 @a234567890123456"
+            ),
+            ["bob", "carol_1", "a23456789012345"]
+        );
+        assert_eq!(mentioned_names("@@eve (@frank)"), ["eve", "frank"]);
+        let many: String = (0..90).map(|i| format!("@u{i:02} ")).collect();
+        assert_eq!(mentioned_names(&many).len(), 90);
+    }
+
+    #[test]
+    fn notification_filters_accept_only_the_five_types() {
+        assert_eq!(
+            NotificationType::parse_filter("like,reply").unwrap(),
+            [NotificationType::Like, NotificationType::Reply]
+        );
+        for bad in ["", "like,", "likes", "LIKE", "like,boost"] {
+            assert!(NotificationType::parse_filter(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn usernames_of_3_to_15_word_characters_are_accepted() {

@@ -35,8 +35,15 @@ script!(RATE_LIMIT_HIT, "rate_limit_hit.lua");
 script!(RATE_LIMIT_RESERVE, "rate_limit_reserve.lua");
 script!(RATE_LIMIT_REFUND, "rate_limit_refund.lua");
 script!(FOLLOWER_CHUNK, "follower_chunk.lua");
+script!(LIKE, "like.lua");
+script!(REPOST, "repost.lua");
+script!(ADD_REPLY, "add_reply.lua");
+script!(NOTIFY, "notify.lua");
+script!(NOTIFICATIONS_READ, "notifications_read.lua");
+script!(NOTIFICATIONS_PURGE, "notifications_purge.lua");
+script!(REPOST_INSERT, "repost_insert.lua");
 
-fn all() -> [&'static Script; 14] {
+fn all() -> [&'static Script; 21] {
     [
         &POST_TWEET,
         &TIMELINE_INSERT,
@@ -52,6 +59,13 @@ fn all() -> [&'static Script; 14] {
         &RATE_LIMIT_RESERVE,
         &RATE_LIMIT_REFUND,
         &FOLLOWER_CHUNK,
+        &LIKE,
+        &REPOST,
+        &ADD_REPLY,
+        &NOTIFY,
+        &NOTIFICATIONS_READ,
+        &NOTIFICATIONS_PURGE,
+        &REPOST_INSERT,
     ]
 }
 

@@ -51,10 +51,12 @@ impl DeadLetterCause {
 }
 
 /// The `kind` label values of [`DURATION`]: every [`FanoutEvent::kind`].
-pub const EVENT_KINDS: [&str; 5] = [
+pub const EVENT_KINDS: [&str; 7] = [
     "posted",
     "deleted",
     "follow_changed",
+    "liked",
+    "hidden",
     "posted_slice",
     "deleted_slice",
 ];
@@ -211,6 +213,15 @@ mod tests {
             FanoutEvent::FollowChanged {
                 follower: author,
                 followee: UserId::new(3),
+            },
+            FanoutEvent::Liked {
+                tweet,
+                actor: UserId::new(3),
+                author,
+            },
+            FanoutEvent::Hidden {
+                owner: author,
+                author: UserId::new(3),
             },
             slice(SliceAction::Insert),
             slice(SliceAction::Remove),

@@ -2,7 +2,10 @@
 //! and methods to handlers (used by the server and by the tests alike).
 
 pub mod auth;
+pub mod engagement;
+pub mod exclusions;
 pub mod me;
+pub mod notifications;
 pub mod system;
 pub mod timelines;
 pub mod tweets;
@@ -49,6 +52,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource!("/v1/me/following/{username}", put => me::follow, delete => me::unfollow),
         )
+        .service(resource!("/v1/me/blocks", get => exclusions::list_blocks))
+        .service(
+            resource!("/v1/me/blocks/{username}", put => exclusions::block, delete => exclusions::unblock),
+        )
+        .service(resource!("/v1/me/mutes", get => exclusions::list_mutes))
+        .service(
+            resource!("/v1/me/mutes/{username}", put => exclusions::mute, delete => exclusions::unmute),
+        )
         .service(resource!("/v1/users/{username}", get => users::get_user))
         .service(resource!("/v1/users/{username}/tweets", get => users::list_user_tweets))
         .service(resource!("/v1/users/{username}/followers", get => users::list_followers))
@@ -57,6 +68,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource!("/v1/tweets/{id}", get => tweets::get_tweet, delete => tweets::delete_tweet),
         )
+        .service(resource!("/v1/tweets/{id}/context", get => tweets::get_context))
+        .service(resource!("/v1/tweets/{id}/replies", get => tweets::list_replies))
+        .service(
+            resource!("/v1/tweets/{id}/like", put => engagement::like, delete => engagement::unlike),
+        )
+        .service(resource!("/v1/tweets/{id}/likes", get => engagement::list_likers))
+        .service(
+            resource!("/v1/tweets/{id}/repost", put => engagement::repost, delete => engagement::unrepost),
+        )
+        .service(resource!("/v1/notifications", get => notifications::list))
+        .service(resource!("/v1/notifications/unread-count", get => notifications::unread_count))
+        .service(resource!("/v1/notifications/read", post => notifications::mark_read))
         .service(resource!("/v1/timelines/home", get => timelines::home))
         .service(resource!("/v1/timelines/global", get => timelines::global))
         .service(resource!("/healthz", get => system::health))
@@ -91,18 +114,20 @@ pub async fn route_not_found() -> Result<HttpResponse, ApiError> {
 }
 
 /// A 200 page, with an RFC 8288 `Link: <...>; rel="next"` header when there is a next page.
-/// The link repeats the request's paging parameters with the new cursor.
+/// The link repeats the request's paging parameters with the new cursor, and `filter`, a
+/// validated query parameter of the list (`since_id`, `types`: digits, letters and commas, which
+/// need no escaping).
 pub fn paged<T: Serialize + Paged>(
     req: &HttpRequest,
     limit: usize,
-    since_id: Option<u64>,
+    filter: Option<(&str, String)>,
     body: T,
 ) -> HttpResponse {
     let mut response = HttpResponse::Ok();
     if let Some(cursor) = body.next_cursor() {
         let mut link = format!("<{}?limit={limit}", req.path());
-        if let Some(since) = since_id {
-            link.push_str(&format!("&since_id={since}"));
+        if let Some((name, value)) = filter {
+            link.push_str(&format!("&{name}={value}"));
         }
         // Cursors are base64url: nothing in them needs escaping in a query string.
         link.push_str(&format!("&cursor={cursor}>; rel=\"next\""));

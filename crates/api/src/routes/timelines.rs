@@ -37,9 +37,14 @@ pub async fn home(
         .transpose()?;
     let tweets = state
         .store()
-        .timeline(Timeline::Home(auth.0.user), page)
+        .timeline(Timeline::Home(auth.0.user), page, Some(auth.0.user))
         .await?;
-    Ok(paged(&req, page.limit, page.after, TweetPage::from(tweets)))
+    Ok(paged(
+        &req,
+        page.limit,
+        page.after.map(|s| ("since_id", s.to_string())),
+        TweetPage::from(tweets),
+    ))
 }
 
 /// Everyone's newest tweets (at most the last 1000).
@@ -53,10 +58,13 @@ pub async fn home(
 pub async fn global(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _auth: MaybeAuth,
+    auth: MaybeAuth,
     query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
-    let tweets = state.store().timeline(Timeline::Global, page).await?;
+    let tweets = state
+        .store()
+        .timeline(Timeline::Global, page, auth.user())
+        .await?;
     Ok(paged(&req, page.limit, None, TweetPage::from(tweets)))
 }

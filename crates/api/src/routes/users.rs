@@ -43,13 +43,16 @@ pub async fn get_user(
 pub async fn list_user_tweets(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _auth: MaybeAuth,
+    auth: MaybeAuth,
     path: web::Path<String>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let page = PageRequest::parse(query.limit, query.cursor.as_deref())?;
     let id = state.store().user_id_by_name(&path).await?;
-    let tweets = state.store().timeline(Timeline::User(id), page).await?;
+    let tweets = state
+        .store()
+        .timeline(Timeline::User(id), page, auth.user())
+        .await?;
     Ok(paged(&req, page.limit, None, TweetPage::from(tweets)))
 }
 

@@ -10,8 +10,12 @@ pub enum Applied {
     Deleted { followers: usize },
     /// A big fan-out was split into `slices` slices on `chirp:{fanout}:slices`.
     Split { slices: usize },
-    /// A follow edge was reconciled.
+    /// A follow edge was reconciled (and its notification made, if new).
     FollowReconciled,
+    /// A like's notification was handled: `made` is 1 if it was new.
+    Notified { made: usize },
+    /// A block's or mute's purge of the owner's home and notifications was done.
+    Purged,
     /// Nothing to do (the tweet was deleted before its fan-out, say).
     Skipped,
 }

@@ -3,14 +3,17 @@
 use crate::error::Result;
 use crate::events::{FanoutEvent, SliceAction};
 use crate::keys;
-use crate::model::{TweetId, UserId};
-use crate::redis_pool::Connection;
+use crate::model::{NotificationType, TweetId, UserId};
 use crate::scripts;
+use crate::store::notifications::Notice;
 
 use super::applied::Applied;
 use super::config::Fanout;
 use super::follow::reconcile;
+use super::hide::purge_hidden;
 use super::homes::home_insert;
+use super::reposts::remove_reposts_of;
+use super::shape::{Carried, HomeWrite, Shape, read_carried};
 use super::spread::spread;
 use super::walk::walk_followers;
 
@@ -21,8 +24,35 @@ impl Fanout {
             FanoutEvent::Posted { tweet, author } => apply_posted(self, tweet, author).await,
             FanoutEvent::Deleted { tweet, author } => apply_deleted(self, tweet, author).await,
             FanoutEvent::FollowChanged { follower, followee } => {
-                self.reconcile_follow(follower, followee).await?;
+                if reconcile(self, follower, followee).await? {
+                    self.store
+                        .notify(&[Notice {
+                            recipient: followee,
+                            kind: NotificationType::Follow,
+                            actor: follower,
+                            tweet: None,
+                        }])
+                        .await?;
+                }
                 Ok(Applied::FollowReconciled)
+            }
+            FanoutEvent::Liked {
+                tweet,
+                actor,
+                author,
+            } => {
+                let notice = Notice {
+                    recipient: author,
+                    kind: NotificationType::Like,
+                    actor,
+                    tweet: Some(tweet),
+                };
+                let made = self.store.notify(&[notice]).await?;
+                Ok(Applied::Notified { made })
+            }
+            FanoutEvent::Hidden { owner, author } => {
+                purge_hidden(self, owner, author).await?;
+                Ok(Applied::Purged)
             }
             FanoutEvent::Slice {
                 action,
@@ -31,10 +61,14 @@ impl Fanout {
                 range,
             } => {
                 let mut conn = self.store.conn().await?;
-                if action == SliceAction::Insert && !tweet_exists(&mut conn, tweet).await? {
-                    return Ok(Applied::Skipped);
-                }
-                walk_followers(&mut conn, self, action, tweet, author, range).await
+                let write = match action {
+                    SliceAction::Remove => HomeWrite::Remove,
+                    SliceAction::Insert => match read_carried(&mut conn, tweet).await? {
+                        Some(carried) => HomeWrite::Insert(carried.shape),
+                        None => return Ok(Applied::Skipped),
+                    },
+                };
+                walk_followers(&mut conn, self, write, tweet, author, range).await
             }
         }
     }
@@ -42,28 +76,21 @@ impl Fanout {
     /// Brings `followee`'s follower list and `follower`'s home timeline in line with whether
     /// `follower` follows `followee` right now (see [`follow`]).
     pub async fn reconcile_follow(&self, follower: UserId, followee: UserId) -> Result<()> {
-        reconcile(self, follower, followee).await
+        reconcile(self, follower, followee).await.map(drop)
     }
-}
-
-async fn tweet_exists(conn: &mut Connection, tweet: TweetId) -> Result<bool> {
-    Ok(redis::cmd("EXISTS")
-        .arg(keys::tweet(tweet))
-        .query_async(conn)
-        .await?)
 }
 
 async fn apply_posted(fanout: &Fanout, tweet: TweetId, author: UserId) -> Result<Applied> {
     let mut conn = fanout.store.conn().await?;
-    let (exists, followers): (bool, usize) = redis::pipe()
-        .exists(keys::tweet(tweet))
-        .zcard(keys::followers(author))
+    let Some(carried) = read_carried(&mut conn, tweet).await? else {
+        return Ok(Applied::Skipped);
+    };
+    let followers: usize = redis::cmd("ZCARD")
+        .arg(keys::followers(author))
         .query_async(&mut conn)
         .await?;
-    if !exists {
-        return Ok(Applied::Skipped);
-    }
     // The API did these already; redoing them repairs a post whose API process died midway.
+    // Reposts stay out of the global timeline.
     let mut pipe = redis::pipe();
     pipe.zadd(keys::user_tweets(author), tweet.get(), tweet.get())
         .ignore()
@@ -73,24 +100,61 @@ async fn apply_posted(fanout: &Fanout, tweet: TweetId, author: UserId) -> Result
             fanout.store.limits.timeline_cap,
             &[tweet.get()],
         ))
-        .ignore()
-        .invoke_script(
+        .ignore();
+    if !matches!(carried.shape, Shape::Repost { .. }) {
+        pipe.invoke_script(
             scripts::CAPPED_INSERT
                 .key(keys::GLOBAL_TIMELINE)
                 .arg(fanout.store.limits.global_cap)
                 .arg(tweet.get()),
         )
         .ignore();
+    }
     scripts::run_pipeline::<_, ()>(&mut conn, &pipe).await?;
+    fanout.store.notify(&notices(tweet, &carried)).await?;
     spread(
         &mut conn,
         fanout,
-        SliceAction::Insert,
+        HomeWrite::Insert(carried.shape),
         tweet,
         author,
         followers,
     )
     .await
+}
+
+/// The notifications a post makes: the replied-to author's `reply`, the original author's
+/// `repost`, and a `mention` for each user mentioned (but the replied-to author, who has the
+/// reply). Own actions are dropped by [`crate::store::Store::notify`].
+fn notices(tweet: TweetId, carried: &Carried) -> Vec<Notice> {
+    let actor = carried.author;
+    let notice = |recipient, kind, tweet| Notice {
+        recipient,
+        kind,
+        actor,
+        tweet: Some(tweet),
+    };
+    let mut out = Vec::new();
+    let mut skip = None;
+    match carried.shape {
+        Shape::Plain => {}
+        Shape::Reply { parent_author } => {
+            out.push(notice(parent_author, NotificationType::Reply, tweet));
+            skip = Some(parent_author);
+        }
+        Shape::Repost {
+            original,
+            original_author,
+        } => out.push(notice(original_author, NotificationType::Repost, original)),
+    }
+    out.extend(
+        carried
+            .mentions
+            .iter()
+            .filter(|&&m| Some(m) != skip)
+            .map(|&m| notice(m, NotificationType::Mention, tweet)),
+    );
+    out
 }
 
 async fn apply_deleted(fanout: &Fanout, tweet: TweetId, author: UserId) -> Result<Applied> {
@@ -105,10 +169,11 @@ async fn apply_deleted(fanout: &Fanout, tweet: TweetId, author: UserId) -> Resul
         .zcard(keys::followers(author))
         .query_async(&mut conn)
         .await?;
+    remove_reposts_of(fanout, &mut conn, tweet).await?;
     spread(
         &mut conn,
         fanout,
-        SliceAction::Remove,
+        HomeWrite::Remove,
         tweet,
         author,
         followers,

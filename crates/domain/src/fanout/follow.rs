@@ -12,8 +12,9 @@ use super::homes::home_insert;
 
 /// Brings `followee`'s follower list and `follower`'s home timeline in line with whether
 /// `follower` follows `followee` right now: on a follow, record the follower and merge the
-/// followee's newest tweets; on an unfollow, drop the follower and purge those tweets.
-pub(super) async fn reconcile(fanout: &Fanout, follower: UserId, followee: UserId) -> Result<()> {
+/// followee's newest tweets; on an unfollow, drop the follower and purge those tweets. Returns
+/// whether `follower` follows `followee`.
+pub(super) async fn reconcile(fanout: &Fanout, follower: UserId, followee: UserId) -> Result<bool> {
     let mut conn = fanout.store.conn().await?;
     let since: Option<u64> = redis::cmd("ZSCORE")
         .arg(keys::following(follower))
@@ -58,7 +59,7 @@ pub(super) async fn reconcile(fanout: &Fanout, follower: UserId, followee: UserI
             purge_author(&mut conn, fanout, follower, followee).await?;
         }
     }
-    Ok(())
+    Ok(since.is_some())
 }
 
 /// Removes `author`'s tweets from `owner`'s home timeline: only those at least as new as the

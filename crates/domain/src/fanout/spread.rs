@@ -1,13 +1,14 @@
 //! Carrying an event to every follower, at once or in slices.
 
 use crate::error::Result;
-use crate::events::{FanoutEvent, FollowerRange, SliceAction};
+use crate::events::{FanoutEvent, FollowerRange};
 use crate::keys;
 use crate::model::{TweetId, UserId};
 use crate::redis_pool::Connection;
 
 use super::applied::Applied;
 use super::config::Fanout;
+use super::shape::HomeWrite;
 use super::walk::walk_followers;
 
 /// Carries a post or a deletion to every follower: at once for an ordinary author; for one with
@@ -23,14 +24,14 @@ use super::walk::walk_followers;
 pub(super) async fn spread(
     conn: &mut Connection,
     fanout: &Fanout,
-    action: SliceAction,
+    write: HomeWrite,
     tweet: TweetId,
     author: UserId,
     followers: usize,
 ) -> Result<Applied> {
     let size = fanout.tuning.slice_followers.max(1);
     if followers <= size {
-        return walk_followers(conn, fanout, action, tweet, author, FollowerRange::ALL).await;
+        return walk_followers(conn, fanout, write, tweet, author, FollowerRange::ALL).await;
     }
     // The score of every `size`-th follower. Scores are unique, so consecutive bounds cut the
     // set into disjoint slices; the first starts at the bottom and the last is open-ended, so
@@ -58,7 +59,7 @@ pub(super) async fn spread(
     let slices = &fanout.store.fanout_shards().for_user(author).slices;
     for upper in cuts.iter().map(|&c| Some(c)).chain([None]) {
         let slice = FanoutEvent::Slice {
-            action,
+            action: write.action(),
             tweet,
             author,
             range: FollowerRange {

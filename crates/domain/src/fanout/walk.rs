@@ -3,7 +3,7 @@
 use futures_util::{StreamExt, TryStreamExt};
 
 use crate::error::Result;
-use crate::events::{FollowerRange, SliceAction};
+use crate::events::FollowerRange;
 use crate::keys;
 use crate::model::{TweetId, UserId};
 use crate::redis_pool::Connection;
@@ -12,13 +12,14 @@ use crate::scripts;
 use super::applied::Applied;
 use super::config::Fanout;
 use super::homes::write_homes;
+use super::shape::HomeWrite;
 
 /// Inserts `tweet` into (or removes it from) the home timeline of every follower of `author`
 /// in `range`, a chunk of followers per pipeline.
 pub(super) async fn walk_followers(
     conn: &mut Connection,
     fanout: &Fanout,
-    action: SliceAction,
+    write: HomeWrite,
     tweet: TweetId,
     author: UserId,
     range: FollowerRange,
@@ -38,7 +39,7 @@ pub(super) async fn walk_followers(
         }
         let writes: Vec<_> = owners
             .chunks(pipeline_size)
-            .map(|part| write_homes(conn.clone(), fanout, action, part, tweet, author))
+            .map(|part| write_homes(conn.clone(), fanout, write, part, tweet, author))
             .collect();
         let counts: Vec<usize> = futures_util::stream::iter(writes)
             .buffered(PIPELINES_IN_FLIGHT)
@@ -49,12 +50,12 @@ pub(super) async fn walk_followers(
         let Some(last) = last else { break };
         after = format!("({last}");
     }
-    Ok(match action {
-        SliceAction::Insert => Applied::Posted {
+    Ok(match write {
+        HomeWrite::Insert(_) => Applied::Posted {
             followers,
             inserted,
         },
-        SliceAction::Remove => Applied::Deleted { followers },
+        HomeWrite::Remove => Applied::Deleted { followers },
     })
 }
 

@@ -9,12 +9,23 @@
 //!   the whole follow is [`crate::social::Social`].
 //! - [`tweets`]: post, read and delete tweets.
 //! - [`timelines`]: home, user and global timelines, paged and hydrated.
+//! - [`likes`], [`reposts`]: one like and one repost per user and tweet, and the likers.
+//! - [`threads`]: replies and mentions resolved at post time, a tweet's replies and context.
+//! - [`notifications`]: made by the workers, read and marked read by their recipient.
+//! - [`blocks`]: blocks and mutes, their lists, the check made when someone acts.
+//! - [`hydrate`]: tweet ids into tweets as a viewer sees them (used by all the reads).
 
 //! - [`handle`]: [`Store`] itself, its pools and [`Limits`] (used by all of the above).
 
+pub mod blocks;
 pub mod handle;
+pub mod hydrate;
+pub mod likes;
+pub mod notifications;
+pub mod reposts;
 pub mod sessions;
 pub mod social;
+pub mod threads;
 pub mod timelines;
 pub mod tweets;
 pub mod users;

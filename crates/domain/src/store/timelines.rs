@@ -1,15 +1,13 @@
-//! Timelines: a page of ids from one sorted set, then one pipelined hydration of the tweets and
-//! one of their authors.
-
-use std::collections::HashMap;
+//! Timelines: a page of ids from one sorted set, then their hydration (`hydrate`).
 
 use redis::aio::ConnectionLike;
 
 use crate::error::Result;
 use crate::keys;
-use crate::model::{AuthorSummary, Tweet, TweetId, UserId};
+use crate::model::{Tweet, TweetId, UserId};
 use crate::page::{Page, PageRequest, encode_cursor};
 use crate::store::handle::{Store, page_desc};
+use crate::store::hydrate::{Hide, Viewer, hydrate_tweets};
 
 /// Which timeline to read.
 #[derive(Debug, Clone, Copy)]
@@ -30,29 +28,40 @@ impl Timeline {
             Timeline::Global => keys::GLOBAL_TIMELINE.to_owned(),
         }
     }
+
+    /// How `viewer` reads this timeline: a home hides whom its owner blocks or mutes (entries
+    /// that reached it before a block or mute was purged from it), other timelines nothing.
+    fn viewer(self, viewer: Option<UserId>) -> Viewer {
+        match self {
+            Timeline::Home(u) => Viewer::hiding(u, Hide::BlockedOrMuted),
+            Timeline::User(_) | Timeline::Global => Viewer::of(viewer),
+        }
+    }
 }
 
 /// A timeline page as read: the tweets still there, and the ids whose tweet is gone.
 #[derive(Debug, Clone)]
 pub struct PageRead {
     pub page: Page<Tweet>,
-    /// Ids listed on the page whose tweet no longer exists.
+    /// Ids listed on the page whose tweet no longer exists (or, in a home, is hidden: such an
+    /// entry does not belong there).
     pub gone: Vec<TweetId>,
 }
 
-/// Reads one page of a timeline on `conn` and hydrates it: one ZRANGE by score (one extra
-/// entry to know whether more follow), then the tweets' hydration (two pipelined round trips:
-/// the tweets, then their distinct authors).
+/// Reads one page of a timeline on `conn` as `viewer` sees it: one ZRANGE by score (one extra
+/// entry to know whether more follow), then the tweets' hydration (`hydrate`: two pipelined
+/// round trips, three when the page holds reposts).
 /// What [`Store::timeline`] does once it has a connection; the benchmark's Redis ceiling calls
 /// it on a connection of its own. It only reads: dropping the gone ids is the caller's choice.
 pub async fn read_page<C: ConnectionLike + Send>(
     conn: &mut C,
     timeline: Timeline,
     req: PageRequest,
+    viewer: Option<UserId>,
 ) -> Result<PageRead> {
     let (rows, more) = page_desc(conn, &timeline.key(), req).await?;
     let ids: Vec<TweetId> = rows.iter().map(|&(m, _)| TweetId::new(m)).collect();
-    let tweets = hydrate_tweets(conn, &ids).await?;
+    let tweets = hydrate_tweets(conn, &ids, timeline.viewer(viewer)).await?;
     let gone = ids
         .iter()
         .zip(&tweets)
@@ -71,10 +80,16 @@ pub async fn read_page<C: ConnectionLike + Send>(
 impl Store {
     /// A page of a timeline, newest first. Ids whose tweet was deleted are skipped (and
     /// dropped from the set), so a page may hold fewer than `limit` items while
-    /// `next_cursor` still leads on.
-    pub async fn timeline(&self, timeline: Timeline, req: PageRequest) -> Result<Page<Tweet>> {
+    /// `next_cursor` still leads on. `viewer` (the caller, if authenticated) gets `liked` and
+    /// `reposted`; a home is always read as its owner sees it.
+    pub async fn timeline(
+        &self,
+        timeline: Timeline,
+        req: PageRequest,
+        viewer: Option<UserId>,
+    ) -> Result<Page<Tweet>> {
         let mut conn = self.read_conn().await?;
-        let PageRead { page, gone } = read_page(&mut conn, timeline, req).await?;
+        let PageRead { page, gone } = read_page(&mut conn, timeline, req, viewer).await?;
         if !gone.is_empty() {
             // Deleted tweets whose removal has not reached this list yet (or never will, after
             // a crash): reclaim them, on a connection for writes and without waiting, so that
@@ -100,65 +115,4 @@ impl Store {
         }
         Ok(page)
     }
-}
-
-/// Tweets for ids, in order; `None` where the tweet no longer exists. Two round trips: the
-/// tweet records, then their distinct authors.
-pub(crate) async fn hydrate_tweets<C: ConnectionLike + Send>(
-    conn: &mut C,
-    ids: &[TweetId],
-) -> Result<Vec<Option<Tweet>>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut pipe = redis::pipe();
-    for &id in ids {
-        pipe.cmd("HMGET")
-            .arg(keys::tweet(id))
-            .arg(&["author", "text", "created_at"]);
-    }
-    let records: Vec<(Option<u64>, Option<String>, Option<String>)> =
-        pipe.query_async(conn).await?;
-
-    let mut authors: Vec<UserId> = records
-        .iter()
-        .filter_map(|r| r.0.map(UserId::new))
-        .collect();
-    authors.sort_unstable();
-    authors.dedup();
-    let mut pipe = redis::pipe();
-    for &a in &authors {
-        pipe.cmd("HMGET")
-            .arg(keys::profile(a))
-            .arg(&["username", "display_name"]);
-    }
-    let names: Vec<(Option<String>, Option<String>)> = if authors.is_empty() {
-        Vec::new()
-    } else {
-        pipe.query_async(conn).await?
-    };
-    let names: HashMap<UserId, (String, String)> = authors
-        .into_iter()
-        .zip(names)
-        .filter_map(|(id, (u, d))| u.map(|u| (id, (u, d.unwrap_or_default()))))
-        .collect();
-
-    Ok(ids
-        .iter()
-        .zip(records)
-        .map(|(&id, (author, text, created_at))| {
-            let author = UserId::new(author?);
-            let (username, display_name) = names.get(&author)?.clone();
-            Some(Tweet {
-                id,
-                text: text?,
-                created_at: created_at?,
-                author: AuthorSummary {
-                    id: author,
-                    username,
-                    display_name,
-                },
-            })
-        })
-        .collect())
 }

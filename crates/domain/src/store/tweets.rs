@@ -5,11 +5,12 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::events::FanoutEvent;
 use crate::keys;
-use crate::model::{AuthorSummary, Tweet, TweetId, TweetText, UserId};
+use crate::model::{AuthorSummary, Tweet, TweetCounts, TweetFlags, TweetId, TweetText, UserId};
 use crate::quota::{Limit, Quota};
 use crate::scripts;
 use crate::store::handle::{Limits, Store};
-use crate::store::timelines::hydrate_tweets;
+use crate::store::hydrate::{Viewer, hydrate_tweets};
+use crate::store::threads::{Thread, resolve_mentions, resolve_parent};
 
 /// How long an `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 60 * 60;
@@ -34,31 +35,31 @@ pub fn record_pipeline(
     keyed: bool,
     fingerprint: &str,
     tweet_limit: Option<&Limit>,
+    extra: &[(&'static str, String)],
 ) -> redis::Pipeline {
+    let mut fields = vec![
+        ("author", author.to_string()),
+        ("text", text.to_owned()),
+        ("created_at", created_at.to_owned()),
+    ];
+    fields.extend_from_slice(extra);
     let mut pipe = redis::pipe();
-    pipe.hset_multiple(
-        keys::tweet(id),
-        &[
-            ("author", author.to_string()),
-            ("text", text.to_owned()),
-            ("created_at", created_at.to_owned()),
-        ],
-    )
-    .ignore()
-    .invoke_script(
-        scripts::POST_TWEET
-            .key(keys::user_tweets(author))
-            .key(keys::home(author))
-            .key(idem_key)
-            .key(keys::tweet_quota(author))
-            .arg(id.get())
-            .arg(limits.timeline_cap)
-            .arg(if keyed { "1" } else { "0" })
-            .arg(fingerprint)
-            .arg(IDEMPOTENCY_TTL_SECS)
-            .arg(tweet_limit.map_or(0, |l| l.max))
-            .arg(tweet_limit.map_or(0, |l| l.window.as_millis() as u64)),
-    );
+    pipe.hset_multiple(keys::tweet(id), &fields)
+        .ignore()
+        .invoke_script(
+            scripts::POST_TWEET
+                .key(keys::user_tweets(author))
+                .key(keys::home(author))
+                .key(idem_key)
+                .key(keys::tweet_quota(author))
+                .arg(id.get())
+                .arg(limits.timeline_cap)
+                .arg(if keyed { "1" } else { "0" })
+                .arg(fingerprint)
+                .arg(IDEMPOTENCY_TTL_SECS)
+                .arg(tweet_limit.map_or(0, |l| l.max))
+                .arg(tweet_limit.map_or(0, |l| l.window.as_millis() as u64)),
+        );
     pipe
 }
 
@@ -106,15 +107,33 @@ impl Store {
     /// read the author's names for the answer. A retry with the same key
     /// re-appends the event for the first tweet, so a crash between (2) and (3) is repaired by
     /// the client's retry; fan-out being idempotent makes the second event harmless.
+    ///
+    /// A reply (`reply_to`) or a text with `@names` costs one round trip more before (1): the
+    /// parent's record and every name's id, in one pipeline whatever the number of names; a
+    /// reply one more, whether its parent's author blocks the replier.
     #[tracing::instrument(skip(self, text, idempotency_key))]
     pub async fn post_tweet(
         &self,
         author: UserId,
         text: &TweetText,
+        reply_to: Option<TweetId>,
         idempotency_key: Option<&str>,
         tweet_limit: Option<&Limit>,
     ) -> Result<(Posted, Option<Quota>)> {
         let mut conn = self.conn().await?;
+        let names = crate::model::mentioned_names(text.as_str());
+        let (thread, mentions) = match (reply_to, names.is_empty()) {
+            (None, true) => (None, Vec::new()),
+            _ => {
+                let (parent, mentions) = resolve_mentions(&mut conn, reply_to, &names).await?;
+                let thread = match reply_to {
+                    Some(_) => Some(resolve_parent(&mut conn, parent, author).await?),
+                    None => None,
+                };
+                (thread, mentions)
+            }
+        };
+        let extra = record_extras(thread.as_ref(), &mentions);
         let start = self.durable_begin(&mut conn).await?;
         let id = TweetId::new(
             redis::cmd("INCR")
@@ -139,6 +158,7 @@ impl Store {
             idempotency_key.is_some(),
             &fingerprint,
             tweet_limit,
+            &extra,
         );
         // In order: the record must exist before the id is in a timeline (see `in_order`).
         let (outcome,): (Vec<String>,) = scripts::run_pipeline(&mut conn.in_order(), &pipe).await?;
@@ -176,15 +196,16 @@ impl Store {
             _ => return Err(Error::Internal(format!("post_tweet answered {outcome:?}"))),
         };
         if posted_id != id {
-            let pipe = publish_pipeline(
+            let mut pipe = publish_pipeline(
                 &self.limits,
                 self.events_stream(author),
                 author,
                 posted_id,
                 false,
             );
+            list_reply(&mut pipe, thread.as_ref(), posted_id);
             scripts::run_pipeline::<_, ()>(&mut conn, &pipe).await?;
-            let first = hydrate_tweets(&mut conn, &[posted_id])
+            let first = hydrate_tweets(&mut conn, &[posted_id], Viewer::of(Some(author)))
                 .await?
                 .pop()
                 .flatten()
@@ -195,7 +216,8 @@ impl Store {
         }
         // A new tweet: everything in the answer was just written but the author's names, read
         // in the same pipeline rather than re-reading the tweet afterwards.
-        let pipe = publish_pipeline(&self.limits, self.events_stream(author), author, id, true);
+        let mut pipe = publish_pipeline(&self.limits, self.events_stream(author), author, id, true);
+        list_reply(&mut pipe, thread.as_ref(), id);
         let ((username, display_name),): ((Option<String>, Option<String>),) =
             scripts::run_pipeline(&mut conn, &pipe).await?;
         self.replicated(&mut conn, start).await?;
@@ -208,39 +230,69 @@ impl Store {
                 username: username.unwrap_or_default(),
                 display_name: display_name.unwrap_or_default(),
             },
+            in_reply_to: thread.as_ref().map(|t| t.parent),
+            repost_of: None,
+            mentions,
+            counts: TweetCounts::default(),
+            flags: Some(TweetFlags::default()),
         };
         Ok((Posted::Created(tweet), quota(number(2), number(3))))
     }
 
-    pub async fn tweet(&self, id: TweetId) -> Result<Tweet> {
+    /// One tweet as `viewer` sees it.
+    pub async fn tweet(&self, id: TweetId, viewer: Option<UserId>) -> Result<Tweet> {
         let mut conn = self.read_conn().await?;
-        hydrate_tweets(&mut conn, &[id])
+        hydrate_tweets(&mut conn, &[id], Viewer::of(viewer))
             .await?
             .pop()
             .flatten()
             .ok_or(Error::NotFound("tweet"))
     }
 
-    /// Deletes a tweet of `requester`'s. Deleting the record is the commit point (readers skip
-    /// ids without a record); the timeline removals after it reclaim memory, here for the
-    /// author's own lists and through the stream for followers.
+    /// Deletes a tweet of `requester`'s; a repost is undone instead (see
+    /// [`Store::unrepost`]). Deleting the record is the commit point (readers skip ids without
+    /// a record, and reposts whose original has none); the timeline removals after it reclaim
+    /// memory, here for the author's own lists and through the stream for followers, where a
+    /// worker also removes every repost of the tweet (`delete_tweet.lua` moved them aside).
     #[tracing::instrument(skip(self))]
     pub async fn delete_tweet(&self, requester: UserId, id: TweetId) -> Result<()> {
         let mut conn = self.conn().await?;
         let start = self.durable_begin(&mut conn).await?;
-        let outcome: String = scripts::DELETE_TWEET
+        let outcome: Vec<String> = scripts::DELETE_TWEET
             .key(keys::tweet(id))
+            .key(keys::tweet_likes(id))
+            .key(keys::tweet_reposts(id))
+            .key(keys::tweet_reposts_gone(id))
+            .key(keys::tweet_replies(id))
             .arg(requester.get())
             .invoke_async(&mut conn)
             .await?;
-        match outcome.as_str() {
-            "deleted" => {}
-            "not_found" => return Err(Error::NotFound("tweet")),
-            "forbidden" => return Err(Error::Forbidden("only the author can delete a tweet")),
-            other => return Err(Error::Internal(format!("delete_tweet answered {other:?}"))),
-        }
-        redis::pipe()
-            .cmd("XADD")
+        let parent = match outcome.first().map(String::as_str) {
+            Some("deleted") => outcome
+                .get(1)
+                .and_then(|p| p.parse().ok())
+                .map(TweetId::new),
+            Some("repost") => {
+                let original = outcome
+                    .get(1)
+                    .and_then(|p| p.parse().ok())
+                    .map(TweetId::new)
+                    .ok_or_else(|| Error::Internal(format!("delete_tweet answered {outcome:?}")))?;
+                drop(conn);
+                return self.undo_repost(requester, original).await;
+            }
+            Some("not_found") => return Err(Error::NotFound("tweet")),
+            Some("forbidden") => {
+                return Err(Error::Forbidden("only the author can delete a tweet"));
+            }
+            _ => {
+                return Err(Error::Internal(format!(
+                    "delete_tweet answered {outcome:?}"
+                )));
+            }
+        };
+        let mut pipe = redis::pipe();
+        pipe.cmd("XADD")
             .arg(self.events_stream(requester))
             .arg("*")
             .arg(
@@ -256,10 +308,46 @@ impl Store {
             .zrem(keys::home(requester), id.get())
             .ignore()
             .zrem(keys::GLOBAL_TIMELINE, id.get())
-            .ignore()
-            .query_async::<()>(&mut conn)
-            .await?;
+            .ignore();
+        if let Some(parent) = parent {
+            pipe.zrem(keys::tweet_replies(parent), id.get()).ignore();
+        }
+        pipe.query_async::<()>(&mut conn).await?;
         self.replicated(&mut conn, start).await?;
         Ok(())
+    }
+}
+
+/// The record fields of a reply and of a text with mentions.
+fn record_extras(
+    thread: Option<&Thread>,
+    mentions: &[crate::model::Mention],
+) -> Vec<(&'static str, String)> {
+    let mut extra = Vec::new();
+    if let Some(t) = thread {
+        extra.push(("reply_to", t.parent.to_string()));
+        extra.push(("reply_to_user", t.parent_author.to_string()));
+        if !t.ancestors.is_empty() {
+            let ids: Vec<String> = t.ancestors.iter().map(|a| a.to_string()).collect();
+            extra.push(("thread", ids.join(",")));
+        }
+    }
+    if !mentions.is_empty() {
+        let ids: Vec<String> = mentions.iter().map(|m| m.id.to_string()).collect();
+        extra.push(("mentions", ids.join(",")));
+    }
+    extra
+}
+
+/// Adds the listing of a reply under its parent to a post's last pipeline.
+fn list_reply(pipe: &mut redis::Pipeline, thread: Option<&Thread>, reply: TweetId) {
+    if let Some(t) = thread {
+        pipe.invoke_script(
+            scripts::ADD_REPLY
+                .key(keys::tweet(t.parent))
+                .key(keys::tweet_replies(t.parent))
+                .arg(reply.get()),
+        )
+        .ignore();
     }
 }

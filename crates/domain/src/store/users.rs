@@ -138,7 +138,8 @@ pub async fn find_user_id<C: ConnectionLike + Send>(
 }
 
 /// Hydrates user ids in one pipelined round trip: profile fields, the three counts (derived
-/// from the sets themselves, so they can never drift) and, for a viewer, the two relations.
+/// from the sets themselves, so they can never drift) and, for a viewer, the four relations
+/// (follows, is followed by, blocks, mutes).
 /// `None` for an id with no profile.
 pub(crate) async fn load_users<C: ConnectionLike + Send>(
     conn: &mut C,
@@ -159,10 +160,12 @@ pub(crate) async fn load_users<C: ConnectionLike + Send>(
         if let Some(v) = viewer {
             pipe.zscore(keys::following(v), id.get());
             pipe.zscore(keys::followers(v), id.get());
+            pipe.zscore(keys::blocks(v), id.get());
+            pipe.zscore(keys::mutes(v), id.get());
         }
     }
     let values: Vec<redis::Value> = pipe.query_async(conn).await?;
-    let per_user = if viewer.is_some() { 6 } else { 4 };
+    let per_user = if viewer.is_some() { 8 } else { 4 };
     let mut out = Vec::with_capacity(ids.len());
     let mut values = values.into_iter();
     for &id in ids {
@@ -185,6 +188,8 @@ fn parse_user(id: UserId, chunk: Vec<redis::Value>, with_relation: bool) -> Resu
         Some(Relation {
             following: next() != redis::Value::Nil,
             followed_by: next() != redis::Value::Nil,
+            blocking: next() != redis::Value::Nil,
+            muting: next() != redis::Value::Nil,
         })
     } else {
         None

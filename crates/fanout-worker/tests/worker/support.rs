@@ -88,7 +88,7 @@ pub async fn user(store: &Store, name: &str) -> UserId {
 
 pub async fn post(store: &Store, author: UserId, text: &str) -> TweetId {
     match store
-        .post_tweet(author, &TweetText::parse(text).unwrap(), None, None)
+        .post_tweet(author, &TweetText::parse(text).unwrap(), None, None, None)
         .await
         .unwrap()
         .0

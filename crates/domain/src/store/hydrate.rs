@@ -1,0 +1,348 @@
+//! Hydration: tweet ids into [`Tweet`]s as one viewer sees them, in a fixed number of pipelined
+//! round trips whatever the page holds:
+//! 1. per id, the record and its three counts (`ZCARD`s of the sets they count, in the record's
+//!    slot, so they never drift from them);
+//! 2. only when the page holds reposts: the same for their originals;
+//! 3. the names of every author, original author and mentioned user, and for a viewer, one
+//!    `ZMSCORE` each for `liked`, `reposted`, and the viewer's blocks and mutes over the page's
+//!    authors (the filters of [`Hide`]).
+//!
+//! Every command is a read, so on a cluster each round trip is one pipeline per node.
+
+use std::collections::HashMap;
+
+use redis::Value;
+use redis::aio::ConnectionLike;
+
+use crate::error::Result;
+use crate::keys;
+use crate::model::{AuthorSummary, Mention, Tweet, TweetCounts, TweetFlags, TweetId, UserId};
+
+/// Whose tweets a read leaves out for its viewer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hide {
+    /// Nobody's (a user's own tweets, the global timeline, one tweet).
+    Nothing,
+    /// Users the viewer blocks (a tweet's replies and context, notifications).
+    Blocked,
+    /// Users the viewer blocks or mutes (the home timeline).
+    BlockedOrMuted,
+}
+
+/// Who reads, and what they do not want to see.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer {
+    pub user: Option<UserId>,
+    pub hide: Hide,
+}
+
+impl Viewer {
+    pub const ANONYMOUS: Viewer = Viewer {
+        user: None,
+        hide: Hide::Nothing,
+    };
+
+    pub fn of(user: Option<UserId>) -> Self {
+        Self {
+            user,
+            hide: Hide::Nothing,
+        }
+    }
+
+    pub fn hiding(user: UserId, hide: Hide) -> Self {
+        Self {
+            user: Some(user),
+            hide,
+        }
+    }
+}
+
+const RECORD_FIELDS: [&str; 6] = [
+    "author",
+    "text",
+    "created_at",
+    "reply_to",
+    "repost_of",
+    "mentions",
+];
+/// Commands per id in round trip 1: the record and three counts.
+const PER_RECORD: usize = 4;
+
+/// A tweet record as stored, with its counts.
+struct Record {
+    author: UserId,
+    text: String,
+    created_at: String,
+    reply_to: Option<TweetId>,
+    repost_of: Option<TweetId>,
+    mentions: Vec<UserId>,
+    counts: TweetCounts,
+}
+
+/// Tweets for ids, in order; `None` where the tweet no longer exists (or is a repost of one that
+/// no longer exists), or where the viewer hides its author (see [`Hide`]).
+pub async fn hydrate_tweets<C: ConnectionLike + Send>(
+    conn: &mut C,
+    ids: &[TweetId],
+    viewer: Viewer,
+) -> Result<Vec<Option<Tweet>>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let records = read_records(conn, ids).await?;
+    let mut originals: Vec<TweetId> = records
+        .iter()
+        .flatten()
+        .filter_map(|r| r.repost_of)
+        .collect();
+    originals.sort_unstable();
+    originals.dedup();
+    let originals: HashMap<TweetId, Record> = originals
+        .iter()
+        .copied()
+        .zip(read_records(conn, &originals).await?)
+        .filter_map(|(id, r)| r.map(|r| (id, r)))
+        .collect();
+
+    let mut people: Vec<UserId> = records
+        .iter()
+        .flatten()
+        .chain(originals.values())
+        .flat_map(|r| std::iter::once(r.author).chain(r.mentions.iter().copied()))
+        .collect();
+    people.sort_unstable();
+    people.dedup();
+    // What the flags are about: a repost's are its original's.
+    let targets: Vec<TweetId> = ids
+        .iter()
+        .zip(&records)
+        .map(|(&id, r)| r.as_ref().and_then(|r| r.repost_of).unwrap_or(id))
+        .collect();
+    let seen = read_people(conn, &people, &targets, viewer).await?;
+
+    Ok(ids
+        .iter()
+        .zip(records)
+        .zip(targets)
+        .map(|((&id, record), target)| {
+            let record = record?;
+            let original = match record.repost_of {
+                Some(of) => Some(Box::new(seen.tweet(of, originals.get(&of)?, of)?)),
+                None => None,
+            };
+            let mut tweet = seen.tweet(id, &record, target)?;
+            if let Some(original) = original {
+                tweet.counts = original.counts;
+                tweet.flags = original.flags;
+                tweet.repost_of = Some(original);
+            }
+            Some(tweet)
+        })
+        .collect())
+}
+
+/// Round trip 1 (or 2): records and counts; `None` for ids without a record.
+async fn read_records<C: ConnectionLike + Send>(
+    conn: &mut C,
+    ids: &[TweetId],
+) -> Result<Vec<Option<Record>>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut pipe = redis::pipe();
+    for &id in ids {
+        pipe.cmd("HMGET")
+            .arg(keys::tweet(id))
+            .arg(&RECORD_FIELDS[..]);
+        pipe.zcard(keys::tweet_replies(id));
+        pipe.zcard(keys::tweet_reposts(id));
+        pipe.zcard(keys::tweet_likes(id));
+    }
+    let values: Vec<Value> = pipe.query_async(conn).await?;
+    let mut values = values.into_iter();
+    let mut out = Vec::with_capacity(ids.len());
+    for _ in ids {
+        let chunk: Vec<Value> = values.by_ref().take(PER_RECORD).collect();
+        out.push(parse_record(chunk)?);
+    }
+    Ok(out)
+}
+
+fn parse_record(chunk: Vec<Value>) -> Result<Option<Record>> {
+    let mut it = chunk.into_iter();
+    let mut next = || it.next().unwrap_or(Value::Nil);
+    let fields: Vec<Option<String>> = decode(next())?;
+    let (replies, reposts, likes): (u64, u64, u64) =
+        (decode(next())?, decode(next())?, decode(next())?);
+    let mut fields = fields.into_iter();
+    let mut field = || fields.next().flatten();
+    let (Some(author), Some(text), Some(created_at)) = (field(), field(), field()) else {
+        return Ok(None);
+    };
+    let Ok(author) = author.parse().map(UserId::new) else {
+        return Ok(None);
+    };
+    let id = |raw: Option<String>| raw.and_then(|r| r.parse().ok()).map(TweetId::new);
+    let reply_to = id(field());
+    let repost_of = id(field());
+    let mentions = field()
+        .map(|m| {
+            m.split(',')
+                .filter_map(|u| u.parse().ok().map(UserId::new))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Some(Record {
+        author,
+        text,
+        created_at,
+        reply_to,
+        repost_of,
+        mentions,
+        counts: TweetCounts {
+            replies,
+            reposts,
+            likes,
+        },
+    }))
+}
+
+/// What round trip 3 found: names, and the viewer's flags and filters.
+struct Seen {
+    names: HashMap<UserId, (String, String)>,
+    /// Per target tweet (in the page's order): liked, reposted. Empty without a viewer.
+    flags: HashMap<TweetId, TweetFlags>,
+    hidden: Vec<UserId>,
+    with_viewer: bool,
+}
+
+impl Seen {
+    fn author(&self, id: UserId) -> Option<AuthorSummary> {
+        let (username, display_name) = self.names.get(&id)?.clone();
+        Some(AuthorSummary {
+            id,
+            username,
+            display_name,
+        })
+    }
+
+    /// The tweet of `record`, or `None` if its author is gone or hidden from the viewer.
+    fn tweet(&self, id: TweetId, record: &Record, target: TweetId) -> Option<Tweet> {
+        if self.hidden.contains(&record.author) {
+            return None;
+        }
+        Some(Tweet {
+            id,
+            text: record.text.clone(),
+            created_at: record.created_at.clone(),
+            author: self.author(record.author)?,
+            in_reply_to: record.reply_to,
+            repost_of: None,
+            mentions: record
+                .mentions
+                .iter()
+                .filter_map(|&m| {
+                    self.names.get(&m).map(|(username, _)| Mention {
+                        id: m,
+                        username: username.clone(),
+                    })
+                })
+                .collect(),
+            counts: record.counts,
+            flags: self
+                .with_viewer
+                .then(|| self.flags.get(&target).copied().unwrap_or_default()),
+        })
+    }
+}
+
+/// Round trip 3: profiles of `people`; for a viewer, the flags of `targets` and which of
+/// `people` the viewer hides.
+async fn read_people<C: ConnectionLike + Send>(
+    conn: &mut C,
+    people: &[UserId],
+    targets: &[TweetId],
+    viewer: Viewer,
+) -> Result<Seen> {
+    let mut pipe = redis::pipe();
+    for &p in people {
+        pipe.cmd("HMGET")
+            .arg(keys::profile(p))
+            .arg(&["username", "display_name"]);
+    }
+    let target_ids: Vec<u64> = targets.iter().map(|t| t.get()).collect();
+    let person_ids: Vec<u64> = people.iter().map(|p| p.get()).collect();
+    let hide_sets: Vec<String> = match (viewer.user, viewer.hide) {
+        (None, _) | (_, Hide::Nothing) => Vec::new(),
+        _ if people.is_empty() => Vec::new(),
+        (Some(v), Hide::Blocked) => vec![keys::blocks(v)],
+        (Some(v), Hide::BlockedOrMuted) => vec![keys::blocks(v), keys::mutes(v)],
+    };
+    if let Some(v) = viewer.user {
+        pipe.cmd("ZMSCORE")
+            .arg(keys::user_likes(v))
+            .arg(&target_ids);
+        pipe.cmd("ZMSCORE")
+            .arg(keys::user_reposted(v))
+            .arg(&target_ids);
+        for set in &hide_sets {
+            pipe.cmd("ZMSCORE").arg(set).arg(&person_ids);
+        }
+    }
+    let values: Vec<Value> = if pipe.is_empty() {
+        Vec::new()
+    } else {
+        pipe.query_async(conn).await?
+    };
+    let mut values = values.into_iter();
+    let mut names = HashMap::with_capacity(people.len());
+    for &p in people {
+        let (u, d): (Option<String>, Option<String>) = decode(values.next().unwrap_or(Value::Nil))?;
+        if let Some(u) = u {
+            names.insert(p, (u, d.unwrap_or_default()));
+        }
+    }
+    let mut seen = Seen {
+        names,
+        flags: HashMap::new(),
+        hidden: Vec::new(),
+        with_viewer: viewer.user.is_some(),
+    };
+    if viewer.user.is_some() {
+        let mut scores = |n: usize| -> Result<Vec<bool>> {
+            let scores: Vec<Option<f64>> = decode(values.next().unwrap_or(Value::Nil))?;
+            Ok(scores
+                .into_iter()
+                .map(|s| s.is_some())
+                .chain(std::iter::repeat(false))
+                .take(n)
+                .collect())
+        };
+        let liked = scores(targets.len())?;
+        let reposted = scores(targets.len())?;
+        for (i, &t) in targets.iter().enumerate() {
+            seen.flags.insert(
+                t,
+                TweetFlags {
+                    liked: liked[i],
+                    reposted: reposted[i],
+                },
+            );
+        }
+        for _ in &hide_sets {
+            let hidden = scores(people.len())?;
+            seen.hidden.extend(
+                people
+                    .iter()
+                    .zip(hidden)
+                    .filter(|(_, h)| *h)
+                    .map(|(&p, _)| p),
+            );
+        }
+    }
+    Ok(seen)
+}
+
+fn decode<T: redis::FromRedisValue>(v: Value) -> Result<T> {
+    Ok(redis::from_redis_value(v).map_err(redis::RedisError::from)?)
+}
