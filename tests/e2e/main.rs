@@ -3,6 +3,7 @@
 //! throwaway Redis, polling and fan-out checks in `chirp_testkit` (crates/testkit).
 
 mod auth;
+mod blocks;
 mod cluster;
 mod cluster_pipelines;
 mod durability;
@@ -10,9 +11,14 @@ mod errors;
 mod fanout;
 mod hardening;
 mod http_edge;
+mod likes;
+mod mentions;
+mod notifications;
 mod openapi;
 mod operations;
 mod pool;
+mod replies;
+mod reposts;
 mod security;
 mod social;
 mod timelines;

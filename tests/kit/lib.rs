@@ -8,14 +8,19 @@
 //! # Layout
 //! - `app`: [`TestApp`] (the API, and a fan-out worker unless told otherwise, on a private
 //!   Redis), its [`AppOptions`], [`start_worker`] and [`assert_problem`].
+//! - `social`: the social layer's calls on [`TestApp`] (likes, reposts, replies,
+//!   notifications, blocks, mutes), waits that show what they last saw, and [`note`], the
+//!   short form tests compare notifications in.
 //! - `processes`: [`workspace_binary`] finds the built `chirp-api` and `chirp-fanout-worker`,
 //!   and [`ChildProcess`] runs one, kills it on drop and shows its log when a test fails.
 
 mod app;
 mod processes;
+mod social;
 
 pub use app::{AppOptions, TestApp, WorkerHandle, assert_problem, start_worker};
 pub use processes::{ChildProcess, workspace_binary};
+pub use social::{expect_json, note, note_of};
 
 /// The JWT secret of every API a test starts.
 pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
