@@ -297,3 +297,50 @@ async fn replying_to_a_repost_replies_to_its_original() {
         (vec![original.clone()], vec![])
     );
 }
+
+/// A follow's back-fill (the followee's recent tweets merged at once) follows the fan-out's
+/// rules: a reply into a conversation the new follower is not in stays out, a reply to the
+/// follower comes in, reposts of someone the follower blocks stay out, and a muted followee's
+/// tweets do not come at all.
+#[tokio::test]
+async fn a_follows_back_fill_keeps_the_conversation_rule_mutes_and_blocks() {
+    let app = TestApp::spawn_without_worker().await;
+    let fay = app.token("fay").await;
+    let xavier = app.token("xavier").await;
+    let pat = app.token("pat").await;
+    let bea = app.token("bea").await;
+    let pats = app.tweet(&pat, "pat speaks").await;
+    let fays = app.tweet(&fay, "fay speaks").await;
+    let beas = app.tweet(&bea, "bea speaks").await;
+    let plain = app.tweet(&xavier, "xavier speaks").await;
+    let to_pat = app.reply_id(&xavier, &pats, "answering pat").await;
+    let to_fay = app.reply_id(&xavier, &fays, "answering fay").await;
+    let repost_of_bea = app.repost_as(&xavier, "xavier", &beas).await;
+    app.block(&fay, "bea").await;
+
+    app.follow(&fay, "xavier").await;
+    let home = app.home_ids(&fay).await;
+    assert!(home.contains(&plain), "{home:?}");
+    assert!(home.contains(&to_fay), "a reply to the follower: {home:?}");
+    assert!(
+        !home.contains(&to_pat),
+        "not in that conversation: {home:?}"
+    );
+    assert!(
+        !home.contains(&repost_of_bea),
+        "a blocked author's repost: {home:?}"
+    );
+
+    // Following pat too: a later follow of xavier's again brings the reply to pat.
+    app.follow(&fay, "pat").await;
+    app.unfollow(&fay, "xavier").await;
+    app.follow(&fay, "xavier").await;
+    assert!(app.home_ids(&fay).await.contains(&to_pat));
+
+    // A muted followee: nothing of theirs comes with the follow.
+    let moe = app.token("moe").await;
+    let moes = app.tweet(&moe, "moe speaks").await;
+    app.mute(&fay, "moe").await;
+    app.follow(&fay, "moe").await;
+    assert!(!app.home_ids(&fay).await.contains(&moes));
+}
