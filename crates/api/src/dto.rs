@@ -161,10 +161,10 @@ pub struct TweetResponse {
     pub created_at: String,
     pub author: AuthorResponse,
     /// The tweet this one answers; stays set when that tweet is deleted.
-    #[schema(value_type = Option<String>, pattern = "^[0-9]+$")]
+    #[schema(required = true, value_type = Option<String>, pattern = "^[0-9]+$")]
     pub in_reply_to_id: Option<String>,
     /// For a repost, the original.
-    #[schema(no_recursion)]
+    #[schema(required = true, no_recursion)]
     pub repost_of: Option<Box<TweetResponse>>,
     /// Existing users `@mentioned` in the text, in order of first appearance.
     pub mentions: Vec<MentionResponse>,
@@ -228,13 +228,13 @@ pub struct NotificationResponse {
     #[schema(pattern = "^[0-9]+$")]
     pub id: String,
     #[serde(rename = "type")]
-    #[schema(value_type = String, example = "like")]
     pub kind: NotificationKind,
     #[schema(format = DateTime)]
     pub created_at: String,
     /// Who did it.
     pub actor: AuthorResponse,
     /// The tweet liked or reposted (the original), the reply, or the tweet that mentions.
+    #[schema(required = true)]
     pub tweet: Option<TweetResponse>,
 }
 
@@ -276,6 +276,15 @@ impl From<Notification> for NotificationResponse {
 
 /// A page of notifications.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [
+    {"id": "2208", "type": "follow", "created_at": "2026-11-21T10:05:00Z",
+     "actor": {"id": "1002", "username": "carol", "display_name": "Carol"}, "tweet": null},
+    {"id": "2207", "type": "like", "created_at": "2026-11-21T10:00:00Z",
+     "actor": {"id": "1001", "username": "bob", "display_name": "Bob"}, "tweet": {"id": "10343", "text": "I'm having fun with Chirp", "created_at": "2026-11-21T10:00:00Z",
+    "author": {"id": "1000", "username": "alice", "display_name": "Alice"},
+    "in_reply_to_id": null, "repost_of": null, "mentions": [],
+    "reply_count": 1, "repost_count": 0, "like_count": 3, "liked": true, "reposted": false}}],
+    "next_cursor": "2207"}))]
 pub struct NotificationPage {
     pub items: Vec<NotificationResponse>,
     /// Pass as `cursor` for the next page; null on the last page.
@@ -299,6 +308,10 @@ impl Paged for NotificationPage {
 
 /// A tweet's conversation.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"ancestors": [{"id": "10343", "text": "I'm having fun with Chirp", "created_at": "2026-11-21T10:00:00Z",
+    "author": {"id": "1000", "username": "alice", "display_name": "Alice"},
+    "in_reply_to_id": null, "repost_of": null, "mentions": [],
+    "reply_count": 1, "repost_count": 0, "like_count": 3, "liked": true, "reposted": false}], "replies": []}))]
 pub struct TweetContextResponse {
     /// The tweets it answers, root first (at most 40; deleted ones skipped).
     pub ancestors: Vec<TweetResponse>,
@@ -384,7 +397,9 @@ impl From<Tokens> for TokensResponse {
 /// A page of tweets.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"items": [{"id": "10343", "text": "I'm having fun with Chirp", "created_at": "2026-11-21T10:00:00Z",
-    "author": {"id": "1000", "username": "alice", "display_name": "Alice"}}], "next_cursor": "10343"}))]
+    "author": {"id": "1000", "username": "alice", "display_name": "Alice"},
+    "in_reply_to_id": null, "repost_of": null, "mentions": [],
+    "reply_count": 1, "repost_count": 0, "like_count": 3, "liked": true, "reposted": false}], "next_cursor": "10343"}))]
 pub struct TweetPage {
     pub items: Vec<TweetResponse>,
     /// Pass as `cursor` for the next page; null on the last page.
