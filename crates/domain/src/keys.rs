@@ -17,7 +17,7 @@
 //! | `chirp:{u:<id>}:idem:<sha256>` | string | `<tweet id>:<body sha256>` for an `Idempotency-Key`, 24 h |
 //! | `chirp:{u:<id>}:likes` | zset | tweets the user likes; score = like time (ms). `liked` for a page = one `ZMSCORE` |
 //! | `chirp:{u:<id>}:reposted` | zset | originals the user reposted; score = the repost's tweet id. `reposted` for a page = one `ZMSCORE` |
-//! | `chirp:{u:<id>}:home_src` | hash | repost entry of the home -> its original, for the newest home entries only (the 40-entry repost dedupe) |
+//! | `chirp:{u:<id>}:home_src` | hash | original -> the newest repost of it put in the home (the 40-entry repost dedupe; entries fallen out of the newest 40 are dropped) |
 //! | `chirp:{u:<id>}:notifications` | zset | the newest 1,000 notifications; member = `<type>:<actor id>:<tweet id or 0>` (one per action, which makes them exactly once), score = notification id |
 //! | `chirp:{u:<id>}:notif_at` | hash | notification member -> creation time (ms) |
 //! | `chirp:{u:<id>}:notif_seq` | string | the user's notification ids (INCR, in the user's slot) |

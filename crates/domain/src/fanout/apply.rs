@@ -111,6 +111,24 @@ async fn apply_posted(fanout: &Fanout, tweet: TweetId, author: UserId) -> Result
         .ignore();
     }
     scripts::run_pipeline::<_, ()>(&mut conn, &pipe).await?;
+    // Deleted meanwhile? Then the repair must not outlive the delete (as `homes::write_homes`
+    // argues for followers' homes), and there is nothing to spread.
+    let exists: bool = redis::cmd("EXISTS")
+        .arg(keys::tweet(tweet))
+        .query_async(&mut conn)
+        .await?;
+    if !exists {
+        redis::pipe()
+            .zrem(keys::user_tweets(author), tweet.get())
+            .ignore()
+            .zrem(keys::home(author), tweet.get())
+            .ignore()
+            .zrem(keys::GLOBAL_TIMELINE, tweet.get())
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await?;
+        return Ok(Applied::Skipped);
+    }
     fanout.store.notify(&notices(tweet, &carried)).await?;
     spread(
         &mut conn,

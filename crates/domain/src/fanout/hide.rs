@@ -33,16 +33,12 @@ pub(super) async fn purge_hidden(fanout: &Fanout, owner: UserId, author: UserId)
             doomed.push(entry.get());
         }
     }
+    // (`home_src` entries of removed reposts stay: a repost no longer in the home counts as
+    // not shown, and `repost_insert.lua` drops them in time.)
     if !doomed.is_empty() {
-        redis::pipe()
-            .cmd("ZREM")
+        redis::cmd("ZREM")
             .arg(keys::home(owner))
             .arg(&doomed)
-            .ignore()
-            .cmd("HDEL")
-            .arg(keys::home_sources(owner))
-            .arg(&doomed)
-            .ignore()
             .query_async::<()>(&mut conn)
             .await?;
     }

@@ -16,7 +16,7 @@
 //!   `repost_insert.lua`, in the follower's slot: it refuses a follower who does not follow the
 //!   reposter, mutes the reposter or the original's author, blocks the original's author, or
 //!   already shows the original or another repost of it among the newest 40 home entries
-//!   (`home_src` remembers which original each recent repost entry stands for).
+//!   (its rank, and that of the last repost of it shown, which `home_src` remembers).
 //! - *Replies* (the conversation rule): before inserting, one pipeline of `ZRANK`s keeps the
 //!   followers who are the replied-to author or follow them (`homes::in_conversation`).
 //! - *Mutes*: a plain tweet's insert checks the mute in the same pipeline as the follow edge

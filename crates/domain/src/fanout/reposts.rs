@@ -33,12 +33,18 @@ pub(super) async fn remove_reposts_of(
         if batch.is_empty() {
             return Ok(());
         }
+        // The records first, in a pipeline of their own: each removal's fan-out must start after
+        // its record is gone (see `homes::write_homes`), and a pipeline over several slots of a
+        // cluster runs in no fixed order.
+        let mut pipe = redis::pipe();
+        for &(_, repost) in &batch {
+            pipe.del(keys::tweet(TweetId::new(repost as u64))).ignore();
+        }
+        pipe.query_async::<()>(conn).await?;
         let mut pipe = redis::pipe();
         for &(reposter, repost) in &batch {
             let (reposter, repost) = (UserId::new(reposter), TweetId::new(repost as u64));
-            pipe.del(keys::tweet(repost))
-                .ignore()
-                .zrem(keys::user_tweets(reposter), repost.get())
+            pipe.zrem(keys::user_tweets(reposter), repost.get())
                 .ignore()
                 .zrem(keys::home(reposter), repost.get())
                 .ignore()

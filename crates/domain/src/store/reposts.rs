@@ -128,10 +128,15 @@ impl Store {
             return Ok(());
         };
         let start = self.durable_begin(&mut conn).await?;
+        // The record first, on its own: the fan-out of the removal must start after it is gone
+        // (see `fanout::homes::write_homes`), and a pipeline over several slots of a cluster
+        // runs in no fixed order.
+        redis::cmd("DEL")
+            .arg(keys::tweet(repost))
+            .query_async::<()>(&mut conn)
+            .await?;
         redis::pipe()
             .zrem(keys::tweet_reposts(original), user.get())
-            .ignore()
-            .del(keys::tweet(repost))
             .ignore()
             .zrem(keys::user_tweets(user), repost.get())
             .ignore()
