@@ -9,11 +9,14 @@
 //! - `graph`: the authors and readers of a scenario ([`build_graph`]).
 //! - `load`: authors posting until stopped, retrying like a careful client ([`PostingLoad`]).
 //! - `exactly_once`: [`assert_every_home_exact`], the check every scenario ends with.
+//! - `social`: users acting through the API as careful clients ([`Http`], [`Member`]), paged
+//!   reads, and [`assert_notifications_exact`], the social scenarios' check.
 
 mod exactly_once;
 mod graph;
 mod load;
 mod processes;
+mod social;
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -25,6 +28,10 @@ pub use exactly_once::assert_every_home_exact;
 pub use graph::{Author, Graph, build_graph};
 pub use load::{Posted, PostingLoad};
 pub use processes::{ApiProcess, Deployment, held_by, wait_until_holding};
+pub use social::{
+    Answer, ExpectedNotices, Http, Member, assert_notifications_exact, describe_dead, id_of,
+    last_tweet_id, register_members, take_retried, zset_members,
+};
 
 /// Home timeline length, for the API and every worker: small enough that the busiest followers'
 /// timelines overflow and are trimmed during the load.
