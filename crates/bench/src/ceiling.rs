@@ -3,7 +3,9 @@
 //! so concurrent operations are pipelined together. Each function calls the same
 //! `chirp_domain::store` functions the API's `Store` methods call once they hold a connection
 //! (the session check, the username lookup, a timeline page and its hydration, a post's
-//! pipelines), so the commands are the API's by construction.
+//! pipelines), so the commands are the API's by construction. The social layer's (a like, a
+//! repost, a page of notifications) call the `Store` methods themselves, on a `Store` of the
+//! bench's own, after the session check (see [`like`]).
 //!
 //! On a Redis Cluster the connections are the domain's cluster connections, as the API's are:
 //! each command goes to its slot's master and each pipeline is split into one per slot, sent
@@ -19,7 +21,7 @@ use chirp_domain::keys::FanoutShards;
 use chirp_domain::model::{TweetId, UserId};
 use chirp_domain::page::{DEFAULT_LIMIT, PageRequest};
 use chirp_domain::store::timelines::{self, Timeline};
-use chirp_domain::store::{Limits, sessions, tweets, users};
+use chirp_domain::store::{Limits, Store, sessions, tweets, users};
 use chirp_domain::{keys, scripts};
 use redis::aio::MultiplexedConnection;
 
@@ -56,6 +58,7 @@ pub async fn home_read(conn: &mut Conn, who: &Session) -> Result<usize> {
         conn,
         Timeline::Home(who.user),
         PageRequest::first(PAGE_LIMIT),
+        Some(who.user),
     )
     .await?;
     Ok(read.page.items.len())
@@ -69,8 +72,13 @@ pub async fn user_read(conn: &mut Conn, who: &Session, username: &str) -> Result
     let id = users::find_user_id(conn, username)
         .await?
         .ok_or_else(|| format!("no user {username}"))?;
-    let read =
-        timelines::read_page(conn, Timeline::User(id), PageRequest::first(PAGE_LIMIT)).await?;
+    let read = timelines::read_page(
+        conn,
+        Timeline::User(id),
+        PageRequest::first(PAGE_LIMIT),
+        Some(who.user),
+    )
+    .await?;
     Ok(read.page.items.len())
 }
 
@@ -97,6 +105,7 @@ pub async fn post(conn: &mut Conn, shards: &FanoutShards, who: &Session, text: &
         false,
         &sha256_hex(text.as_bytes()),
         None,
+        &[],
     );
     let (_outcome,): (Vec<String>,) = scripts::run_pipeline(&mut conn.in_order(), &pipe).await?;
     let events = &shards.for_user(author).events;
@@ -104,6 +113,37 @@ pub async fn post(conn: &mut Conn, shards: &FanoutShards, who: &Session, text: &
     let ((_username, _display_name),): ((Option<String>, Option<String>),) =
         scripts::run_pipeline(conn, &pipe).await?;
     Ok(())
+}
+
+/// The Redis side of `PUT /v1/tweets/{id}/like`: the session check, then `Store::like` itself
+/// on `store` (the bench's own, with a pool of its own): the like and everything its answer
+/// reads, the domain's code and so the API's commands by construction. Unlike the ceilings
+/// above, which call the domain's functions on the bench's connections, the social ones go
+/// through a `Store` because its methods take their connections from its pool: the Redis work
+/// is the same, and the pool's checkout is on the generator's side, as it is on the API's.
+pub async fn like(conn: &mut Conn, store: &Store, who: &Session, tweet: u64) -> Result<()> {
+    session_check(conn, who).await?;
+    store.like(who.user, TweetId::new(tweet)).await?;
+    Ok(())
+}
+
+/// The Redis side of `PUT /v1/tweets/{id}/repost`: the session check, then `Store::repost`
+/// (see [`like`]). Its fan-out event is published as the API's is, and the workers deliver it.
+pub async fn repost(conn: &mut Conn, store: &Store, who: &Session, tweet: u64) -> Result<()> {
+    session_check(conn, who).await?;
+    store.repost(who.user, TweetId::new(tweet)).await?;
+    Ok(())
+}
+
+/// The Redis side of `GET /v1/notifications?limit=20`: the session check, then the first page
+/// of the reader's notifications, unfiltered, through `Store::notifications` (see [`like`]).
+/// Returns the notifications served.
+pub async fn notifications(conn: &mut Conn, store: &Store, who: &Session) -> Result<usize> {
+    session_check(conn, who).await?;
+    let page = store
+        .notifications(who.user, PageRequest::first(PAGE_LIMIT), None)
+        .await?;
+    Ok(page.items.len())
 }
 
 /// The insert ceiling: one id into every follower's home, as raw pipelined ZADD +

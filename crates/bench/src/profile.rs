@@ -99,6 +99,17 @@ impl Pids {
 }
 
 impl Snapshot {
+    /// CPU seconds of the processes called `name` (summed) between `self` and `later`, unrounded.
+    pub fn cpu_seconds(&self, later: &Snapshot, name: &str) -> f64 {
+        self.cpu_ticks
+            .iter()
+            .zip(&later.cpu_ticks)
+            .filter(|((n, _), _)| *n == name)
+            .map(|((_, before), (_, after))| after.saturating_sub(*before) as f64)
+            .sum::<f64>()
+            / TICKS_PER_SECOND
+    }
+
     /// The work between `self` and `later`, per operation where `ops` > 0:
     /// `{"cpu_share": {process: share of one core}, "cpu_ms_per_op": {...},
     ///   "redis_calls_per_op": {command: calls}}`, and on a cluster

@@ -1,6 +1,14 @@
 //! Big fan-outs: accounts followed by exactly 10,000, 100,000 and 1,000,000 users, each
 //! posting through the API with the system otherwise idle, timed until the last follower has
 //! the tweet, with one worker and with two; beside the raw insert ceiling for the same homes.
+//!
+//! Each account also reposts, with one worker, so that the fan-out's cost per follower can be
+//! set beside a post's: a repost goes through the dedupe (the follower's newest 40 entries and
+//! their sources) and the mute and block filters, which a post's insert does not. What it
+//! reposts is a fresh account's tweet (an account nobody follows), so that no follower already
+//! shows it and every one of them is due to get the repost, as with a post: the work measured
+//! is the checks, never a skipped insert. The figure is the Redis CPU per follower of each
+//! (`redis_us_per_follower`), and the repost's over the post's.
 
 use std::sync::Arc;
 
@@ -12,16 +20,69 @@ use serde_json::{Value as Json, json};
 use super::QuickArgs;
 use super::procs::Binaries;
 use super::report::{median, round};
-use super::visible::{Fanout, Watch};
+use super::visible::{Action, Fanout, Watch};
 use super::windows::Bench;
 use crate::backend::{Conn, Masters, join_all};
-use crate::profile::Pids;
+use crate::profile::{Pids, Snapshot};
 use crate::{Result, ceiling};
 
 /// An account made for a fan-out measurement.
 pub struct BigAuthor {
+    pub id: UserId,
     pub followers: Vec<u64>,
     pub token: String,
+}
+
+/// Registers `name` through the API; its access token.
+async fn register(client: &reqwest::Client, base: &str, name: &str) -> Result<String> {
+    let resp = client
+        .post(format!("{base}/v1/auth/register"))
+        .json(&json!({ "username": name, "password": crate::seed::PASSWORD }))
+        .send()
+        .await?;
+    let status = resp.status();
+    let tokens: Json = resp.json().await?;
+    match tokens["access_token"].as_str() {
+        Some(t) if status.is_success() => Ok(t.to_owned()),
+        _ => Err(format!("registering {name} answered {status}: {tokens}").into()),
+    }
+}
+
+/// Registers `name` through the API (an account nobody follows) and posts `count` tweets as
+/// it; their ids, for big accounts to repost.
+async fn lone_tweets(
+    client: &reqwest::Client,
+    base: &str,
+    name: &str,
+    count: usize,
+) -> Result<Vec<u64>> {
+    let token = register(client, base, name).await?;
+    let mut ids = Vec::with_capacity(count);
+    for n in 0..count {
+        let resp = client
+            .post(format!("{base}/v1/tweets"))
+            .bearer_auth(&token)
+            .json(&json!({ "text": format!("a tweet to repost, {n}") }))
+            .send()
+            .await?;
+        let status = resp.status();
+        let body: Json = resp.json().await?;
+        let id = body["id"].as_str().and_then(|s| s.parse::<u64>().ok());
+        ids.push(id.ok_or_else(|| format!("POST /v1/tweets answered {status}: {body}"))?);
+    }
+    Ok(ids)
+}
+
+/// The Redis CPU between two snapshots, in µs per follower (a cluster's: its masters'),
+/// unrounded (the profile's ms per follower keep 4 decimals, 0.1 µs: too coarse to compare two
+/// fan-outs of a few µs each). Linux counts CPU in 10 ms ticks, so it is exact to 1 % only
+/// from about a second of Redis work: a 1M-follower fan-out, not a 10k one.
+fn redis_us(first: &Snapshot, last: &Snapshot, followers: usize) -> f64 {
+    let secs: f64 = ["redis-server", "redis-masters"]
+        .iter()
+        .map(|name| first.cpu_seconds(last, name))
+        .sum();
+    secs * 1e6 / followers.max(1) as f64
 }
 
 /// Registers `name` through the API (so it can post) and makes it followed by `followers`:
@@ -38,17 +99,7 @@ pub async fn make_author(
     followers: usize,
     seeded: &[u64],
 ) -> Result<BigAuthor> {
-    let resp = client
-        .post(format!("{base}/v1/auth/register"))
-        .json(&json!({ "username": name, "password": crate::seed::PASSWORD }))
-        .send()
-        .await?;
-    let status = resp.status();
-    let tokens: Json = resp.json().await?;
-    let token = match tokens["access_token"].as_str() {
-        Some(t) if status.is_success() => t.to_owned(),
-        _ => return Err(format!("registering {name} answered {status}: {tokens}").into()),
-    };
+    let token = register(client, base, name).await?;
     let author: u64 = redis::cmd("GET")
         .arg(keys::username(name))
         .query_async(conn)
@@ -92,32 +143,39 @@ pub async fn make_author(
         join_all(sends).await?;
     }
     Ok(BigAuthor {
+        id: author,
         followers: ids,
         token,
     })
 }
 
-/// `runs` timed fan-outs of one post by `author` (median reported), streams drained before
-/// each; the last run is profiled per follower (from the post until the last follower has it).
+/// One timed fan-out per action of `actions` by `author` (median reported), streams drained
+/// before each; the last run is profiled per follower (from the post until the last follower
+/// has it).
 pub async fn time_runs(
     fanout: &mut Fanout,
     client: &reqwest::Client,
     base: &str,
     author: &BigAuthor,
-    runs: usize,
+    actions: &[Action],
     pids: &Pids,
     probe: &Masters,
 ) -> Result<Json> {
-    let runs = runs.max(1);
+    let runs = actions.len();
+    if runs == 0 {
+        return Err("no fan-out to time".into());
+    }
     let mut secs = Vec::new();
     let mut profile = Json::Null;
-    for run in 0..runs {
+    let mut redis_per_follower = None;
+    for (run, &action) in actions.iter().enumerate() {
         fanout.wait_drained().await?;
         let (t, snapshots) = fanout
-            .post_and_time(
+            .act_and_time(
                 client,
                 base,
                 &author.token,
+                action,
                 &author.followers,
                 Watch::Drained,
                 (run + 1 == runs).then_some((pids, probe)),
@@ -126,6 +184,7 @@ pub async fn time_runs(
         secs.push(t.visible_s);
         if let Some((first, last)) = snapshots {
             profile = first.profile(&last, author.followers.len() as u64);
+            redis_per_follower = Some(redis_us(&first, &last, author.followers.len()));
         }
     }
     let n = author.followers.len() as f64;
@@ -134,6 +193,7 @@ pub async fn time_runs(
         "seconds_to_last": round(s),
         "inserts_per_s": round(n / s),
         "runs_ms": secs.iter().map(|&s| round(s * 1e3)).collect::<Vec<_>>(),
+        "redis_us_per_follower": redis_per_follower.map(round),
         "profile_per_follower": profile,
     }))
 }
@@ -168,9 +228,26 @@ pub async fn time_ceiling(
     }))
 }
 
+/// Redis µs per follower of a post's and a repost's fan-out (each with one worker), and the
+/// repost's over the post's: what the dedupe costs, in the same run. (Issue 13's target is the
+/// cost per follower with the dedupe and filters within 1.3× of a post's before the social
+/// layer: BENCHMARKS.md sets these beside that figure of an earlier commit.)
+fn per_follower(post: &Json, repost: &Json) -> Json {
+    let (p, r) = (
+        post["redis_us_per_follower"].as_f64(),
+        repost["redis_us_per_follower"].as_f64(),
+    );
+    json!({
+        "post": p,
+        "repost": r,
+        "repost_over_post": p.zip(r).filter(|(p, _)| *p > 0.0).map(|(p, r)| round(r / p)),
+    })
+}
+
 impl Bench {
-    /// Fan-outs to each of `--fanout-sizes` followers: `--fanout-runs` with the one worker,
-    /// as many with a second worker beside it, and the raw insert ceiling.
+    /// Fan-outs to each of `--fanout-sizes` followers: `--fanout-runs` posts with the one
+    /// worker and as many reposts, as many posts with a second worker beside it, and the raw
+    /// insert ceiling.
     pub(super) async fn fanouts(
         &mut self,
         bins: &Binaries,
@@ -194,12 +271,41 @@ impl Bench {
             // Each is profiled like the load windows, per follower reached (its last run).
             eprintln!("  timing {} runs with one worker", args.fanout_runs);
             let pids = self.meter.pids.clone();
+            let posts = vec![Action::Post; args.fanout_runs.max(1)];
             let one = time_runs(
                 &mut self.fanout,
                 &self.client,
                 &self.base,
                 &author,
-                args.fanout_runs,
+                &posts,
+                &pids,
+                &self.meter.masters,
+            )
+            .await?;
+            eprintln!(
+                "  timing {} reposts with one worker (dedupe and filters)",
+                posts.len()
+            );
+            let originals = lone_tweets(
+                &self.client,
+                &self.base,
+                &format!("orig{k}_{size}"),
+                posts.len(),
+            )
+            .await?;
+            let reposts: Vec<Action> = originals
+                .into_iter()
+                .map(|original| Action::Repost {
+                    original,
+                    reposter: author.id,
+                })
+                .collect();
+            let repost = time_runs(
+                &mut self.fanout,
+                &self.client,
+                &self.base,
+                &author,
+                &reposts,
                 &pids,
                 &self.meter.masters,
             )
@@ -213,7 +319,7 @@ impl Bench {
                 &self.client,
                 &self.base,
                 &author,
-                args.fanout_runs,
+                &posts,
                 &both,
                 &self.meter.masters,
             )
@@ -222,10 +328,13 @@ impl Bench {
             let two = two?;
             eprintln!("  timing the raw insert ceiling");
             let ceiling = time_ceiling(self, &author, args.fanout_runs, &pids).await?;
+            let per_follower = per_follower(&one, &repost);
             sizes.push(json!({
                 "followers": size,
                 "one_worker": one,
                 "two_workers": two,
+                "repost_one_worker": repost,
+                "redis_us_per_follower": per_follower,
                 "ceiling": ceiling,
             }));
         }
@@ -242,6 +351,8 @@ impl Bench {
                 "ceiling_inserts_per_s": ceiling,
                 "one_worker_seconds_to_last": last["one_worker"]["seconds_to_last"],
                 "one_worker_inserts_per_s": last["one_worker"]["inserts_per_s"],
+                "repost_one_worker_seconds_to_last": last["repost_one_worker"]["seconds_to_last"],
+                "redis_us_per_follower": last["redis_us_per_follower"],
             });
         }
         headline["sizes"] = Json::from(sizes);

@@ -8,6 +8,12 @@
 //! HTTP, see [`crate::ceiling`]). The lower ceiling bounds what the API could reach here. Every
 //! window is profiled too ([`crate::profile`]): CPU per process and Redis calls per operation.
 //!
+//! Two mixes run: the DeathStarBench one (60 % home, 30 % user timeline, 10 % posts) and the
+//! social one (55 % home, 25 % user timeline, 8 % posts, 7 % likes and 3 % reposts of recent
+//! tweets, 2 % notification pages), each beside its Redis ceiling, on data seeded with likes,
+//! reposts, replies and notifications ([`crate::seed`]). The fan-outs time a repost too, for the
+//! Redis cost per follower of the repost dedupe beside a post's.
+//!
 //! With `--cluster` it all runs twice with the same parameters: on one redis-server, then on a
 //! private Redis Cluster of three masters and three replicas (the API and the workers given its
 //! nodes' URLs), and the cluster's share of each ceiling is set against the standalone one's,
@@ -18,8 +24,8 @@
 //! - [`setup`]: the private Redis or cluster (seeded), its memory, the API, one worker and the
 //!   logins.
 //! - [`windows`]: the load windows, each operation through the API and as its Redis ceiling.
-//! - [`visible`]: when a post has reached every follower (delivery latency).
-//! - [`fanout`]: the big fan-outs and their raw insert ceiling.
+//! - [`visible`]: when a post (or a repost) has reached every follower (delivery latency).
+//! - [`fanout`]: the big fan-outs (posts and reposts) and their raw insert ceiling.
 //! - [`report`]: summary.json's figures, the printed table and the plot.
 //! - [`procs`]: the processes `quick` starts.
 
@@ -55,9 +61,14 @@ pub enum Section {
     /// The DeathStarBench mix (60 % home, 30 % user timeline, 10 % posts), with delivery
     /// latency measured while it runs.
     Mix,
+    /// The social mix (55 % home, 25 % user timeline, 8 % posts, 7 % likes, 3 % reposts, 2 %
+    /// notification pages), API and Redis ceiling, with delivery latency measured while it
+    /// runs.
+    SocialMix,
     /// Delivery latency at idle.
     Delivery,
-    /// Fan-out of one post to 10k, 100k and 1M followers, with one and two workers.
+    /// Fan-out of one post to 10k, 100k and 1M followers, with one and two workers, and of a
+    /// repost with one (the Redis cost per follower of each).
     Fanout,
 }
 
@@ -217,6 +228,16 @@ async fn measure(args: &QuickArgs, bins: &Binaries, cluster: bool) -> Result<Jso
             delivery_json(&under_load, mid_followers.len()),
         );
     }
+    if args.wants(Section::SocialMix) {
+        let (api, red, under_load, drains) = bench.social_mix(&mid_token, &mid_followers).await?;
+        let mut j = pair_json(&api, &red, healthz);
+        j["fanout_backlog_seconds"] = drains;
+        summary.insert("social_mix".into(), j);
+        delivery.insert(
+            "under_social_load".into(),
+            delivery_json(&under_load, mid_followers.len()),
+        );
+    }
     if args.wants(Section::Delivery) {
         let samples = bench
             .delivery_at_idle(args.delivery_samples, &mid_token, &mid_followers)
@@ -247,6 +268,10 @@ async fn measure(args: &QuickArgs, bins: &Binaries, cluster: bool) -> Result<Jso
         "users": seeded.users.len(),
         "follows": seeded.edges,
         "tweets": seeded.tweets,
+        "reposts": seeded.reposts,
+        "replies": seeded.replies,
+        "likes": seeded.likes,
+        "notifications": seeded.notifications,
         "seeded_home_entries": seeded.home_entries,
         "seed": args.seed,
         "seed_seconds": round(seed_seconds),

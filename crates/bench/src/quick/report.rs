@@ -89,6 +89,7 @@ pub(super) fn print_table(summary: &Json) {
         ("user_timeline", "GET /v1/users/{name}/tweets"),
         ("post_tweet", "POST /v1/tweets"),
         ("mixed", "mix 60/30/10"),
+        ("social_mix", "social mix 55/25/8/7/3/2"),
     ] {
         if let Some(j) = summary.get(key) {
             println!(
@@ -115,6 +116,15 @@ pub(super) fn print_table(summary: &Json) {
                 s["two_workers"]["seconds_to_last"],
                 s["two_workers"]["inserts_per_s"],
                 s["ceiling"]["inserts_per_s"]
+            );
+            let per = &s["redis_us_per_follower"];
+            println!(
+                "  repost fan-out to {}: one worker {} s; Redis µs per follower: post {}, repost {} ({}×)",
+                s["followers"],
+                s["repost_one_worker"]["seconds_to_last"],
+                per["post"],
+                per["repost"],
+                per["repost_over_post"]
             );
         }
     }
@@ -150,11 +160,17 @@ const BALANCE_TARGET: f64 = 1.5;
 
 /// Each throughput figure's share of its ceiling in `s`: the API over the lower of its ceilings
 /// (the pairs), or the inserts over the raw insert ceiling (each fan-out size, one worker and
-/// two), by name.
+/// two, and the repost with one), by name.
 fn shares(s: &Json) -> Vec<(String, f64, f64)> {
     let num = |j: &Json| j.as_f64().filter(|x| *x > 0.0);
     let mut out = Vec::new();
-    for key in ["home_timeline", "user_timeline", "post_tweet", "mixed"] {
+    for key in [
+        "home_timeline",
+        "user_timeline",
+        "post_tweet",
+        "mixed",
+        "social_mix",
+    ] {
         let Some(j) = s.get(key) else { continue };
         let (Some(api), Some(red)) = (num(&j["api_rps"]), num(&j["redis_ceiling_rps"])) else {
             continue;
@@ -169,7 +185,7 @@ fn shares(s: &Json) -> Vec<(String, f64, f64)> {
         let Some(ceiling) = num(&size["ceiling"]["inserts_per_s"]) else {
             continue;
         };
-        for workers in ["one_worker", "two_workers"] {
+        for workers in ["one_worker", "two_workers", "repost_one_worker"] {
             if let Some(rate) = num(&size[workers]["inserts_per_s"]) {
                 out.push((
                     format!("fanout_{}_{workers}", size["followers"]),
@@ -225,6 +241,10 @@ pub(super) fn compare(standalone: &Json, cluster: &Json) -> Json {
             "api": profile.get("mix_api").and_then(balance),
             "ceiling": profile.get("mix_redis").and_then(balance),
         },
+        "social_mix_commands_per_master": {
+            "api": profile.get("social_mix_api").and_then(balance),
+            "ceiling": profile.get("social_mix_redis").and_then(balance),
+        },
     })
 }
 
@@ -252,11 +272,25 @@ pub(super) fn print_comparison(c: &Json) {
             num(&f["ceiling_ratio"]),
         );
     }
-    for (window, name) in [
-        ("api", "the mix, API"),
-        ("ceiling", "the mix, Redis ceiling"),
+    for (mix, window, name) in [
+        ("mix_commands_per_master", "api", "the mix, API"),
+        (
+            "mix_commands_per_master",
+            "ceiling",
+            "the mix, Redis ceiling",
+        ),
+        (
+            "social_mix_commands_per_master",
+            "api",
+            "the social mix, API",
+        ),
+        (
+            "social_mix_commands_per_master",
+            "ceiling",
+            "the social mix, Redis ceiling",
+        ),
     ] {
-        let b = &c["mix_commands_per_master"][window];
+        let b = &c[mix][window];
         if b.is_null() {
             continue;
         }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use chirp_domain::keys;
 use chirp_domain::model::UserId;
+use chirp_domain::store::{Limits, Store};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -65,6 +66,9 @@ pub(super) async fn start(args: &QuickArgs, bins: &Binaries, cluster: bool) -> R
         zipf_exponent: 1.0,
         min_following: 8,
         timeline_cap: 800,
+        likes_per_tweet: seed::LIKES_PER_TWEET,
+        reposts_per_tweet: seed::REPOSTS_PER_TWEET,
+        replies_per_tweet: seed::REPLIES_PER_TWEET,
         quiet: false,
     };
     let seed_started = Instant::now();
@@ -118,6 +122,26 @@ pub(super) async fn start(args: &QuickArgs, bins: &Binaries, cluster: bool) -> R
         .map(|(&u, t)| session_of(u, t))
         .collect::<Result<Vec<_>>>()?;
     check_home_served(&mut conn, &client, &base, load_users[0], &tokens[0]).await?;
+    check_notifications_served(&mut conn, &client, &base, &load_users, &tokens).await?;
+    let recent: Vec<u64> = redis::cmd("ZRANGE")
+        .arg(keys::GLOBAL_TIMELINE)
+        .arg(0)
+        .arg(-1)
+        .arg("REV")
+        .query_async(&mut conn)
+        .await?;
+    if recent.is_empty() {
+        return Err(
+            "the seeded global timeline is empty: nothing for the social mix to like".into(),
+        );
+    }
+    // The social ceilings' store: the domain's own, on a pool of 4 connections (as the ceilings
+    // have 4), publishing to the streams the API and the workers use.
+    let limits = Limits {
+        fanout_shards: redis.shards().len() as u16,
+        ..Limits::default()
+    };
+    let store = Store::open(redis.target(), 4, limits, false).await?;
 
     let (redis_conns, raw_lanes) = ceiling_conns(&redis, 4).await?;
     let mut pids = vec![
@@ -139,6 +163,8 @@ pub(super) async fn start(args: &QuickArgs, bins: &Binaries, cluster: bool) -> R
         tokens: Arc::new(tokens),
         sessions: Arc::new(sessions),
         targets: Arc::new(targets),
+        recent: Arc::new(recent),
+        store: Arc::new(store),
         meter: Meter {
             concurrency: args.concurrency,
             warmup: Duration::from_secs(1),
@@ -237,6 +263,44 @@ async fn check_home_served(
     if served != seeded_len.min(PAGE_LIMIT) {
         return Err(format!(
             "GET /v1/timelines/home served {served} items for a seeded timeline of {seeded_len}: {page}"
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// The API serves the seeded notifications of the load user who has the most (a full first
+/// page when there are that many): the social mix's notification reads read real data, laid
+/// out as the domain reads it.
+async fn check_notifications_served(
+    conn: &mut Conn,
+    client: &reqwest::Client,
+    base: &str,
+    users: &[u64],
+    tokens: &[String],
+) -> Result<()> {
+    let mut most = (0, 0usize);
+    for (i, &u) in users.iter().enumerate() {
+        let seeded: usize = redis::cmd("ZCARD")
+            .arg(keys::notifications(UserId::new(u)))
+            .query_async(conn)
+            .await?;
+        if seeded > most.1 {
+            most = (i, seeded);
+        }
+    }
+    let (i, seeded) = most;
+    let page: Json = client
+        .get(format!("{base}/v1/notifications?limit={PAGE_LIMIT}"))
+        .bearer_auth(&tokens[i])
+        .send()
+        .await?
+        .json()
+        .await?;
+    let served = page["items"].as_array().map_or(0, Vec::len);
+    if served != seeded.min(PAGE_LIMIT) {
+        return Err(format!(
+            "GET /v1/notifications served {served} items for {seeded} seeded notifications: {page}"
         )
         .into());
     }

@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chirp_domain::keys::{self, FanoutShards};
-use chirp_domain::model::UserId;
+use chirp_domain::model::{TweetId, UserId};
 use chirp_testkit::{
     DeadLetter, POLL_INTERVAL, StreamBacklog, dead_letters, drained, fanout_streams, poll_every,
 };
@@ -393,6 +393,17 @@ pub struct Timing {
     pub answered_s: f64,
 }
 
+/// What is timed until every follower's home shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// A new tweet, `POST /v1/tweets`.
+    Post,
+    /// `PUT /v1/tweets/{original}/repost` by `reposter` (whose token it is): the repost, a
+    /// tweet of its own, is what reaches the followers. The answer is the original, so the
+    /// repost's id is read from the original's `reposts` set once the fan-out is done.
+    Repost { original: u64, reposter: UserId },
+}
+
 impl Fanout {
     /// Posts through the API as `token`'s user and times the tweet's arrival in every one of
     /// `followers`' homes (see the module comment); with a `probe`, its counters are read when
@@ -407,17 +418,41 @@ impl Fanout {
         watch: Watch,
         probe: Option<(&Pids, &Masters)>,
     ) -> Result<(Timing, Option<(Snapshot, Snapshot)>)> {
+        self.act_and_time(client, base, token, Action::Post, followers, watch, probe)
+            .await
+    }
+
+    /// [`Self::post_and_time`] for any [`Action`]. A repost is only timed with
+    /// [`Watch::Drained`] (its event is not a post's), and every follower must be due to get
+    /// it (none already shows its original: the dedupe would rightly skip them).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn act_and_time(
+        &mut self,
+        client: &reqwest::Client,
+        base: &str,
+        token: &str,
+        action: Action,
+        followers: &[u64],
+        watch: Watch,
+        probe: Option<(&Pids, &Masters)>,
+    ) -> Result<(Timing, Option<(Snapshot, Snapshot)>)> {
+        if matches!(action, Action::Repost { .. }) && watch != Watch::Drained {
+            return Err("a repost is timed until the streams are drained".into());
+        }
         let first = match probe {
             Some((pids, masters)) => Some(pids.snapshot(masters).await?),
             None => None,
         };
         let began = Instant::now();
-        let resp = client
-            .post(format!("{base}/v1/tweets"))
-            .bearer_auth(token)
-            .json(&json!({ "text": "bench fan-out timing" }))
-            .send()
-            .await?;
+        let req = match action {
+            Action::Post => client
+                .post(format!("{base}/v1/tweets"))
+                .json(&json!({ "text": "bench fan-out timing" })),
+            Action::Repost { original, .. } => {
+                client.put(format!("{base}/v1/tweets/{original}/repost"))
+            }
+        };
+        let resp = req.bearer_auth(token).send().await?;
         let status = resp.status();
         let body: Json = resp.json().await?;
         let answered_s = began.elapsed().as_secs_f64();
@@ -426,9 +461,21 @@ impl Fanout {
                 .and_then(|s| s.parse::<u64>().ok())
                 .or(j.as_u64())
         };
-        let (id, author) = number(&body["id"])
-            .zip(number(&body["author"]["id"]))
-            .ok_or_else(|| format!("POST /v1/tweets answered {status}: {body}"))?;
+        let (id, author) = match action {
+            Action::Post => number(&body["id"])
+                .zip(number(&body["author"]["id"]))
+                .ok_or_else(|| format!("POST /v1/tweets answered {status}: {body}"))?,
+            Action::Repost { original, reposter } => {
+                if !status.is_success() || number(&body["id"]) != Some(original) {
+                    return Err(format!(
+                        "PUT /v1/tweets/{original}/repost answered {status}: {body}"
+                    )
+                    .into());
+                }
+                // Known once the fan-out is done (below).
+                (0, reposter.get())
+            }
+        };
         let deadline = began + GIVE_UP;
         let mut visible_s = match watch {
             Watch::Drained => self.poll_drained(began, POLL).await?,
@@ -457,6 +504,19 @@ impl Fanout {
                 snapshots = Some((first.clone(), pids.snapshot(masters).await?));
             }
         }
+        let id = match action {
+            Action::Post => id,
+            Action::Repost { original, reposter } => {
+                let repost: Option<f64> = redis::cmd("ZSCORE")
+                    .arg(keys::tweet_reposts(TweetId::new(original)))
+                    .arg(reposter.get())
+                    .query_async(&mut self.conn)
+                    .await?;
+                repost.map(|r| r as u64).ok_or_else(|| {
+                    format!("user {reposter} has no repost of {original} after PUT .../repost")
+                })?
+            }
+        };
         let mut missing: Vec<u64> = followers.to_vec();
         let mut at_once = true;
         loop {

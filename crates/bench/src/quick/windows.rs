@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chirp_domain::store::Store;
 use chirp_testkit::try_send_signal;
 use hdrhistogram::Histogram;
 use redis::aio::MultiplexedConnection;
@@ -38,6 +39,13 @@ pub(super) struct Bench {
     pub(super) tokens: Arc<Vec<String>>,
     pub(super) sessions: Arc<Vec<Session>>,
     pub(super) targets: Arc<Vec<String>>,
+    /// Recent tweets (the seeded global timeline, newest first) for the social mix's likes and
+    /// reposts: the API window takes those at even places, its ceiling those at odd ones, so
+    /// that each window meets as many tweets it already liked or reposted as the other.
+    pub(super) recent: Arc<Vec<u64>>,
+    /// The domain's `Store` of the bench's own, for the social ceilings (see
+    /// [`crate::ceiling::like`]).
+    pub(super) store: Arc<Store>,
     pub(super) meter: Meter,
     /// Latency histograms of the API windows, for the plot.
     pub(super) plotted: Vec<(&'static str, Histogram<u64>)>,
@@ -112,6 +120,37 @@ impl Bench {
         followers: &[u64],
     ) -> Result<(Outcome, Outcome, Vec<visible::Timing>, Json)> {
         eprintln!("measuring the mix (60% home, 30% user timeline, 10% posts), API then Redis");
+        self.mixed(Op::Mix, "mix", "mix (60/30/10)", token, followers)
+            .await
+    }
+
+    /// The social mix, as [`Self::mix`]: 55 % home, 25 % user timeline, 8 % posts, 7 % likes,
+    /// 3 % reposts and 2 % notification pages (see [`Op::Social`]).
+    pub(super) async fn social_mix(
+        &mut self,
+        token: &str,
+        followers: &[u64],
+    ) -> Result<(Outcome, Outcome, Vec<visible::Timing>, Json)> {
+        eprintln!(
+            "measuring the social mix (55% home, 25% user timeline, 8% posts, 7% likes, \
+             3% reposts, 2% notifications), API then Redis"
+        );
+        let label = "social mix (55/25/8/7/3/2)";
+        self.mixed(Op::Social, "social_mix", label, token, followers)
+            .await
+    }
+
+    /// A mix's API window (`<name>_api`) and its Redis ceiling (`<name>_redis`), with the
+    /// worker running; meanwhile an author with about 1,000 followers posts every 200 ms and
+    /// each post is timed until visible to all of them.
+    async fn mixed(
+        &mut self,
+        op: Op,
+        name: &str,
+        label: &'static str,
+        token: &str,
+        followers: &[u64],
+    ) -> Result<(Outcome, Outcome, Vec<visible::Timing>, Json)> {
         let sampler = {
             let mut fanout = self.fanout.on(self.redis.connect().await?);
             let client = self.client.clone();
@@ -133,12 +172,11 @@ impl Bench {
                 Ok::<_, crate::BoxError>(samples)
             })
         };
-        let api = self.api_window("mix_api", Op::Mix).await?;
+        let api = self.api_window(&format!("{name}_api"), op).await?;
         let under_load = sampler.await??;
-        self.plotted
-            .push(("mix (60/30/10)", api.latency_us.clone()));
+        self.plotted.push((label, api.latency_us.clone()));
         let after_api = self.fanout.wait_drained().await?;
-        let red = self.redis_window("mix_redis", Op::Mix).await?;
+        let red = self.redis_window(&format!("{name}_redis"), op).await?;
         let after_ceiling = self.fanout.wait_drained().await?;
         Ok((
             api,
@@ -187,11 +225,30 @@ impl Bench {
         let base = self.base.clone();
         let tokens = self.tokens.clone();
         let targets = self.targets.clone();
+        let recent = self.recent.clone();
         self.meter
             .run(name, move |task, n| {
                 let i = task + n as usize * 7;
                 let token = &tokens[i % tokens.len()];
                 let (req, want) = match op.pick(task, n) {
+                    Op::Like => (
+                        client.put(format!(
+                            "{base}/v1/tweets/{}/like",
+                            recent_tweet(&recent, task, n, 0)
+                        )),
+                        200,
+                    ),
+                    Op::Repost => (
+                        client.put(format!(
+                            "{base}/v1/tweets/{}/repost",
+                            recent_tweet(&recent, task, n, 0)
+                        )),
+                        200,
+                    ),
+                    Op::Notifications => (
+                        client.get(format!("{base}/v1/notifications?limit={PAGE_LIMIT}")),
+                        200,
+                    ),
                     Op::Home => (
                         client.get(format!("{base}/v1/timelines/home?limit={PAGE_LIMIT}")),
                         200,
@@ -222,17 +279,26 @@ impl Bench {
         let sessions = self.sessions.clone();
         let targets = self.targets.clone();
         let shards = self.redis.shards().clone();
+        let recent = self.recent.clone();
+        let store = self.store.clone();
         self.meter
             .run(name, move |task, n| {
                 let mut conn = conns[task % conns.len()].clone();
                 let sessions = sessions.clone();
                 let targets = targets.clone();
                 let shards = shards.clone();
+                let store = store.clone();
                 let op = op.pick(task, n);
+                let tweet = recent_tweet(&recent, task, n, 1);
                 async move {
                     let i = task + n as usize * 7;
                     let who = &sessions[i % sessions.len()];
                     match op {
+                        Op::Like => ceiling::like(&mut conn, &store, who, tweet).await.is_ok(),
+                        Op::Repost => ceiling::repost(&mut conn, &store, who, tweet).await.is_ok(),
+                        Op::Notifications => {
+                            ceiling::notifications(&mut conn, &store, who).await.is_ok()
+                        }
                         Op::Home => ceiling::home_read(&mut conn, who).await.is_ok(),
                         Op::User => ceiling::user_read(&mut conn, who, &targets[i % targets.len()])
                             .await
@@ -254,23 +320,52 @@ pub(super) enum Op {
     Home,
     User,
     Post,
+    /// `PUT /v1/tweets/{id}/like` of a recent tweet.
+    Like,
+    /// `PUT /v1/tweets/{id}/repost` of a recent tweet.
+    Repost,
+    /// `GET /v1/notifications?limit=20`.
+    Notifications,
     /// 60 % Home, 30 % User, 10 % Post, spread evenly over tasks and iterations.
     Mix,
+    /// 55 % Home, 25 % User, 8 % Post, 7 % Like, 3 % Repost, 2 % Notifications, spread evenly
+    /// over tasks and iterations.
+    Social,
 }
 
 impl Op {
     fn pick(self, task: usize, n: u64) -> Op {
-        if self != Op::Mix {
-            return self;
-        }
-        // A fixed, well-spread sequence: every 10 consecutive operations of a task hold 6
-        // home reads, 3 user reads and 1 post, starting at a different phase per task.
-        match (n as usize + task * 3) % 10 {
-            0 | 2 | 4 | 5 | 7 | 9 => Op::Home,
-            1 | 6 | 8 => Op::User,
-            _ => Op::Post,
+        match self {
+            // A fixed, well-spread sequence: every 10 consecutive operations of a task hold 6
+            // home reads, 3 user reads and 1 post, starting at a different phase per task.
+            Op::Mix => match (n as usize + task * 3) % 10 {
+                0 | 2 | 4 | 5 | 7 | 9 => Op::Home,
+                1 | 6 | 8 => Op::User,
+                _ => Op::Post,
+            },
+            // Every 100 consecutive operations of a task hold exactly the shares, each kind
+            // spread out: 37 is prime to 100, so 37 × step (mod 100) visits every place once
+            // per 100 steps, 37 apart. Each task starts at a phase of its own.
+            Op::Social => match ((n as usize + task * 13) * 37) % 100 {
+                0..55 => Op::Home,
+                55..80 => Op::User,
+                80..88 => Op::Post,
+                88..95 => Op::Like,
+                95..98 => Op::Repost,
+                _ => Op::Notifications,
+            },
+            op => op,
         }
     }
+}
+
+/// The recent tweet that operation `n` of `task` likes or reposts: among those at even places
+/// of `recent` for `half` 0 (the API's window), at odd places for 1 (the ceiling's), spread
+/// over them.
+fn recent_tweet(recent: &[u64], task: usize, n: u64, half: usize) -> u64 {
+    let pairs = recent.len().div_ceil(2).max(1);
+    let j = (task * 131 + n as usize * 7919) % pairs;
+    recent[(2 * j + half).min(recent.len() - 1)]
 }
 
 /// Runs the load windows, each profiled (CPU per process, Redis calls per operation).
@@ -309,5 +404,47 @@ pub(super) async fn ok_response(req: reqwest::RequestBuilder, want: u16) -> bool
             resp.bytes().await.is_ok() && good
         }
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_100_operations_of_the_social_mix_hold_its_shares() {
+        for task in [0, 1, 63] {
+            for start in [0u64, 17, 1000] {
+                let mut counts = [0usize; 6];
+                for n in start..start + 100 {
+                    let k = match Op::Social.pick(task, n) {
+                        Op::Home => 0,
+                        Op::User => 1,
+                        Op::Post => 2,
+                        Op::Like => 3,
+                        Op::Repost => 4,
+                        Op::Notifications => 5,
+                        other => panic!("{other:?}"),
+                    };
+                    counts[k] += 1;
+                }
+                assert_eq!(counts, [55, 25, 8, 7, 3, 2], "task {task} from {start}");
+            }
+        }
+        // Spread out: no two of the 3 reposts of 100 are neighbours.
+        let reposts: Vec<u64> = (0..100)
+            .filter(|&n| Op::Social.pick(0, n) == Op::Repost)
+            .collect();
+        assert!(reposts.windows(2).all(|w| w[1] - w[0] > 1), "{reposts:?}");
+    }
+
+    #[test]
+    fn the_api_and_the_ceiling_like_different_recent_tweets() {
+        let recent: Vec<u64> = (100..110).collect();
+        for n in 0..50 {
+            assert_eq!(recent_tweet(&recent, 3, n, 0) % 2, 0);
+            assert_eq!(recent_tweet(&recent, 3, n, 1) % 2, 1);
+        }
+        assert_eq!(recent_tweet(&[7], 0, 5, 1), 7);
     }
 }

@@ -100,6 +100,9 @@ mod tests {
             zipf_exponent: 1.0,
             min_following: 8,
             timeline_cap: 800,
+            likes_per_tweet: crate::seed::LIKES_PER_TWEET,
+            reposts_per_tweet: crate::seed::REPOSTS_PER_TWEET,
+            replies_per_tweet: crate::seed::REPLIES_PER_TWEET,
             quiet: true,
         }
     }

@@ -1,5 +1,6 @@
-//! `chirp-bench seed`: a reproducible social graph, tweets and home timelines written straight
-//! into Redis through the domain crate's key layout, in big pipelines.
+//! `chirp-bench seed`: a reproducible social graph, tweets, likes, reposts, replies and home
+//! timelines written straight into Redis through the domain crate's key layout, in big
+//! pipelines.
 //!
 //! What is written, per user: the profile hash (with one argon2id hash of `benchmark-password`
 //! shared by everyone, so every seeded user can log in), the username index, the `following`
@@ -8,8 +9,48 @@
 //! would have left it (own tweets and followees' tweets, newest `cap` kept), the global timeline
 //! (newest 1000) and the id sequences advanced past every id used. Who follows whom is
 //! generated (or read) in [`graph`]; this module writes it.
+//!
+//! # The social layer
+//! Beside the original tweets, `seed` draws likes, reposts and replies ([`social`] says who,
+//! what and when), by default per original tweet on average **2 likes, 0.3 reposts and 0.5
+//! replies** (`--likes-per-tweet`, `--reposts-per-tweet`, `--replies-per-tweet`). Those are the
+//! ratios chosen for issue 13's bench. The public figures they are weighed against come from Pew
+//! Research Center's study of U.S. adults' tweets ("The Behaviors and Attitudes of U.S. Adults
+//! on Twitter", November 2021, summarised in its "10 facts about Americans and Twitter", 2022):
+//! the top 25 % of users by volume send 97 % of the tweets, and of what those more frequent
+//! users send 46 % are retweets and 30 % replies (of the less frequent users' tweets, 26 % and
+//! 51 %). If the rest are originals, a service whose volume comes from its active users sees
+//! about 1.9 reposts and 1.25 replies per original. The defaults sit well below that on
+//! purpose: most home entries stay originals, so the runs compare with those before the social
+//! layer, while the repost and reply paths (hydrating `repost_of`, the dedupe, the conversation
+//! rule) still run on nearly every home page. `--reposts-per-tweet 1.9 --replies-per-tweet 1.25`
+//! gives Pew's mix. No public figure for likes per tweet is as firm; 2 per original keeps likes
+//! the commonest action, as they are on every such service.
+//!
+//! They are written in the layout of [`keys`]:
+//! - a like: `ZADD chirp:{t:<tweet>}:likes <ms> <user>` and `ZADD chirp:{u:<user>}:likes <ms>
+//!   <tweet>`;
+//! - a repost R by U of T: a tweet of its own (an id from the tweet sequence, interleaved with
+//!   the originals by time), hash `{author: U, text: "", created_at, repost_of: T}`,
+//!   `ZADD chirp:{t:T}:reposts R U`, `ZADD chirp:{u:U}:reposted R T`, R in U's tweets and home,
+//!   in U's followers' homes unless the 40-entry dedupe skips it (see [`HomeFill::fill`]), not in
+//!   the global timeline;
+//! - a reply R by U to T of P: hash `{author: U, text, created_at, reply_to: T, reply_to_user:
+//!   P, thread: <ancestor ids, comma-separated, root first>}`, `ZADD chirp:{t:T}:replies R R`,
+//!   R in U's tweets, U's home and the homes of those of U's followers who are P or follow P,
+//!   and in the global timeline;
+//! - the notifications those make (a like or repost notifies the original's author, a reply
+//!   the replied-to author): `chirp:{u:<id>}:notifications` (member `<type>:<actor>:<tweet>`,
+//!   score the recipient's notification id, in time order, the newest 1,000 kept),
+//!   `:notif_at` (member -> ms) and `:notif_seq` (the last id). Follows are not notified: their
+//!   times are all in the seed's last seconds, so they would be everyone's newest. Nothing is
+//!   marked read.
+//!
+//! Every key is tagged by the user or tweet it belongs to, and every command names one key, so
+//! the batches go to each key's master on a cluster like everything else here.
 
 mod graph;
+mod social;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -77,10 +118,26 @@ pub struct SeedArgs {
     /// Home timeline length, as CHIRP_TIMELINE_CAP.
     #[arg(long, default_value_t = 800)]
     pub timeline_cap: usize,
+    /// Likes per original tweet, on average (drawn by popularity; see the module doc).
+    #[arg(long, default_value_t = LIKES_PER_TWEET)]
+    pub likes_per_tweet: f64,
+    /// Reposts per original tweet, on average.
+    #[arg(long, default_value_t = REPOSTS_PER_TWEET)]
+    pub reposts_per_tweet: f64,
+    /// Replies per original tweet, on average.
+    #[arg(long, default_value_t = REPLIES_PER_TWEET)]
+    pub replies_per_tweet: f64,
     /// Hide progress bars.
     #[arg(long)]
     pub quiet: bool,
 }
+
+/// `--likes-per-tweet`'s default (see the module doc for the ratios' source).
+pub const LIKES_PER_TWEET: f64 = 2.0;
+/// `--reposts-per-tweet`'s default.
+pub const REPOSTS_PER_TWEET: f64 = 0.3;
+/// `--replies-per-tweet`'s default.
+pub const REPLIES_PER_TWEET: f64 = 0.5;
 
 /// What was seeded, for the measurements that follow.
 pub struct Seeded {
@@ -89,7 +146,12 @@ pub struct Seeded {
     /// Follower count, by index.
     pub followers: Vec<usize>,
     pub edges: usize,
+    /// Original tweets.
     pub tweets: usize,
+    pub reposts: usize,
+    pub replies: usize,
+    pub likes: usize,
+    pub notifications: usize,
     pub home_entries: usize,
 }
 
@@ -234,23 +296,54 @@ pub async fn seed(args: &SeedArgs, redis: &Backend) -> Result<Seeded> {
     }
     drop(following);
 
-    // Tweets: author picked uniformly at random; ids in posting order.
+    // Tweets: author picked uniformly at random, one second apart, in posting order.
     let tweets = args.tweets.unwrap_or(n * 10);
-    let mut authored: Vec<Vec<u64>> = vec![Vec::new(); n];
     let mut tweet_author = Vec::with_capacity(tweets);
-    for k in 0..tweets {
-        let a = rng.random_range(0..n);
-        authored[a].push(tweet_base + 1 + k as u64);
-        tweet_author.push(a as u32);
+    for _ in 0..tweets {
+        tweet_author.push(rng.random_range(0..n) as u32);
     }
+    // Reposts, replies and likes, from a generator of their own, so that the graph, the
+    // originals and their texts are what the same seed always gave.
+    let first_secs = now - tweets as i64;
+    let ratios = social::Ratios {
+        likes: args.likes_per_tweet,
+        reposts: args.reposts_per_tweet,
+        replies: args.replies_per_tweet,
+    };
+    let mut social_rng = StdRng::seed_from_u64(args.seed ^ SOCIAL_SEED);
+    let activity = social::draw(
+        &mut social_rng,
+        &tweet_author,
+        first_secs as u64 * 1000,
+        now as u64 * 1000,
+        &following_scored,
+        ratios,
+    );
+    let posts = &activity.posts;
+    // Ids in time order: with no reposts or replies, original k has id base + 1 + k as always.
+    let mut id_of = vec![0u64; posts.len()];
+    for (rank, &p) in activity.id_order.iter().enumerate() {
+        id_of[p as usize] = tweet_base + 1 + rank as u64;
+    }
+    // Each user's posts (of every kind), in id order.
+    let mut authored: Vec<Vec<u32>> = vec![Vec::new(); n];
+    for &p in &activity.id_order {
+        authored[posts[p as usize].author as usize].push(p);
+    }
+    let count = |f: fn(&social::Kind) -> bool| posts.iter().filter(|p| f(&p.kind)).count();
+    let reposts = count(|k| matches!(k, social::Kind::Repost(_)));
+    let replies = count(|k| matches!(k, social::Kind::Reply(_)));
 
     let password = Password::parse(PASSWORD).map_err(|e| format!("{e:?}"))?;
     let hash = PasswordHasher::new(HashCost::default())?.hash(&password)?;
 
     if !args.quiet {
         eprintln!(
-            "seeding {n} users, {edges} follows, {tweets} tweets into {} (seed {})",
-            args.redis_url, args.seed
+            "seeding {n} users, {edges} follows, {tweets} tweets, {reposts} reposts, {replies} \
+             replies, {} likes into {} (seed {})",
+            activity.likes.len(),
+            args.redis_url,
+            args.seed
         );
     }
     let mut batch = Batcher::new(redis.connect_masters().await?);
@@ -304,10 +397,11 @@ pub async fn seed(args: &SeedArgs, redis: &Backend) -> Result<Seeded> {
     batch.flush().await?;
     pb.finish();
 
-    let pb = bar(args.quiet, tweets, "tweets");
-    let first_secs = now - tweets as i64;
+    let pb = bar(args.quiet, posts.len(), "tweets");
+    // The originals' texts from the main generator, in their order (as the seed always drew
+    // them), then the reposts' and replies' records.
     for (k, &a) in tweet_author.iter().enumerate() {
-        let id = tweet_base + 1 + k as u64;
+        let id = id_of[k];
         let words = rng.random_range(6..16);
         let mut text = format!("#{id}");
         for _ in 0..words {
@@ -327,12 +421,55 @@ pub async fn seed(args: &SeedArgs, redis: &Backend) -> Result<Seeded> {
             pb.set_position(k as u64);
         }
     }
+    for (p, post) in posts.iter().enumerate().skip(tweets) {
+        let id = id_of[p];
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(keys::tweet(TweetId::new(id)))
+            .arg("author")
+            .arg(users[post.author as usize])
+            .arg("created_at")
+            .arg(rfc3339((post.ms / 1000) as i64));
+        match post.kind {
+            social::Kind::Original => unreachable!("originals come first"),
+            social::Kind::Repost(of) => {
+                cmd.arg("text")
+                    .arg("")
+                    .arg("repost_of")
+                    .arg(id_of[of as usize]);
+            }
+            social::Kind::Reply(to) => {
+                let words = social_rng.random_range(2..12);
+                let mut text = format!("#{id}");
+                for _ in 0..words {
+                    text.push(' ');
+                    text.push_str(WORDS[social_rng.random_range(0..WORDS.len())]);
+                }
+                let thread: Vec<String> = activity
+                    .thread(p as u32)
+                    .iter()
+                    .map(|&a| id_of[a as usize].to_string())
+                    .collect();
+                cmd.arg("text")
+                    .arg(text)
+                    .arg("reply_to")
+                    .arg(id_of[to as usize])
+                    .arg("reply_to_user")
+                    .arg(users[posts[to as usize].author as usize])
+                    .arg("thread")
+                    .arg(thread.join(","));
+            }
+        }
+        batch.push(cmd, 14).await?;
+        if p % 1000 == 0 {
+            pb.set_position(p as u64);
+        }
+    }
     for (i, list) in authored.iter().enumerate() {
         for chunk in list.chunks(10_000) {
             let mut cmd = redis::cmd("ZADD");
             cmd.arg(keys::user_tweets(UserId::new(users[i])));
-            for &t in chunk {
-                cmd.arg(t).arg(t);
+            for &p in chunk {
+                cmd.arg(id_of[p as usize]).arg(id_of[p as usize]);
             }
             batch.push(cmd, 2 + 2 * chunk.len()).await?;
         }
@@ -340,40 +477,58 @@ pub async fn seed(args: &SeedArgs, redis: &Backend) -> Result<Seeded> {
     batch.flush().await?;
     pb.finish();
 
-    // Home timelines as fan-out leaves them: own tweets plus every followee's, newest `cap`.
+    let notifications = write_social(&mut batch, args.quiet, &activity, &id_of, &users).await?;
+
+    // Home timelines as fan-out leaves them: own posts plus every followee's, newest `cap`.
     let pb = bar(args.quiet, n, "home timelines");
     let mut home_entries = 0;
-    let mut home = Vec::new();
+    let mut home = HomeFill::default();
     for i in 0..n {
-        home.clear();
-        home.extend_from_slice(&authored[i]);
-        for &(f, _) in &following_scored[i] {
-            home.extend_from_slice(&authored[f as usize]);
-        }
-        home.sort_unstable_by(|a, b| b.cmp(a));
-        home.truncate(args.timeline_cap);
-        if !home.is_empty() {
+        home.fill(i as u32, &authored, &following_scored[i], &activity, &id_of);
+        home.entries.truncate(args.timeline_cap);
+        if !home.entries.is_empty() {
+            let uid = UserId::new(users[i]);
             let mut cmd = redis::cmd("ZADD");
-            cmd.arg(keys::home(UserId::new(users[i])));
-            for &t in &home {
-                cmd.arg(t).arg(t);
+            cmd.arg(keys::home(uid));
+            for &p in &home.entries {
+                cmd.arg(id_of[p as usize]).arg(id_of[p as usize]);
             }
-            batch.push(cmd, 2 + 2 * home.len()).await?;
-            home_entries += home.len();
+            batch.push(cmd, 2 + 2 * home.entries.len()).await?;
+            home_entries += home.entries.len();
+            // The dedupe's memory: original -> the repost of it among the newest entries.
+            let mut cmd = redis::cmd("HSET");
+            cmd.arg(keys::home_sources(uid));
+            let mut sources = 0;
+            for &p in home.entries.iter().take(REPOST_DEDUPE_WINDOW) {
+                if let social::Kind::Repost(of) = posts[p as usize].kind {
+                    cmd.arg(id_of[of as usize]).arg(id_of[p as usize]);
+                    sources += 1;
+                }
+            }
+            if sources > 0 {
+                batch.push(cmd, 2 + 2 * sources).await?;
+            }
         }
         if i % 1000 == 0 {
             pb.set_position(i as u64);
         }
     }
-    let newest = tweets.saturating_sub(1000);
-    if tweets > 0 {
+    // The global timeline: the newest 1000 posts but reposts.
+    let global: Vec<u64> = activity
+        .id_order
+        .iter()
+        .rev()
+        .filter(|&&p| !matches!(posts[p as usize].kind, social::Kind::Repost(_)))
+        .take(1000)
+        .map(|&p| id_of[p as usize])
+        .collect();
+    if !global.is_empty() {
         let mut cmd = redis::cmd("ZADD");
         cmd.arg(keys::GLOBAL_TIMELINE);
-        for k in newest..tweets {
-            let id = tweet_base + 1 + k as u64;
+        for &id in &global {
             cmd.arg(id).arg(id);
         }
-        batch.push(cmd, 2 + 2 * (tweets - newest)).await?;
+        batch.push(cmd, 2 + 2 * global.len()).await?;
         let mut cmd = redis::cmd("ZREMRANGEBYRANK");
         cmd.arg(keys::GLOBAL_TIMELINE).arg(0).arg(-1001);
         batch.push(cmd, 4).await?;
@@ -389,7 +544,7 @@ pub async fn seed(args: &SeedArgs, redis: &Backend) -> Result<Seeded> {
         .ignore()
         .cmd("SET")
         .arg(keys::TWEET_SEQ)
-        .arg(tweet_base + tweets as u64)
+        .arg(tweet_base + posts.len() as u64)
         .ignore()
         .query_async::<()>(&mut conn)
         .await?;
@@ -400,10 +555,12 @@ pub async fn seed(args: &SeedArgs, redis: &Backend) -> Result<Seeded> {
         sorted.sort_unstable_by(|a, b| b.cmp(a));
         let top: Vec<usize> = sorted.iter().take(5).copied().collect();
         eprintln!(
-            "seeded: users {}..={}, {edges} follows, {tweets} tweets, {home_entries} home entries; \
-             most followed: {top:?}; median followers: {}",
+            "seeded: users {}..={}, {edges} follows, {tweets} tweets, {reposts} reposts, \
+             {replies} replies, {} likes, {notifications} notifications, {home_entries} home \
+             entries; most followed: {top:?}; median followers: {}",
             user_base + 1,
             user_base + n as u64,
+            activity.likes.len(),
             sorted[n / 2]
         );
     }
@@ -412,6 +569,273 @@ pub async fn seed(args: &SeedArgs, redis: &Backend) -> Result<Seeded> {
         followers: counts,
         edges,
         tweets,
+        reposts,
+        replies,
+        likes: activity.likes.len(),
+        notifications,
         home_entries,
     })
+}
+
+/// Mixed into `--seed` for the social layer's generator.
+const SOCIAL_SEED: u64 = 0x50c1a1;
+
+/// The newest home entries among which a repost of the same original is not delivered again
+/// (API.md, "Reposts"), and whose reposts `home_src` maps to their originals. (The domain
+/// keeps its 40 in `repost_insert.lua`, where no Rust constant names it.)
+const REPOST_DEDUPE_WINDOW: usize = 40;
+
+/// The notifications a user keeps (the newest).
+const NOTIFICATIONS_KEPT: usize = chirp_domain::store::notifications::KEEP;
+
+/// Builds one home timeline after another, reusing its buffers.
+#[derive(Default)]
+struct HomeFill {
+    /// The home's posts, newest first (all of them: the caller keeps the newest `cap`).
+    entries: Vec<u32>,
+    candidates: Vec<u32>,
+    followees: Vec<u32>,
+    /// The sources ([`social::Activity::source`]) of the newest entries kept so far.
+    window: std::collections::VecDeque<u32>,
+}
+
+impl HomeFill {
+    /// User `me`'s home as the fan-out would have left it, had every post been fanned out in id
+    /// order: `me`'s own posts (a repost or a reply included), every followee's originals,
+    /// their replies only where `me` is the replied-to author or follows them (the
+    /// conversation rule), and their reposts unless, among the newest
+    /// [`REPOST_DEDUPE_WINDOW`] entries before it, the home already holds the original or
+    /// another repost of it (the dedupe: decided in id order, exactly as a fan-out in posting
+    /// order decides it, not approximated).
+    fn fill(
+        &mut self,
+        me: u32,
+        authored: &[Vec<u32>],
+        following: &[(u32, u64)],
+        activity: &social::Activity,
+        id_of: &[u64],
+    ) {
+        let posts = &activity.posts;
+        self.candidates.clear();
+        self.candidates.extend_from_slice(&authored[me as usize]);
+        self.followees.clear();
+        self.followees.extend(following.iter().map(|&(f, _)| f));
+        self.followees.sort_unstable();
+        for &(f, _) in following {
+            for &p in &authored[f as usize] {
+                let keep = match posts[p as usize].kind {
+                    social::Kind::Reply(to) => {
+                        let to_author = posts[to as usize].author;
+                        to_author == me || self.followees.binary_search(&to_author).is_ok()
+                    }
+                    _ => true,
+                };
+                if keep {
+                    self.candidates.push(p);
+                }
+            }
+        }
+        self.candidates.sort_unstable_by_key(|&p| id_of[p as usize]);
+        self.entries.clear();
+        self.window.clear();
+        for &p in &self.candidates {
+            let post = &posts[p as usize];
+            let source = activity.source(p);
+            let repeated = matches!(post.kind, social::Kind::Repost(_))
+                && post.author != me
+                && self.window.contains(&source);
+            if repeated {
+                continue;
+            }
+            self.entries.push(p);
+            self.window.push_back(source);
+            if self.window.len() > REPOST_DEDUPE_WINDOW {
+                self.window.pop_front();
+            }
+        }
+        self.entries.reverse();
+    }
+}
+
+/// The likes, the reposts' and replies' sets and the notifications of `activity`; returns the
+/// notifications written.
+async fn write_social(
+    batch: &mut Batcher,
+    quiet: bool,
+    activity: &social::Activity,
+    id_of: &[u64],
+    users: &[u64],
+) -> Result<usize> {
+    let posts = &activity.posts;
+    let user = |i: u32| users[i as usize];
+    let tweet = |p: u32| id_of[p as usize];
+    let pb = bar(quiet, activity.likes.len() + posts.len(), "likes, reposts");
+    // Likes, one ZADD per tweet and one per user.
+    let mut likes = activity.likes.clone();
+    likes.sort_by_key(|l| (l.post, l.ms));
+    for group in likes.chunk_by(|a, b| a.post == b.post) {
+        for chunk in group.chunks(10_000) {
+            let mut cmd = redis::cmd("ZADD");
+            cmd.arg(keys::tweet_likes(TweetId::new(tweet(chunk[0].post))));
+            for l in chunk {
+                cmd.arg(l.ms).arg(user(l.user));
+            }
+            batch.push(cmd, 2 + 2 * chunk.len()).await?;
+        }
+    }
+    likes.sort_by_key(|l| (l.user, l.ms));
+    for group in likes.chunk_by(|a, b| a.user == b.user) {
+        for chunk in group.chunks(10_000) {
+            let mut cmd = redis::cmd("ZADD");
+            cmd.arg(keys::user_likes(UserId::new(user(chunk[0].user))));
+            for l in chunk {
+                cmd.arg(l.ms).arg(tweet(l.post));
+            }
+            batch.push(cmd, 2 + 2 * chunk.len()).await?;
+        }
+    }
+    pb.inc(likes.len() as u64);
+    // Notifications, by recipient: (ms, kind, actor, tweet id).
+    let mut inbox: Vec<Vec<(u64, &'static str, u64, u64)>> = vec![Vec::new(); users.len()];
+    for l in &activity.likes {
+        let to = posts[l.post as usize].author;
+        inbox[to as usize].push((l.ms, "like", user(l.user), tweet(l.post)));
+    }
+    for (p, post) in posts.iter().enumerate() {
+        let p = p as u32;
+        match post.kind {
+            social::Kind::Original => {}
+            social::Kind::Repost(of) => {
+                let mut cmd = redis::cmd("ZADD");
+                cmd.arg(keys::tweet_reposts(TweetId::new(tweet(of))))
+                    .arg(tweet(p))
+                    .arg(user(post.author));
+                batch.push(cmd, 4).await?;
+                let mut cmd = redis::cmd("ZADD");
+                cmd.arg(keys::user_reposted(UserId::new(user(post.author))))
+                    .arg(tweet(p))
+                    .arg(tweet(of));
+                batch.push(cmd, 4).await?;
+                let to = posts[of as usize].author;
+                inbox[to as usize].push((post.ms, "repost", user(post.author), tweet(of)));
+            }
+            social::Kind::Reply(to) => {
+                let mut cmd = redis::cmd("ZADD");
+                cmd.arg(keys::tweet_replies(TweetId::new(tweet(to))))
+                    .arg(tweet(p))
+                    .arg(tweet(p));
+                batch.push(cmd, 4).await?;
+                let to = posts[to as usize].author;
+                inbox[to as usize].push((post.ms, "reply", user(post.author), tweet(p)));
+            }
+        }
+        if p.is_multiple_of(1000) {
+            pb.set_position((likes.len() + p as usize) as u64);
+        }
+    }
+    batch.flush().await?;
+    pb.finish();
+
+    let pb = bar(quiet, users.len(), "notifications");
+    let mut written = 0;
+    for (i, notes) in inbox.iter_mut().enumerate() {
+        if notes.is_empty() {
+            continue;
+        }
+        let uid = UserId::new(users[i]);
+        // Ids 1, 2, ... in time order; the newest are kept.
+        notes.sort_unstable();
+        let total = notes.len();
+        let kept = total.saturating_sub(NOTIFICATIONS_KEPT);
+        let mut zadd = redis::cmd("ZADD");
+        zadd.arg(keys::notifications(uid));
+        let mut at = redis::cmd("HSET");
+        at.arg(keys::notification_times(uid));
+        for (n, &(ms, kind, actor, tweet)) in notes.iter().enumerate().skip(kept) {
+            let member = format!("{kind}:{actor}:{tweet}");
+            zadd.arg(n + 1).arg(&member);
+            at.arg(member).arg(ms);
+        }
+        let args = 2 + 2 * (total - kept);
+        batch.push(zadd, args).await?;
+        batch.push(at, args).await?;
+        let mut seq = redis::cmd("SET");
+        seq.arg(keys::notification_seq(uid)).arg(total);
+        batch.push(seq, 3).await?;
+        written += total - kept;
+        if i % 1000 == 0 {
+            pb.set_position(i as u64);
+        }
+    }
+    batch.flush().await?;
+    pb.finish();
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::social::{Activity, Kind, Post};
+    use super::*;
+
+    /// `posts` as drawn, ids in the order given (1, 2, ...).
+    fn activity(posts: Vec<Post>) -> (Activity, Vec<u64>) {
+        let id_order = (0..posts.len() as u32).collect();
+        let id_of = (1..=posts.len() as u64).collect();
+        let activity = Activity {
+            posts,
+            likes: Vec::new(),
+            id_order,
+        };
+        (activity, id_of)
+    }
+
+    fn post(author: u32, kind: Kind) -> Post {
+        Post {
+            author,
+            kind,
+            ms: 0,
+        }
+    }
+
+    fn home_of(me: u32, follows: &[u32], activity: &Activity, id_of: &[u64]) -> Vec<u32> {
+        let mut authored = vec![Vec::new(); 4];
+        for &p in &activity.id_order {
+            authored[activity.posts[p as usize].author as usize].push(p);
+        }
+        let following: Vec<(u32, u64)> = follows.iter().map(|&f| (f, 0)).collect();
+        let mut home = HomeFill::default();
+        home.fill(me, &authored, &following, activity, id_of);
+        home.entries
+    }
+
+    #[test]
+    fn a_home_takes_replies_by_the_conversation_rule_and_reposts_once_per_window() {
+        // User 0 follows 1 and 2, not 3.
+        let (activity, id_of) = activity(vec![
+            post(3, Kind::Original),  // 0: by someone 0 does not follow
+            post(1, Kind::Original),  // 1
+            post(1, Kind::Repost(0)), // 2: reaches 0
+            post(2, Kind::Repost(0)), // 3: another repost of 0, within 40 entries: skipped
+            post(1, Kind::Reply(0)),  // 4: a reply to 3, whom 0 does not follow: skipped
+            post(0, Kind::Original),  // 5: own
+            post(2, Kind::Reply(5)),  // 6: a reply to 0 itself
+            post(2, Kind::Reply(1)),  // 7: a reply to 1, whom 0 follows
+            post(0, Kind::Repost(1)), // 8: own repost of a tweet it has: kept
+        ]);
+        assert_eq!(home_of(0, &[1, 2], &activity, &id_of), [8, 7, 6, 5, 2, 1]);
+        // User 3 follows 1: its own tweet is in its home, so 1's repost of it is not.
+        assert_eq!(home_of(3, &[1], &activity, &id_of), [4, 1, 0]);
+    }
+
+    #[test]
+    fn a_repost_comes_again_once_its_original_is_older_than_the_window() {
+        let mut posts = vec![post(3, Kind::Original), post(1, Kind::Repost(0))];
+        posts.extend((0..REPOST_DEDUPE_WINDOW).map(|_| post(1, Kind::Original)));
+        posts.push(post(2, Kind::Repost(0)));
+        let (activity, id_of) = activity(posts);
+        let home = home_of(0, &[1, 2], &activity, &id_of);
+        assert_eq!(home.len(), REPOST_DEDUPE_WINDOW + 2);
+        assert_eq!(home[0] as usize, REPOST_DEDUPE_WINDOW + 2);
+        assert_eq!(home.last(), Some(&1));
+    }
 }
