@@ -1,7 +1,8 @@
 -- like: record that a user likes a tweet, if the tweet exists. Checked in the tweet's slot,
 -- where its delete also drops the likes, so a like never outlives the tweet it likes. Scores
 -- are like times made unique in the set (as add_edge.lua does), so the likers' list pages
--- exactly.
+-- exactly. The record's `like_count` changes in the same step as the set, so it never drifts
+-- from the set's size (and a page reads it with the record, not with a ZCARD per tweet).
 -- Slot: the tweet's `{t:<id>}`.
 -- KEYS[1] chirp:{t:<id>}:tweet   the record
 -- KEYS[2] chirp:{t:<id>}:likes   who likes it (zset, score = like time in ms, unique)
@@ -19,4 +20,5 @@ if newest[2] and tonumber(newest[2]) >= score then
   score = tonumber(newest[2]) + 1
 end
 redis.call("ZADD", KEYS[2], score, ARGV[1])
+redis.call("HINCRBY", KEYS[1], "like_count", 1)
 return 1

@@ -1,6 +1,7 @@
 -- repost: record a user's repost of an original, one per user and original. Checked in the
 -- original's slot, where its delete moves `reposts` aside for the workers: either the delete
 -- sees this repost and removes it everywhere, or this finds the original gone.
+-- The record's `repost_count` changes in the same step as the set (see like.lua).
 -- Slot: the original's `{t:<id>}`.
 -- KEYS[1] chirp:{t:<id>}:tweet     the original's record
 -- KEYS[2] chirp:{t:<id>}:reposts   who reposted it (zset, score = the repost's tweet id)
@@ -15,4 +16,5 @@ if prior then
   return tonumber(prior)
 end
 redis.call("ZADD", KEYS[2], ARGV[2], ARGV[1])
+redis.call("HINCRBY", KEYS[1], "repost_count", 1)
 return tonumber(ARGV[2])

@@ -23,11 +23,11 @@
 //! | `chirp:{u:<id>}:notif_seq` | string | the user's notification ids (INCR, in the user's slot) |
 //! | `chirp:{u:<id>}:notif_read` | string | the read marker: a notification id, only moving forward |
 //! | `chirp:{u:<id>}:blocks`, `:blocked_by`, `:mutes` | zset | whom the user blocks, who blocks the user, whom the user mutes; score = time (ms). `blocks` is the truth, `blocked_by` its mirror for checks made on the actor's slot |
-//! | `chirp:{t:<id>}:tweet` | hash | `author`, `text`, `created_at`, and when set: `reply_to` (tweet id), `reply_to_user` (its author), `thread` (ancestor ids, root first, at most 40), `repost_of` (the original's id; `text` is then empty), `mentions` (user ids); its absence means deleted |
-//! | `chirp:{t:<id>}:likes` | zset | who likes the tweet; score = like time (ms). `like_count` = `ZCARD` |
-//! | `chirp:{t:<id>}:reposts` | zset | who reposted it; score = the repost's tweet id. `repost_count` = `ZCARD` |
+//! | `chirp:{t:<id>}:tweet` | hash | `author`, `text`, `created_at`; `reply_count`, `repost_count`, `like_count` (changed by the same script as the set each counts, so equal to its size); and when set: `reply_to` (tweet id), `reply_to_user` (its author), `thread` (ancestor ids, root first, at most 40), `repost_of` (the original's id; `text` is then empty), `mentions` (user ids); its absence means deleted |
+//! | `chirp:{t:<id>}:likes` | zset | who likes the tweet; score = like time (ms, unique) |
+//! | `chirp:{t:<id>}:reposts` | zset | who reposted it; score = the repost's tweet id |
 //! | `chirp:{t:<id>}:reposts_gone` | zset | `reposts` of a deleted tweet, renamed by the delete, until a worker has removed every repost |
-//! | `chirp:{t:<id>}:replies` | zset | direct replies; score = member = reply id. `reply_count` = `ZCARD` |
+//! | `chirp:{t:<id>}:replies` | zset | direct replies; score = member = reply id |
 //! | `chirp:{n:<lowercase name>}:uid` | string | username index: canonical username -> user id |
 //! | `chirp:{seq}:user`, `chirp:{seq}:tweet` | string | id sequences (INCR) |
 //! | `chirp:{global}:timeline` | zset | the last 1000 tweets of everyone |

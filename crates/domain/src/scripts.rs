@@ -42,8 +42,9 @@ script!(NOTIFY, "notify.lua");
 script!(NOTIFICATIONS_READ, "notifications_read.lua");
 script!(NOTIFICATIONS_PURGE, "notifications_purge.lua");
 script!(REPOST_INSERT, "repost_insert.lua");
+script!(COUNTED_REMOVE, "counted_remove.lua");
 
-fn all() -> [&'static Script; 21] {
+fn all() -> [&'static Script; 22] {
     [
         &POST_TWEET,
         &TIMELINE_INSERT,
@@ -66,6 +67,7 @@ fn all() -> [&'static Script; 21] {
         &NOTIFICATIONS_READ,
         &NOTIFICATIONS_PURGE,
         &REPOST_INSERT,
+        &COUNTED_REMOVE,
     ]
 }
 

@@ -733,6 +733,32 @@ async fn write_social(
             pb.set_position((likes.len() + p as usize) as u64);
         }
     }
+    // Each record's counts, as the API's scripts keep them beside the sets they count.
+    let mut counts = vec![[0u64; 3]; posts.len()];
+    for l in &activity.likes {
+        counts[l.post as usize][2] += 1;
+    }
+    for post in posts {
+        match post.kind {
+            social::Kind::Original => {}
+            social::Kind::Repost(of) => counts[of as usize][1] += 1,
+            social::Kind::Reply(to) => counts[to as usize][0] += 1,
+        }
+    }
+    for (p, [replies, reposts, liked]) in counts.into_iter().enumerate() {
+        if replies + reposts + liked == 0 {
+            continue;
+        }
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(keys::tweet(TweetId::new(tweet(p as u32))))
+            .arg("reply_count")
+            .arg(replies)
+            .arg("repost_count")
+            .arg(reposts)
+            .arg("like_count")
+            .arg(liked);
+        batch.push(cmd, 8).await?;
+    }
     batch.flush().await?;
     pb.finish();
 

@@ -1,7 +1,7 @@
 //! Hydration: tweet ids into [`Tweet`]s as one viewer sees them, in a fixed number of pipelined
 //! round trips whatever the page holds:
-//! 1. per id, the record and its three counts (`ZCARD`s of the sets they count, in the record's
-//!    slot, so they never drift from them);
+//! 1. per id, the record with its three counts (kept in the record by the scripts that change
+//!    the sets they count, in the same step, so they never drift from them);
 //! 2. only when the page holds reposts: the same for their originals;
 //! 3. the names of every author, original author and mentioned user, and for a viewer, one
 //!    `ZMSCORE` each for `liked`, `reposted`, and the viewer's blocks and mutes over the page's
@@ -57,16 +57,17 @@ impl Viewer {
     }
 }
 
-const RECORD_FIELDS: [&str; 6] = [
+const RECORD_FIELDS: [&str; 9] = [
     "author",
     "text",
     "created_at",
     "reply_to",
     "repost_of",
     "mentions",
+    "reply_count",
+    "repost_count",
+    "like_count",
 ];
-/// Commands per id in round trip 1: the record and three counts.
-const PER_RECORD: usize = 4;
 
 /// A tweet record as stored, with its counts.
 struct Record {
@@ -154,34 +155,18 @@ async fn read_records<C: ConnectionLike + Send>(
         pipe.cmd("HMGET")
             .arg(keys::tweet(id))
             .arg(&RECORD_FIELDS[..]);
-        pipe.zcard(keys::tweet_replies(id));
-        pipe.zcard(keys::tweet_reposts(id));
-        pipe.zcard(keys::tweet_likes(id));
     }
-    let values: Vec<Value> = pipe.query_async(conn).await?;
-    let mut values = values.into_iter();
-    let mut out = Vec::with_capacity(ids.len());
-    for _ in ids {
-        let chunk: Vec<Value> = values.by_ref().take(PER_RECORD).collect();
-        out.push(parse_record(chunk)?);
-    }
-    Ok(out)
+    let records: Vec<Vec<Option<String>>> = pipe.query_async(conn).await?;
+    Ok(records.into_iter().map(parse_record).collect())
 }
 
-fn parse_record(chunk: Vec<Value>) -> Result<Option<Record>> {
-    let mut it = chunk.into_iter();
-    let mut next = || it.next().unwrap_or(Value::Nil);
-    let fields: Vec<Option<String>> = decode(next())?;
-    let (replies, reposts, likes): (u64, u64, u64) =
-        (decode(next())?, decode(next())?, decode(next())?);
+fn parse_record(fields: Vec<Option<String>>) -> Option<Record> {
     let mut fields = fields.into_iter();
     let mut field = || fields.next().flatten();
     let (Some(author), Some(text), Some(created_at)) = (field(), field(), field()) else {
-        return Ok(None);
+        return None;
     };
-    let Ok(author) = author.parse().map(UserId::new) else {
-        return Ok(None);
-    };
+    let author = UserId::new(author.parse().ok()?);
     let id = |raw: Option<String>| raw.and_then(|r| r.parse().ok()).map(TweetId::new);
     let reply_to = id(field());
     let repost_of = id(field());
@@ -192,19 +177,26 @@ fn parse_record(chunk: Vec<Value>) -> Result<Option<Record>> {
                 .collect()
         })
         .unwrap_or_default();
-    Ok(Some(Record {
+    // Absent until the first like, repost or reply; never below zero.
+    let mut count = || {
+        field()
+            .and_then(|c| c.parse::<i64>().ok())
+            .map_or(0, |c| c.max(0) as u64)
+    };
+    let counts = TweetCounts {
+        replies: count(),
+        reposts: count(),
+        likes: count(),
+    };
+    Some(Record {
         author,
         text,
         created_at,
         reply_to,
         repost_of,
         mentions,
-        counts: TweetCounts {
-            replies,
-            reposts,
-            likes,
-        },
-    }))
+        counts,
+    })
 }
 
 /// What round trip 3 found: names, and the viewer's flags and filters.

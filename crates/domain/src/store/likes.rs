@@ -1,5 +1,5 @@
 //! Likes: one per user and tweet, kept twice: who likes a tweet (`chirp:{t:<id>}:likes`, whose
-//! size is `like_count`) in the tweet's slot, and what a user likes (`chirp:{u:<id>}:likes`, for
+//! size is the record's `like_count`, changed with it by the same scripts) in the tweet's slot, and what a user likes (`chirp:{u:<id>}:likes`, for
 //! `liked`) in the user's. The tweet's set is written first and is the truth; a crash between
 //! the two leaves `liked` false until the client's retry, which is idempotent.
 
@@ -73,10 +73,12 @@ impl Store {
         let mut conn = self.conn().await?;
         let (tweet, _) = original_of(&mut conn, tweet).await?;
         // Two slots, so two calls, the truth first (see the module docs).
-        redis::cmd("ZREM")
-            .arg(keys::tweet_likes(tweet))
+        scripts::COUNTED_REMOVE
+            .key(keys::tweet(tweet))
+            .key(keys::tweet_likes(tweet))
             .arg(user.get())
-            .query_async::<()>(&mut conn)
+            .arg("like_count")
+            .invoke_async::<()>(&mut conn)
             .await?;
         redis::cmd("ZREM")
             .arg(keys::user_likes(user))

@@ -135,26 +135,31 @@ impl Store {
             .arg(keys::tweet(repost))
             .query_async::<()>(&mut conn)
             .await?;
-        redis::pipe()
-            .zrem(keys::tweet_reposts(original), user.get())
-            .ignore()
-            .zrem(keys::user_tweets(user), repost.get())
-            .ignore()
-            .zrem(keys::home(user), repost.get())
-            .ignore()
-            .cmd("XADD")
-            .arg(self.events_stream(user))
-            .arg("*")
-            .arg(
-                FanoutEvent::Deleted {
-                    tweet: repost,
-                    author: user,
-                }
-                .to_fields(),
-            )
-            .ignore()
-            .query_async::<()>(&mut conn)
-            .await?;
+        let mut pipe = redis::pipe();
+        pipe.invoke_script(
+            scripts::COUNTED_REMOVE
+                .key(keys::tweet(original))
+                .key(keys::tweet_reposts(original))
+                .arg(user.get())
+                .arg("repost_count"),
+        )
+        .ignore()
+        .zrem(keys::user_tweets(user), repost.get())
+        .ignore()
+        .zrem(keys::home(user), repost.get())
+        .ignore()
+        .cmd("XADD")
+        .arg(self.events_stream(user))
+        .arg("*")
+        .arg(
+            FanoutEvent::Deleted {
+                tweet: repost,
+                author: user,
+            }
+            .to_fields(),
+        )
+        .ignore();
+        scripts::run_pipeline::<_, ()>(&mut conn, &pipe).await?;
         redis::cmd("ZREM")
             .arg(keys::user_reposted(user))
             .arg(original.get())

@@ -310,9 +310,16 @@ impl Store {
             .zrem(keys::GLOBAL_TIMELINE, id.get())
             .ignore();
         if let Some(parent) = parent {
-            pipe.zrem(keys::tweet_replies(parent), id.get()).ignore();
+            pipe.invoke_script(
+                scripts::COUNTED_REMOVE
+                    .key(keys::tweet(parent))
+                    .key(keys::tweet_replies(parent))
+                    .arg(id.get())
+                    .arg("reply_count"),
+            )
+            .ignore();
         }
-        pipe.query_async::<()>(&mut conn).await?;
+        scripts::run_pipeline::<_, ()>(&mut conn, &pipe).await?;
         self.replicated(&mut conn, start).await?;
         Ok(())
     }
