@@ -13,36 +13,8 @@ use super::shape::{HomeWrite, Shape};
 
 /// One pipeline's worth of a fan-out: inserts (see [`insert_then_verify`]) or removals;
 /// returns how many homes newly got the tweet.
-///
-/// After inserting, whether the tweet still exists is read once more, and if it does not (it was
-/// deleted, or its repost undone, while this ran) the inserts are taken out again: a deletion
-/// removes the record before its own fan-out of removals starts, so an insert that lands after
-/// that fan-out passed this home is followed by this read, which then finds the record gone.
-/// One round trip per pipeline of followers, not per follower.
 pub(super) async fn write_homes(
     mut conn: Connection,
-    fanout: &Fanout,
-    write: HomeWrite,
-    owners: &[UserId],
-    tweet: TweetId,
-    author: UserId,
-) -> Result<usize> {
-    let inserted = write_once(&mut conn, fanout, write, owners, tweet, author).await?;
-    if let HomeWrite::Insert(_) = write {
-        let exists: bool = redis::cmd("EXISTS")
-            .arg(keys::tweet(tweet))
-            .query_async(&mut conn)
-            .await?;
-        if !exists {
-            write_once(&mut conn, fanout, HomeWrite::Remove, owners, tweet, author).await?;
-            return Ok(0);
-        }
-    }
-    Ok(inserted)
-}
-
-async fn write_once(
-    conn: &mut Connection,
     fanout: &Fanout,
     write: HomeWrite,
     owners: &[UserId],
@@ -52,7 +24,7 @@ async fn write_once(
     if owners.is_empty() {
         return Ok(0);
     }
-    let conn = &mut *conn;
+    let conn = &mut conn;
     match write {
         HomeWrite::Insert(Shape::Plain) => {
             insert_then_verify(conn, fanout, owners, tweet, author).await

@@ -47,6 +47,26 @@ pub(super) async fn walk_followers(
             .await?;
         inserted += counts.iter().sum::<usize>();
         followers += owners.len();
+        if let HomeWrite::Insert(_) = write
+            && !still_exists(conn, tweet).await?
+        {
+            // Deleted (or its repost undone) while this ran: take these inserts out again. A
+            // deletion removes the record before its own fan-out of removals starts, so an
+            // insert that landed after that fan-out passed a home is followed by this read,
+            // which then finds the record gone. One read per chunk of followers, after all its
+            // writes, not one per pipeline (which held up the pipelines in flight).
+            let removals: Vec<_> = owners
+                .chunks(pipeline_size)
+                .map(|part| {
+                    write_homes(conn.clone(), fanout, HomeWrite::Remove, part, tweet, author)
+                })
+                .collect();
+            futures_util::stream::iter(removals)
+                .buffered(PIPELINES_IN_FLIGHT)
+                .try_collect::<Vec<usize>>()
+                .await?;
+            return Ok(Applied::Skipped);
+        }
         let Some(last) = last else { break };
         after = format!("({last}");
     }
@@ -57,6 +77,13 @@ pub(super) async fn walk_followers(
         },
         HomeWrite::Remove => Applied::Deleted { followers },
     })
+}
+
+async fn still_exists(conn: &mut Connection, tweet: TweetId) -> Result<bool> {
+    Ok(redis::cmd("EXISTS")
+        .arg(keys::tweet(tweet))
+        .query_async(conn)
+        .await?)
 }
 
 /// Pipelines of home-timeline writes one fan-out keeps in flight.
