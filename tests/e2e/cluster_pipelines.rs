@@ -79,3 +79,67 @@ async fn pipelines_across_slots_answer_in_order_through_a_reshard() {
     // Every counter incremented exactly once more: nothing ran twice.
     assert_eq!(increment(&mut conn).await, vec![2; KEYS as usize]);
 }
+
+/// Scripts on `scripts::is_repeatable`'s list (the fan-out's per-follower inserts) go per node
+/// too; any other script goes per slot.
+#[tokio::test]
+async fn repeatable_scripts_go_per_node_and_others_per_slot() {
+    use chirp_domain::keys;
+    use chirp_domain::model::UserId;
+    use chirp_domain::scripts;
+
+    let cluster = RedisCluster::start();
+    let shared = RenewingCluster::connect(&node_list(&cluster.urls()), RESPONSE_TIMEOUT)
+        .await
+        .unwrap();
+    let mut conn = Connection::from(&shared);
+    scripts::load_all(&mut conn).await.unwrap();
+    let owners: Vec<UserId> = (1..=KEYS).map(UserId::new).collect();
+    let insert = |tweet: u64| {
+        let mut pipe = redis::pipe();
+        for &owner in &owners {
+            // Each owner's own tweet: timeline_insert.lua needs no follow edge for it.
+            pipe.invoke_script(
+                scripts::TIMELINE_INSERT
+                    .key(keys::home(owner))
+                    .key(keys::following(owner))
+                    .arg(owner.get())
+                    .arg(owner.get())
+                    .arg(800)
+                    .arg(tweet),
+            );
+        }
+        pipe
+    };
+    let added: Vec<u64> = scripts::run_pipeline(&mut conn, &insert(77)).await.unwrap();
+    assert_eq!(added, vec![1; KEYS as usize]);
+    let counts = shared.per_node_counts();
+    assert_eq!(counts.sent, 3, "one pipeline per master: {counts:?}");
+    // Again: nothing new, and the homes hold the tweet once.
+    let again: Vec<u64> = scripts::run_pipeline(&mut conn, &insert(77)).await.unwrap();
+    assert_eq!(again, vec![0; KEYS as usize]);
+    let mut pipe = redis::pipe();
+    for &owner in &owners {
+        pipe.zcard(keys::home(owner));
+    }
+    let sizes: Vec<u64> = pipe.query_async(&mut conn).await.unwrap();
+    assert_eq!(sizes, vec![1; KEYS as usize]);
+
+    // A script not on the list (capped_insert.lua, which only the global timeline's single slot
+    // uses): per slot.
+    let mut pipe = redis::pipe();
+    for &owner in &owners {
+        pipe.invoke_script(
+            scripts::CAPPED_INSERT
+                .key(keys::user_tweets(owner))
+                .arg(800)
+                .arg(78),
+        )
+        .ignore();
+    }
+    let before = shared.per_node_counts();
+    scripts::run_pipeline::<_, ()>(&mut conn, &pipe)
+        .await
+        .unwrap();
+    assert_eq!(shared.per_node_counts().sent, before.sent);
+}

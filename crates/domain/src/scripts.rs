@@ -71,6 +71,29 @@ fn all() -> [&'static Script; 22] {
     ]
 }
 
+/// The scripts that leave the state they found after a first run when run again right after it
+/// with the same arguments (only their reply may differ, a count of what changed): each checks
+/// what it is about to write, or writes what a repeat writes again. Such a script may go in a
+/// pipeline sent per node on a cluster, whose failed part is sent again per slot
+/// (`redis_pool::by_node`); a fan-out's per-follower inserts are such pipelines.
+fn repeatable() -> [&'static Script; 6] {
+    [
+        &TIMELINE_INSERT,
+        &TIMELINE_PURGE,
+        &REPOST_INSERT,
+        &NOTIFY,
+        &ADD_REPLY,
+        &COUNTED_REMOVE,
+    ]
+}
+
+/// Whether the script of this SHA1 (as `EVALSHA` names it) is one of [`repeatable`]'s.
+pub fn is_repeatable(sha1_hex: &[u8]) -> bool {
+    repeatable()
+        .iter()
+        .any(|s| s.get_hash().as_bytes().eq_ignore_ascii_case(sha1_hex))
+}
+
 /// Loads every script into Redis's script cache: on a cluster, into every node's (a `SCRIPT
 /// LOAD` command alone goes to all nodes; inside a pipeline it would reach one), replicas
 /// included, since Redis does not replicate the cache and a promoted replica needs them.

@@ -17,8 +17,9 @@
 //!
 //! That re-sending runs commands that had succeeded again, so a pipeline goes per node only
 //! when every command in it may run twice with the same effect ([`may_repeat`]): reads and
-//! idempotent writes (`ZADD` without `INCR`, `ZREM`, `HSET`, `DEL`, ...), never `INCR`, `XADD`,
-//! `LPUSH` or a script. Any other pipeline is sent per slot as before.
+//! idempotent writes (`ZADD` without `INCR`, `ZREM`, `HSET`, `DEL`, ...) and the scripts that are
+//! so too (`scripts::is_repeatable`: the fan-out's per-follower inserts and purges, `notify.lua`),
+//! never `INCR`, `XADD`, `LPUSH` or another script. Any other pipeline is sent per slot as before.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -174,6 +175,7 @@ fn may_repeat(cmd: &Cmd) -> bool {
         b"HSET" | b"HDEL" | b"DEL" | b"UNLINK" | b"SADD" | b"SREM" | b"ZREM"
         | b"ZREMRANGEBYRANK" | b"ZREMRANGEBYSCORE" | b"EXPIRE" | b"PEXPIRE" => true,
         b"ZADD" => !args.any(|a| a.eq_ignore_ascii_case(b"INCR")),
+        b"EVALSHA" => args.next().is_some_and(crate::scripts::is_repeatable),
         _ => false,
     }
 }
@@ -294,6 +296,15 @@ mod tests {
         assert!(!may_repeat(
             redis::cmd("ZADD").arg("k").arg("INCR").arg(1).arg("m")
         ));
+        let evalsha = |script: &redis::Script| {
+            let mut cmd = redis::cmd("EVALSHA");
+            cmd.arg(script.get_hash()).arg(1).arg("chirp:{u:1}:home");
+            cmd
+        };
+        assert!(may_repeat(&evalsha(&crate::scripts::REPOST_INSERT)));
+        assert!(may_repeat(&evalsha(&crate::scripts::NOTIFY)));
+        assert!(!may_repeat(&evalsha(&crate::scripts::POST_TWEET)));
+        assert!(!may_repeat(&evalsha(&crate::scripts::REPOST)));
     }
 
     #[test]
