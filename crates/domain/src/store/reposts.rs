@@ -97,6 +97,25 @@ impl Store {
             )
             .ignore();
         pipe.query_async::<()>(&mut conn).await?;
+        // The original deleted meanwhile: its worker deletes this repost's record, then takes it
+        // out of our lists, and may have done so before the writes above. The record is gone
+        // before those removals start, so reading it now tells: if it is gone, undo them here.
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(keys::tweet(repost))
+            .query_async(&mut conn)
+            .await?;
+        if !exists {
+            redis::pipe()
+                .zrem(keys::user_tweets(user), repost.get())
+                .ignore()
+                .zrem(keys::home(user), repost.get())
+                .ignore()
+                .zrem(keys::user_reposted(user), original.get())
+                .ignore()
+                .query_async::<()>(&mut conn)
+                .await?;
+            return Err(Error::NotFound("tweet"));
+        }
         self.replicated(&mut conn, start).await?;
         drop(conn);
         self.tweet(original, Some(user)).await
