@@ -35,8 +35,14 @@ async fn a_posted_tweet_can_be_read_by_anyone() {
     assert_eq!(tweet["author"]["username"], "alice");
     assert!(tweet["created_at"].as_str().unwrap().ends_with('Z'));
 
-    let read: Value = app.get(&location, None).await.json().await.unwrap();
+    let read: Value = app.get(&location, Some(&alice)).await.json().await.unwrap();
     assert_eq!(read, tweet);
+    // Anyone: the same tweet, without the caller's own flags.
+    let mut anonymous: Value = app.get(&location, None).await.json().await.unwrap();
+    assert!(anonymous.get("liked").is_none() && anonymous.get("reposted").is_none());
+    anonymous["liked"] = false.into();
+    anonymous["reposted"] = false.into();
+    assert_eq!(anonymous, tweet);
 }
 
 #[tokio::test]
