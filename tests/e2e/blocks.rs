@@ -75,6 +75,15 @@ async fn blocking_or_muting_yourself_is_422_and_an_unknown_user_404() {
             .send(Method::PUT, &format!("/v1/me/{list}/alice"), Some(&alice))
             .await;
         assert_problem(own, 422, "validation_failed").await;
+        // Undoing it is idempotent, as unfollowing oneself: 200, nothing changes.
+        let undo = app
+            .send(
+                Method::DELETE,
+                &format!("/v1/me/{list}/alice"),
+                Some(&alice),
+            )
+            .await;
+        assert_eq!(undo.status(), 200, "DELETE /v1/me/{list}/alice");
         let ghost = app
             .send(Method::PUT, &format!("/v1/me/{list}/ghost"), Some(&alice))
             .await;

@@ -30,7 +30,8 @@ impl Exclusion {
 }
 
 impl Store {
-    /// `user` blocks or mutes `other` (`on`), or stops to. Idempotent; 422 for oneself. Doing
+    /// `user` blocks or mutes `other` (`on`), or stops to. Idempotent; blocking or muting
+    /// oneself is 422, undoing it changes nothing (as unfollowing oneself). Doing
     /// it appends a `Hidden` event, whose worker purges `other` from `user`'s home timeline and
     /// notifications (every time: the purge is idempotent, and a retry repairs a lost event).
     /// The follows a block removes are the caller's (`crate::social`).
@@ -42,7 +43,7 @@ impl Store {
         how: Exclusion,
         on: bool,
     ) -> Result<()> {
-        if user == other {
+        if user == other && on {
             let field = match how {
                 Exclusion::Block => "you cannot block yourself",
                 Exclusion::Mute => "you cannot mute yourself",
