@@ -5,6 +5,7 @@ use crate::events::{FanoutEvent, SliceAction};
 use crate::keys;
 use crate::model::{NotificationType, TweetId, UserId};
 use crate::scripts;
+use crate::store::handle::tweet_exists;
 use crate::store::notifications::Notice;
 
 use super::applied::Applied;
@@ -13,7 +14,7 @@ use super::follow::reconcile;
 use super::hide::purge_hidden;
 use super::homes::home_insert;
 use super::reposts::remove_reposts_of;
-use super::shape::{Carried, HomeWrite, Shape, read_carried};
+use super::shape::{Carried, HomeWrite, Shape, read_carried, read_carried_and_followers};
 use super::spread::spread;
 use super::walk::walk_followers;
 
@@ -82,13 +83,10 @@ impl Fanout {
 
 async fn apply_posted(fanout: &Fanout, tweet: TweetId, author: UserId) -> Result<Applied> {
     let mut conn = fanout.store.conn().await?;
-    let Some(carried) = read_carried(&mut conn, tweet).await? else {
+    let (Some(carried), followers) = read_carried_and_followers(&mut conn, tweet, author).await?
+    else {
         return Ok(Applied::Skipped);
     };
-    let followers: usize = redis::cmd("ZCARD")
-        .arg(keys::followers(author))
-        .query_async(&mut conn)
-        .await?;
     // The API did these already; redoing them repairs a post whose API process died midway.
     // Reposts stay out of the global timeline.
     let mut pipe = redis::pipe();
@@ -113,11 +111,7 @@ async fn apply_posted(fanout: &Fanout, tweet: TweetId, author: UserId) -> Result
     scripts::run_pipeline::<_, ()>(&mut conn, &pipe).await?;
     // Deleted meanwhile? Then the repair must not outlive the delete (as `homes::write_homes`
     // argues for followers' homes), and there is nothing to spread.
-    let exists: bool = redis::cmd("EXISTS")
-        .arg(keys::tweet(tweet))
-        .query_async(&mut conn)
-        .await?;
-    if !exists {
+    if !tweet_exists(&mut conn, tweet).await? {
         redis::pipe()
             .zrem(keys::user_tweets(author), tweet.get())
             .ignore()

@@ -6,6 +6,7 @@ use crate::keys;
 use crate::model::{TweetId, UserId};
 use crate::redis_pool::Connection;
 use crate::scripts;
+use crate::store::handle::Scores;
 
 use super::config::Fanout;
 use super::homes::home_insert;
@@ -151,9 +152,6 @@ async fn backfill_ids(
     }
     Ok(keep)
 }
-
-/// `ZMSCORE`'s answer.
-type Scores = Vec<Option<f64>>;
 
 /// Removes `author`'s tweets from `owner`'s home timeline: only those at least as new as the
 /// oldest entry there can be in it, so that is all we look at.

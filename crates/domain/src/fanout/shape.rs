@@ -5,6 +5,7 @@ use crate::events::SliceAction;
 use crate::keys;
 use crate::model::{TweetId, UserId};
 use crate::redis_pool::Connection;
+use crate::store::handle::id_list;
 
 /// The kind of tweet being fanned out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,19 +47,40 @@ pub(super) struct Carried {
     pub mentions: Vec<UserId>,
 }
 
+/// The record fields a fan-out reads.
+type CarriedFields = (Option<u64>, Option<u64>, Option<u64>, Option<String>);
+
 /// Reads what a fan-out of `tweet` needs: `None` if the tweet (or, for a repost, its original)
 /// no longer exists, in which case there is nothing to carry. One round trip, two for a repost.
 pub(super) async fn read_carried(conn: &mut Connection, tweet: TweetId) -> Result<Option<Carried>> {
-    let (author, reply_to_user, repost_of, mentions): (
-        Option<u64>,
-        Option<u64>,
-        Option<u64>,
-        Option<String>,
-    ) = redis::cmd("HMGET")
-        .arg(keys::tweet(tweet))
-        .arg(&["author", "reply_to_user", "repost_of", "mentions"])
+    let fields: CarriedFields = carried_fields(tweet).query_async(conn).await?;
+    carried_from(conn, fields).await
+}
+
+/// [`read_carried`] and the size of `author`'s follower list, in the same round trip (what a
+/// post's fan-out reads first).
+pub(super) async fn read_carried_and_followers(
+    conn: &mut Connection,
+    tweet: TweetId,
+    author: UserId,
+) -> Result<(Option<Carried>, usize)> {
+    let (fields, followers): (CarriedFields, usize) = redis::pipe()
+        .add_command(carried_fields(tweet))
+        .zcard(keys::followers(author))
         .query_async(conn)
         .await?;
+    Ok((carried_from(conn, fields).await?, followers))
+}
+
+fn carried_fields(tweet: TweetId) -> redis::Cmd {
+    let mut cmd = redis::cmd("HMGET");
+    cmd.arg(keys::tweet(tweet))
+        .arg(&["author", "reply_to_user", "repost_of", "mentions"]);
+    cmd
+}
+
+async fn carried_from(conn: &mut Connection, fields: CarriedFields) -> Result<Option<Carried>> {
+    let (author, reply_to_user, repost_of, mentions) = fields;
     let Some(author) = author.map(UserId::new) else {
         return Ok(None);
     };
@@ -83,11 +105,7 @@ pub(super) async fn read_carried(conn: &mut Connection, tweet: TweetId) -> Resul
         },
         (None, None) => Shape::Plain,
     };
-    let mentions = mentions
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|m| m.parse().ok().map(UserId::new))
-        .collect();
+    let mentions = id_list(mentions.as_deref(), UserId::new);
     Ok(Some(Carried {
         author,
         shape,

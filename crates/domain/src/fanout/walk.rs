@@ -8,6 +8,7 @@ use crate::keys;
 use crate::model::{TweetId, UserId};
 use crate::redis_pool::Connection;
 use crate::scripts;
+use crate::store::handle::tweet_exists;
 
 use super::applied::Applied;
 use super::config::Fanout;
@@ -48,7 +49,7 @@ pub(super) async fn walk_followers(
         inserted += counts.iter().sum::<usize>();
         followers += owners.len();
         if let HomeWrite::Insert(_) = write
-            && !still_exists(conn, tweet).await?
+            && !tweet_exists(conn, tweet).await?
         {
             // Deleted (or its repost undone) while this ran: take these inserts out again. A
             // deletion removes the record before its own fan-out of removals starts, so an
@@ -77,13 +78,6 @@ pub(super) async fn walk_followers(
         },
         HomeWrite::Remove => Applied::Deleted { followers },
     })
-}
-
-async fn still_exists(conn: &mut Connection, tweet: TweetId) -> Result<bool> {
-    Ok(redis::cmd("EXISTS")
-        .arg(keys::tweet(tweet))
-        .query_async(conn)
-        .await?)
 }
 
 /// Pipelines of home-timeline writes one fan-out keeps in flight.

@@ -9,9 +9,9 @@ use crate::error::{Error, Result};
 use crate::events::FanoutEvent;
 use crate::keys;
 use crate::model::{User, UserId};
-use crate::page::{Page, PageRequest, encode_cursor};
-use crate::store::handle::{Store, page_desc};
-use crate::store::users::load_users;
+use crate::page::{Page, PageRequest};
+use crate::store::handle::Store;
+use crate::store::users::user_page;
 
 /// Which of the two ways of keeping someone out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,12 +115,6 @@ impl Store {
         req: PageRequest,
     ) -> Result<Page<User>> {
         let mut conn = self.read_conn().await?;
-        let (rows, more) = page_desc(&mut conn, &how.key(user), req).await?;
-        let ids: Vec<UserId> = rows.iter().map(|&(m, _)| UserId::new(m)).collect();
-        let users = load_users(&mut conn, &ids, Some(user)).await?;
-        Ok(Page {
-            items: users.into_iter().flatten().collect(),
-            next_cursor: more.then(|| encode_cursor(rows.last().map_or(0, |r| r.1))),
-        })
+        user_page(&mut conn, &how.key(user), req, Some(user)).await
     }
 }

@@ -9,7 +9,7 @@ use crate::redis_pool::{self, Connection, Pool, RESPONSE_TIMEOUT, Target, cluste
 use crate::error::Result;
 use crate::events::FanoutEvent;
 use crate::keys;
-use crate::model::UserId;
+use crate::model::{TweetId, UserId};
 use crate::page::PageRequest;
 
 /// Sizes that shape what is stored, and how durably a write is answered.
@@ -349,3 +349,31 @@ pub(crate) async fn page_desc<C: ConnectionLike + Send>(
     // Scores are integers below 2^53, so the f64 holds them exactly.
     Ok((rows.into_iter().map(|(m, s)| (m, s as u64)).collect(), more))
 }
+
+/// Whether a tweet's record exists (its absence means deleted).
+pub(crate) async fn tweet_exists<C: ConnectionLike + Send>(
+    conn: &mut C,
+    tweet: TweetId,
+) -> Result<bool> {
+    Ok(redis::cmd("EXISTS")
+        .arg(keys::tweet(tweet))
+        .query_async(conn)
+        .await?)
+}
+
+/// One reply of a pipeline read as `T` (a missing one as nil).
+pub(crate) fn decode<T: redis::FromRedisValue>(v: Option<redis::Value>) -> Result<T> {
+    Ok(redis::from_redis_value(v.unwrap_or(redis::Value::Nil)).map_err(redis::RedisError::from)?)
+}
+
+/// Ids stored comma-separated in a record field (mentions, a reply's ancestors); anything
+/// unreadable is skipped.
+pub(crate) fn id_list<T>(raw: Option<&str>, id: impl Fn(u64) -> T) -> Vec<T> {
+    raw.unwrap_or_default()
+        .split(',')
+        .filter_map(|part| part.parse().ok().map(&id))
+        .collect()
+}
+
+/// `ZMSCORE`'s answer: a score or nil per member.
+pub(crate) type Scores = Vec<Option<f64>>;

@@ -17,6 +17,7 @@ use redis::aio::ConnectionLike;
 use crate::error::Result;
 use crate::keys;
 use crate::model::{AuthorSummary, Mention, Tweet, TweetCounts, TweetFlags, TweetId, UserId};
+use crate::store::handle::{decode, id_list};
 
 /// Whose tweets a read leaves out for its viewer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,13 +171,7 @@ fn parse_record(fields: Vec<Option<String>>) -> Option<Record> {
     let id = |raw: Option<String>| raw.and_then(|r| r.parse().ok()).map(TweetId::new);
     let reply_to = id(field());
     let repost_of = id(field());
-    let mentions = field()
-        .map(|m| {
-            m.split(',')
-                .filter_map(|u| u.parse().ok().map(UserId::new))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mentions = id_list(field().as_deref(), UserId::new);
     // Absent until the first like, repost or reply; never below zero.
     let mut count = || {
         field()
@@ -289,7 +284,7 @@ async fn read_people<C: ConnectionLike + Send>(
     let mut values = values.into_iter();
     let mut names = HashMap::with_capacity(people.len());
     for &p in people {
-        let (u, d): (Option<String>, Option<String>) = decode(values.next().unwrap_or(Value::Nil))?;
+        let (u, d): (Option<String>, Option<String>) = decode(values.next())?;
         if let Some(u) = u {
             names.insert(p, (u, d.unwrap_or_default()));
         }
@@ -302,7 +297,7 @@ async fn read_people<C: ConnectionLike + Send>(
     };
     if viewer.user.is_some() {
         let mut scores = |n: usize| -> Result<Vec<bool>> {
-            let scores: Vec<Option<f64>> = decode(values.next().unwrap_or(Value::Nil))?;
+            let scores: Vec<Option<f64>> = decode(values.next())?;
             Ok(scores
                 .into_iter()
                 .map(|s| s.is_some())
@@ -333,8 +328,4 @@ async fn read_people<C: ConnectionLike + Send>(
         }
     }
     Ok(seen)
-}
-
-fn decode<T: redis::FromRedisValue>(v: Value) -> Result<T> {
-    Ok(redis::from_redis_value(v).map_err(redis::RedisError::from)?)
 }

@@ -10,11 +10,11 @@ use crate::error::{Error, Result};
 use crate::events::FanoutEvent;
 use crate::keys;
 use crate::model::{Tweet, TweetId, User, UserId};
-use crate::page::{Page, PageRequest, encode_cursor};
+use crate::page::{Page, PageRequest};
 use crate::scripts;
-use crate::store::handle::{Store, page_desc};
-use crate::store::threads::is_blocked_by;
-use crate::store::users::load_users;
+use crate::store::handle::Store;
+use crate::store::threads::refuse_if_blocked;
+use crate::store::users::user_page;
 
 impl Store {
     /// `user` likes `tweet` (a repost's original, for a repost); answers the tweet liked, as
@@ -26,9 +26,7 @@ impl Store {
     pub async fn like(&self, user: UserId, tweet: TweetId) -> Result<Tweet> {
         let mut conn = self.conn().await?;
         let (tweet, author) = original_of(&mut conn, tweet).await?;
-        if author != user && is_blocked_by(&mut conn, user, author).await? {
-            return Err(Error::Forbidden("the author of that tweet blocks you"));
-        }
+        refuse_if_blocked(&mut conn, user, author).await?;
         let now = clock::now_ms();
         let outcome: i64 = scripts::LIKE
             .key(keys::tweet(tweet))
@@ -98,13 +96,7 @@ impl Store {
     ) -> Result<Page<User>> {
         let mut conn = self.read_conn().await?;
         let (tweet, _) = original_of(&mut conn, tweet).await?;
-        let (rows, more) = page_desc(&mut conn, &keys::tweet_likes(tweet), req).await?;
-        let ids: Vec<UserId> = rows.iter().map(|&(m, _)| UserId::new(m)).collect();
-        let users = load_users(&mut conn, &ids, viewer).await?;
-        Ok(Page {
-            items: users.into_iter().flatten().collect(),
-            next_cursor: more.then(|| encode_cursor(rows.last().map_or(0, |r| r.1))),
-        })
+        user_page(&mut conn, &keys::tweet_likes(tweet), req, viewer).await
     }
 }
 

@@ -11,11 +11,8 @@ use crate::keys;
 use crate::model::{AuthorSummary, Notification, NotificationType, TweetId, UserId};
 use crate::page::{Page, PageRequest, encode_cursor};
 use crate::scripts;
-use crate::store::handle::Store;
+use crate::store::handle::{Scores, Store, decode};
 use crate::store::hydrate::{Viewer, hydrate_tweets};
-
-/// `ZMSCORE`'s answer.
-type Scores = Vec<Option<f64>>;
 
 /// Notifications kept per user (the newest).
 pub const KEEP: usize = 1000;
@@ -150,7 +147,7 @@ impl Store {
             pipe.query_async(&mut conn).await?
         };
         let mut values = values.into_iter();
-        let mut next = || values.next().unwrap_or(redis::Value::Nil);
+        let mut next = || values.next();
         let mut names: HashMap<UserId, AuthorSummary> = HashMap::new();
         for &a in &actors {
             let (u, d): (Option<String>, Option<String>) = decode(next())?;
@@ -239,10 +236,6 @@ impl Store {
             .await?;
         Ok(())
     }
-}
-
-fn decode<T: redis::FromRedisValue>(v: redis::Value) -> Result<T> {
-    Ok(redis::from_redis_value(v).map_err(redis::RedisError::from)?)
 }
 
 #[cfg(test)]

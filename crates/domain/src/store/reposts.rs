@@ -16,9 +16,9 @@ use crate::events::FanoutEvent;
 use crate::keys;
 use crate::model::{Tweet, TweetId, UserId};
 use crate::scripts;
-use crate::store::handle::Store;
+use crate::store::handle::{Store, tweet_exists};
 use crate::store::likes::original_of;
-use crate::store::threads::is_blocked_by;
+use crate::store::threads::refuse_if_blocked;
 
 impl Store {
     /// `user` reposts `tweet` (its original, for a repost); answers the original as `user` now
@@ -34,9 +34,7 @@ impl Store {
     pub async fn repost(&self, user: UserId, tweet: TweetId) -> Result<Tweet> {
         let mut conn = self.conn().await?;
         let (original, author) = original_of(&mut conn, tweet).await?;
-        if author != user && is_blocked_by(&mut conn, user, author).await? {
-            return Err(Error::Forbidden("the author of that tweet blocks you"));
-        }
+        refuse_if_blocked(&mut conn, user, author).await?;
         let start = self.durable_begin(&mut conn).await?;
         let fresh = TweetId::new(
             redis::cmd("INCR")
@@ -100,11 +98,7 @@ impl Store {
         // The original deleted meanwhile: its worker deletes this repost's record, then takes it
         // out of our lists, and may have done so before the writes above. The record is gone
         // before those removals start, so reading it now tells: if it is gone, undo them here.
-        let exists: bool = redis::cmd("EXISTS")
-            .arg(keys::tweet(repost))
-            .query_async(&mut conn)
-            .await?;
-        if !exists {
+        if !tweet_exists(&mut conn, repost).await? {
             redis::pipe()
                 .zrem(keys::user_tweets(user), repost.get())
                 .ignore()

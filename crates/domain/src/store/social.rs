@@ -9,10 +9,10 @@ use crate::error::{Error, Result};
 use crate::events::FanoutEvent;
 use crate::keys;
 use crate::model::{User, UserId};
-use crate::page::{Page, PageRequest, encode_cursor};
+use crate::page::{Page, PageRequest};
 use crate::scripts;
-use crate::store::handle::{Store, page_desc};
-use crate::store::users::load_users;
+use crate::store::handle::Store;
+use crate::store::users::user_page;
 
 /// Which side of the graph a list shows.
 #[derive(Debug, Clone, Copy)]
@@ -75,12 +75,6 @@ impl Store {
             FollowList::Following => keys::following(user),
         };
         let mut conn = self.read_conn().await?;
-        let (rows, more) = page_desc(&mut conn, &key, req).await?;
-        let ids: Vec<UserId> = rows.iter().map(|&(m, _)| UserId::new(m)).collect();
-        let users = load_users(&mut conn, &ids, viewer).await?;
-        Ok(Page {
-            items: users.into_iter().flatten().collect(),
-            next_cursor: more.then(|| encode_cursor(rows.last().map_or(0, |r| r.1))),
-        })
+        user_page(&mut conn, &key, req, viewer).await
     }
 }

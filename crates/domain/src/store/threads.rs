@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::keys;
 use crate::model::{Mention, Tweet, TweetContext, TweetId, UserId};
 use crate::page::{Page, PageRequest, encode_cursor};
-use crate::store::handle::Store;
+use crate::store::handle::{Store, decode, id_list};
 use crate::store::hydrate::{Hide, Viewer, hydrate_tweets};
 
 /// Ancestors a context shows (and a record keeps).
@@ -126,16 +126,8 @@ pub(crate) async fn resolve_parent<C: ConnectionLike + Send>(
         .and_then(|a| a.parse().ok())
         .map(UserId::new)
         .ok_or_else(missing)?;
-    if author != replier && is_blocked_by(conn, replier, author).await? {
-        return Err(Error::Forbidden("the author of that tweet blocks you"));
-    }
-    let mut ancestors: Vec<TweetId> = parent
-        .thread
-        .as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|a| a.parse().ok().map(TweetId::new))
-        .collect();
+    refuse_if_blocked(conn, replier, author).await?;
+    let mut ancestors = id_list(parent.thread.as_deref(), TweetId::new);
     ancestors.push(parent.id);
     let excess = ancestors.len().saturating_sub(MAX_ANCESTORS);
     ancestors.drain(..excess);
@@ -144,6 +136,19 @@ pub(crate) async fn resolve_parent<C: ConnectionLike + Send>(
         parent_author: author,
         ancestors,
     })
+}
+
+/// 403 when `author` blocks `actor` (nothing to check for one's own tweet): what a like, a
+/// repost and a reply of `author`'s tweet check first.
+pub(crate) async fn refuse_if_blocked<C: ConnectionLike + Send>(
+    conn: &mut C,
+    actor: UserId,
+    author: UserId,
+) -> Result<()> {
+    if author != actor && is_blocked_by(conn, actor, author).await? {
+        return Err(Error::Forbidden("the author of that tweet blocks you"));
+    }
+    Ok(())
 }
 
 /// Whether `owner` blocks `actor`: one `ZSCORE` of the mirror set in the actor's slot.
@@ -215,12 +220,7 @@ impl Store {
         let Some(thread) = thread else {
             return Err(Error::NotFound("tweet"));
         };
-        let ancestors: Vec<TweetId> = thread
-            .as_deref()
-            .unwrap_or_default()
-            .split(',')
-            .filter_map(|a| a.parse().ok().map(TweetId::new))
-            .collect();
+        let ancestors = id_list(thread.as_deref(), TweetId::new);
         let ids: Vec<TweetId> = ancestors
             .iter()
             .copied()
@@ -240,8 +240,4 @@ fn hiding_blocked(viewer: Option<UserId>) -> Viewer {
         Some(v) => Viewer::hiding(v, Hide::Blocked),
         None => Viewer::ANONYMOUS,
     }
-}
-
-fn decode<T: redis::FromRedisValue>(v: Option<redis::Value>) -> Result<T> {
-    Ok(redis::from_redis_value(v.unwrap_or(redis::Value::Nil)).map_err(redis::RedisError::from)?)
 }

@@ -6,7 +6,8 @@ use crate::clock;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::model::{DisplayName, Relation, User, UserId, Username};
-use crate::store::handle::Store;
+use crate::page::{Page, PageRequest, encode_cursor};
+use crate::store::handle::{Store, page_desc};
 
 const PROFILE_FIELDS: [&str; 4] = ["username", "display_name", "bio", "created_at"];
 
@@ -135,6 +136,23 @@ pub async fn find_user_id<C: ConnectionLike + Send>(
         .query_async(conn)
         .await?;
     Ok(id.map(UserId::new))
+}
+
+/// A page of users from a sorted set of user ids (followers, following, likers, blocks,
+/// mutes), newest first, as `viewer` sees them: one `ZRANGE` and one hydration.
+pub(crate) async fn user_page<C: ConnectionLike + Send>(
+    conn: &mut C,
+    key: &str,
+    req: PageRequest,
+    viewer: Option<UserId>,
+) -> Result<Page<User>> {
+    let (rows, more) = page_desc(conn, key, req).await?;
+    let ids: Vec<UserId> = rows.iter().map(|&(m, _)| UserId::new(m)).collect();
+    let users = load_users(conn, &ids, viewer).await?;
+    Ok(Page {
+        items: users.into_iter().flatten().collect(),
+        next_cursor: more.then(|| encode_cursor(rows.last().map_or(0, |r| r.1))),
+    })
 }
 
 /// Hydrates user ids in one pipelined round trip: profile fields, the three counts (derived
