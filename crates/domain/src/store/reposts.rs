@@ -112,7 +112,14 @@ impl Store {
         }
         self.replicated(&mut conn, start).await?;
         drop(conn);
-        self.tweet(original, Some(user)).await
+        let mut answer = self.tweet(original, Some(user)).await?;
+        // The answer is read in several round trips: a delete of the original landing between
+        // them (its worker takes the repost out of `reposted`) could show `reposted` false on a
+        // tweet that is still there. The repost happened before that delete; say so.
+        if let Some(flags) = answer.flags.as_mut() {
+            flags.reposted = true;
+        }
+        Ok(answer)
     }
 
     /// `user` undoes their repost of `tweet` (its original, for a repost); answers the original.
