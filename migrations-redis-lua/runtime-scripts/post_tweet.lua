@@ -46,5 +46,6 @@ if ARGV[3] == "1" then
 end
 redis.call("ZADD", KEYS[1], ARGV[1], ARGV[1])
 redis.call("ZADD", KEYS[2], ARGV[1], ARGV[1])
-redis.call("ZREMRANGEBYRANK", KEYS[2], 0, -(tonumber(ARGV[2]) + 1))
+-- From rank 1: rank 0 is the home\'s built marker (member "0", score 0; keys.rs).
+redis.call("ZREMRANGEBYRANK", KEYS[2], 1, -(tonumber(ARGV[2]) + 1))
 return {"created", ARGV[1], count, ttl}

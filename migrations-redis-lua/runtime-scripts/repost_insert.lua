@@ -34,7 +34,8 @@ if last then
 end
 redis.call("ZADD", KEYS[1], ARGV[4], ARGV[4])
 redis.call("HSET", KEYS[3], ARGV[5], ARGV[4])
-redis.call("ZREMRANGEBYRANK", KEYS[1], 0, -(tonumber(ARGV[3]) + 1))
+-- From rank 1: rank 0 is the home\'s built marker (member "0", score 0; keys.rs).
+redis.call("ZREMRANGEBYRANK", KEYS[1], 1, -(tonumber(ARGV[3]) + 1))
 -- Only reposts among the newest entries matter: once the map outgrows them, drop the others.
 if redis.call("HLEN", KEYS[3]) > 2 * window then
   local map = redis.call("HGETALL", KEYS[3])

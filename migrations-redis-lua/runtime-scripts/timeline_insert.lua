@@ -14,5 +14,6 @@ local added = 0
 for i = 4, #ARGV do
   added = added + redis.call("ZADD", KEYS[1], ARGV[i], ARGV[i])
 end
-redis.call("ZREMRANGEBYRANK", KEYS[1], 0, -(tonumber(ARGV[3]) + 1))
+-- From rank 1: rank 0 is the home\'s built marker (member "0", score 0; keys.rs).
+redis.call("ZREMRANGEBYRANK", KEYS[1], 1, -(tonumber(ARGV[3]) + 1))
 return added

@@ -17,12 +17,15 @@
 //! - `redis_outage`: a hung (SIGSTOPped) and a dead Redis, as the API and a worker see them.
 //! - `cluster_faults`: on a 3-master cluster, a live reshard (no request may fail) and a
 //!   master killed under load (its replica promoted).
+//! - `rebuild_killed`: kill -9 of the worker mid-rebuild of a home timeline (never marked built
+//!   half-done; completed once a worker runs again).
 //! - `social_burst`: kill -9 of workers in a burst of likes, reposts, follows, replies and
 //!   mentions (every notification exactly once), and reposts racing their original's delete.
 
 mod cluster_faults;
 mod graceful_shutdown;
 mod harness;
+mod rebuild_killed;
 mod redis_outage;
 mod redis_restart;
 mod social_burst;

@@ -20,6 +20,10 @@ pub struct TestApp {
     pub client: reqwest::Client,
     api: actix_web::dev::ServerHandle,
     worker: Option<WorkerHandle>,
+    /// What the API was given of the settings the worker shares with it.
+    worker_limits: chirp_domain::store::Limits,
+    /// The API's command line (for another API process beside it).
+    api_args: Vec<String>,
 }
 
 pub struct WorkerHandle {
@@ -39,6 +43,10 @@ pub struct AppOptions {
     /// The URL the API and worker use, when the default `redis://127.0.0.1:<port>` will not do;
     /// `{port}` is replaced by the server's port (on a cluster: one URL per node, joined).
     pub redis_url: Option<String>,
+    /// `CHIRP_FANOUT_CELEBRITY_FOLLOWERS` for the API and the worker (default: the service's).
+    pub celebrity_followers: Option<u64>,
+    /// `CHIRP_INACTIVE_AFTER_SECS` for the API and the worker (default: the service's).
+    pub inactive_after_secs: Option<u64>,
 }
 
 impl Default for AppOptions {
@@ -49,6 +57,8 @@ impl Default for AppOptions {
             api_args: Vec::new(),
             redis_args: Vec::new(),
             redis_url: None,
+            celebrity_followers: None,
+            inactive_after_secs: None,
         }
     }
 }
@@ -102,15 +112,23 @@ impl TestApp {
             "--rate-tweets=100000/3600".into(),
             "--rate-requests=100000/60".into(),
         ];
+        if let Some(n) = options.celebrity_followers {
+            args.push(format!("--fanout-celebrity-followers={n}"));
+        }
+        if let Some(secs) = options.inactive_after_secs {
+            args.push(format!("--inactive-after-secs={secs}"));
+        }
         for arg in &options.api_args {
             let flag = arg.split('=').next().unwrap_or(arg);
             args.retain(|a| a.split('=').next() != Some(flag));
             args.push(arg.clone());
         }
+        let api_args = args.clone();
         let settings = chirp_api::Settings::try_from_args(
             std::iter::once("chirp-api".to_string()).chain(args),
         )
         .expect("test settings");
+        let worker_limits = settings.shared.limits();
         let app = chirp_api::Application::build(settings)
             .await
             .expect("the API starts");
@@ -127,6 +145,8 @@ impl TestApp {
             redis_url,
             api,
             worker: None,
+            worker_limits,
+            api_args,
         };
         if options.with_worker {
             test_app.start_worker(options.timeline_cap).await;
@@ -134,10 +154,29 @@ impl TestApp {
         test_app
     }
 
+    /// Starts another API process (an `Application` of its own, with the same settings) on
+    /// this app's Redis; returns its base URL. It runs until the test's runtime ends.
+    pub async fn spawn_api_beside(&self) -> String {
+        let settings = chirp_api::Settings::try_from_args(
+            std::iter::once("chirp-api".to_string()).chain(self.api_args.clone()),
+        )
+        .expect("test settings");
+        let app = chirp_api::Application::build(settings)
+            .await
+            .expect("the second API starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        address
+    }
+
     /// Starts an in-process fan-out worker (the same code as `chirp-fanout-worker`).
     pub async fn start_worker(&mut self, timeline_cap: u32) {
         assert!(self.worker.is_none(), "a worker already runs");
-        let worker = start_worker(&self.redis_url, timeline_cap, "test-worker").await;
+        let limits = chirp_domain::store::Limits {
+            timeline_cap: timeline_cap as usize,
+            ..self.worker_limits
+        };
+        let worker = start_worker_with(&self.redis_url, limits, "test-worker").await;
         self.worker = Some(worker);
     }
 
@@ -299,6 +338,48 @@ impl TestApp {
         chirp_domain::keys::FanoutShards::new(count)
     }
 
+    /// The caller's user id (`GET /v1/me`).
+    pub async fn user_id(&self, token: &str) -> chirp_domain::model::UserId {
+        let me: Value = self
+            .get("/v1/me", Some(token))
+            .await
+            .json()
+            .await
+            .expect("me");
+        chirp_domain::model::UserId::new(me["id"].as_str().expect("id").parse().expect("id"))
+    }
+
+    /// One page of the home timeline as answered: 200, or 206 while it is rebuilt, and its ids
+    /// and next cursor. `query` is appended to the path (`limit=2&cursor=...`).
+    pub async fn home_answer(
+        &self,
+        token: &str,
+        query: &str,
+    ) -> (u16, Vec<String>, Option<String>) {
+        let response = self
+            .get(&format!("/v1/timelines/home?{query}"), Some(token))
+            .await;
+        let status = response.status().as_u16();
+        assert!(status == 200 || status == 206, "home answered {status}");
+        let body: Value = response.json().await.expect("page");
+        let ids = body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|t| t["id"].as_str().expect("id").to_owned())
+            .collect();
+        (status, ids, body["next_cursor"].as_str().map(str::to_owned))
+    }
+
+    /// Waits until the home timeline answers 200 (rebuilt); returns its first page (up to 100).
+    pub async fn wait_home_built(&self, token: &str) -> Vec<String> {
+        chirp_testkit::eventually("the home timeline to answer 200", || async {
+            let (status, ids, _) = self.home_answer(token, "limit=100").await;
+            (status == 200).then_some(ids)
+        })
+        .await
+    }
+
     /// The first page of the home timeline (up to 100 ids).
     pub async fn home_ids(&self, token: &str) -> Vec<String> {
         self.page_ids("/v1/timelines/home?limit=100", Some(token))
@@ -322,13 +403,22 @@ impl Drop for TestApp {
 /// Starts an in-process worker on `redis_url`: one loop per fan-out stream, as the binary runs.
 /// `redis_url` may list a cluster's nodes, as `CHIRP_REDIS_URL` may.
 pub async fn start_worker(redis_url: &str, timeline_cap: u32, name: &str) -> WorkerHandle {
-    let target = chirp_domain::redis_pool::Target::resolve(redis_url, Default::default())
-        .await
-        .expect("the worker's Redis");
     let limits = chirp_domain::store::Limits {
         timeline_cap: timeline_cap as usize,
         ..Default::default()
     };
+    start_worker_with(redis_url, limits, name).await
+}
+
+/// [`start_worker`] with these limits (the settings it shares with the API).
+pub async fn start_worker_with(
+    redis_url: &str,
+    limits: chirp_domain::store::Limits,
+    name: &str,
+) -> WorkerHandle {
+    let target = chirp_domain::redis_pool::Target::resolve(redis_url, Default::default())
+        .await
+        .expect("the worker's Redis");
     let store = chirp_domain::Store::open(&target, 4, limits, false)
         .await
         .expect("the worker's store");

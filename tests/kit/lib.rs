@@ -18,7 +18,7 @@ mod app;
 mod processes;
 mod social;
 
-pub use app::{AppOptions, TestApp, WorkerHandle, assert_problem, start_worker};
+pub use app::{AppOptions, TestApp, WorkerHandle, assert_problem, start_worker, start_worker_with};
 pub use processes::{ChildProcess, workspace_binary};
 pub use social::{expect_json, note, note_of};
 

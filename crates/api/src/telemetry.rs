@@ -42,6 +42,7 @@ pub fn init_metrics() {
             .and_then(|b| b.install_recorder().ok())
     });
     crate::error::register_error_metrics();
+    crate::routes::timelines::register_home_read_metrics();
 }
 
 /// The metrics text; the pool gauges (this worker's pools for writes and for reads, summed) are

@@ -50,15 +50,15 @@ async fn session_check(conn: &mut Conn, who: &Session) -> Result<()> {
 }
 
 /// The Redis side of `GET /v1/timelines/home?limit=20`: the session check, then the first
-/// page of the reader's home as `Store::timeline` reads it. Four round trips. Returns the
+/// page of the reader's home as `Store::home` reads it. Four round trips. Returns the
 /// tweets served.
 pub async fn home_read(conn: &mut Conn, who: &Session) -> Result<usize> {
     session_check(conn, who).await?;
-    let read = timelines::read_page(
+    let read = chirp_domain::store::home::read_home(
         conn,
-        Timeline::Home(who.user),
+        who.user,
         PageRequest::first(PAGE_LIMIT),
-        Some(who.user),
+        Limits::default().timeline_cap,
     )
     .await?;
     Ok(read.page.items.len())
@@ -184,7 +184,7 @@ pub async fn raw_fanout(
                         pipe.zadd(&home, id, id).ignore();
                         pipe.cmd("ZREMRANGEBYRANK")
                             .arg(&home)
-                            .arg(0)
+                            .arg(keys::HOME_TRIM_FROM)
                             .arg(keep_newest)
                             .ignore();
                     }

@@ -158,6 +158,7 @@ impl Accounts {
         let verified = self.check_password(username, password).await;
         match verified {
             Ok(Some(user)) => {
+                self.touch(user).await;
                 // The username's count is cleared, its place with it; the others go back.
                 if let Some(account) = &account {
                     self.limiter.reset(LimitKind::LoginUser, account).await?;
@@ -253,6 +254,7 @@ impl Accounts {
             self.store
                 .check_session(identity.user, &identity.session, for_read)
                 .await?;
+            self.touch(identity.user).await;
             return Ok((identity, None));
         };
         let (checked, counted) = {
@@ -287,7 +289,17 @@ impl Accounts {
         if count > budget.max {
             return Err(Error::RateLimited(quota));
         }
+        self.touch(identity.user).await;
         Ok((identity, Some(quota)))
+    }
+
+    /// Records the user's activity (`store::activity`), before the request is served, so that
+    /// a home read by someone back from being inactive finds the home marked for a rebuild. A
+    /// failure (Redis refusing writes) does not fail the request: the next one touches again.
+    async fn touch(&self, user: UserId) {
+        if let Err(e) = self.store.touch(user).await {
+            tracing::debug!(error = %e, user = %user, "activity not recorded");
+        }
     }
 
     pub async fn logout(&self, identity: &Identity) -> Result<()> {

@@ -47,6 +47,9 @@ pub enum FanoutEvent {
     /// `owner` blocked or muted `author`: purge the author's tweets and reposts, and others'
     /// reposts of them, from the owner's home, and the author's notifications from the owner's.
     Hidden { owner: UserId, author: UserId },
+    /// `user`'s home timeline was read while not built (expired, evicted, or stale after a
+    /// spell of inactivity): rebuild it from their followees' recent tweets.
+    Rebuild { user: UserId },
     /// One slice of a big fan-out: insert or remove `tweet` for the followers in `range`.
     Slice {
         action: SliceAction,
@@ -68,6 +71,7 @@ impl FanoutEvent {
             FanoutEvent::FollowChanged { followee, .. } => followee,
             FanoutEvent::Liked { author, .. } => author,
             FanoutEvent::Hidden { owner, .. } => owner,
+            FanoutEvent::Rebuild { user } => user,
         }
     }
 
@@ -104,6 +108,9 @@ impl FanoutEvent {
                 ("owner", owner.to_string()),
                 ("author", author.to_string()),
             ],
+            FanoutEvent::Rebuild { user } => {
+                vec![("kind", "rebuild".into()), ("user", user.to_string())]
+            }
             FanoutEvent::Slice {
                 action,
                 tweet,
@@ -186,6 +193,9 @@ impl FanoutEvent {
                 owner: user("owner")?,
                 author: user("author")?,
             }),
+            "rebuild" => Ok(FanoutEvent::Rebuild {
+                user: user("user")?,
+            }),
             "posted_slice" => slice(SliceAction::Insert),
             "deleted_slice" => slice(SliceAction::Remove),
             other => Err(format!("unknown kind {other:?}")),
@@ -200,6 +210,7 @@ impl FanoutEvent {
             FanoutEvent::FollowChanged { .. } => "follow_changed",
             FanoutEvent::Liked { .. } => "liked",
             FanoutEvent::Hidden { .. } => "hidden",
+            FanoutEvent::Rebuild { .. } => "rebuild",
             FanoutEvent::Slice {
                 action: SliceAction::Insert,
                 ..
@@ -243,6 +254,9 @@ mod tests {
             FanoutEvent::Hidden {
                 owner: UserId::new(1007),
                 author: UserId::new(1008),
+            },
+            FanoutEvent::Rebuild {
+                user: UserId::new(1009),
             },
             FanoutEvent::Slice {
                 action: SliceAction::Insert,

@@ -9,7 +9,12 @@
 //! | `chirp:{u:<id>}:followers` | zset | who follows the user; score = follow time (ms, unique per set) |
 //! | `chirp:{u:<id>}:following` | zset | whom the user follows; score = follow time (ms, unique per set); the source of truth for the follow graph |
 //! | `chirp:{u:<id>}:tweets` | zset | the user's tweets; score = member = tweet id |
-//! | `chirp:{u:<id>}:home` | zset | home timeline, capped at `CHIRP_TIMELINE_CAP`; score = member = tweet id |
+//! | `chirp:{u:<id>}:home` | zset | home timeline, capped at `CHIRP_TIMELINE_CAP`; score = member = tweet id; member `0` (score 0) marks it built ([`HOME_BUILT`]); expires after `CHIRP_INACTIVE_AFTER_SECS` without activity, and may be evicted: a cache, rebuilt on read |
+//! | `chirp:{u:<id>}:active` | string | the user's last activity (ms), written at most once per touch interval per API process; fan-out skips users inactive for `CHIRP_INACTIVE_AFTER_SECS` |
+//! | `chirp:{u:<id>}:rebuild` | string | held (with a TTL) while the home is being rebuilt: one rebuild at a time |
+//! | `chirp:{u:<id>}:celebs` | zset | the large accounts the user follows, whose tweets home reads merge in; score = time added |
+//! | `chirp:{u:<id>}:celebrity` | hash | a large account's passage to and from merge on read: `state` (`migrating`, `pull`, `draining`), `since` (first pulled id), `until` (first id pushed again); absent: fanned out on write |
+//! | `chirp:{u:<id>}:celebrity_lock` | string | held (with a TTL) by the worker walking a large account's followers for a passage |
 //! | `chirp:{u:<id>}:sessions` | hash | session id -> `<refresh token sha256>:<expiry ms>` |
 //! | `chirp:{u:<id>}:rl:requests` | string | requests in the user's current budget window |
 //! | `chirp:{u:<id>}:rl:tweets` | string | tweets posted in the user's current tweet-limit window |
@@ -63,6 +68,28 @@ pub fn user_tweets(user: UserId) -> String {
 }
 pub fn home(user: UserId) -> String {
     format!("chirp:{{u:{user}}}:home")
+}
+/// The member (and score) in a home timeline that says it is built: it lives and dies with the
+/// zset, so an expired or evicted home (or one a fan-out created again afterwards, without it)
+/// is never mistaken for a complete one. Tweet ids start at 1, so it is never a tweet.
+pub const HOME_BUILT: u64 = 0;
+/// Where a home timeline's trims start (`ZREMRANGEBYRANK home 1 -(cap+1)`): rank 0 is the
+/// [`HOME_BUILT`] marker when there is one.
+pub const HOME_TRIM_FROM: i64 = 1;
+pub fn active(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:active")
+}
+pub fn rebuild_lock(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:rebuild")
+}
+pub fn celebs(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:celebs")
+}
+pub fn celebrity(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:celebrity")
+}
+pub fn celebrity_lock(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:celebrity_lock")
 }
 pub fn sessions(user: UserId) -> String {
     format!("chirp:{{u:{user}}}:sessions")
@@ -299,6 +326,11 @@ mod tests {
             blocks(u),
             blocked_by(u),
             mutes(u),
+            active(u),
+            rebuild_lock(u),
+            celebs(u),
+            celebrity(u),
+            celebrity_lock(u),
         ]
         .iter()
         .map(|k| hash_tag(k).to_owned())

@@ -325,6 +325,9 @@ pub struct Tweet {
     pub created_at: String,
     pub author: AuthorSummary,
     pub in_reply_to: Option<TweetId>,
+    /// The author of the tweet replied to (not in the API's `Tweet`: the home read's
+    /// conversation rule needs it for large accounts' replies).
+    pub in_reply_to_user: Option<UserId>,
     pub repost_of: Option<Box<Tweet>>,
     pub mentions: Vec<Mention>,
     pub counts: TweetCounts,

@@ -43,8 +43,14 @@ script!(NOTIFICATIONS_READ, "notifications_read.lua");
 script!(NOTIFICATIONS_PURGE, "notifications_purge.lua");
 script!(REPOST_INSERT, "repost_insert.lua");
 script!(COUNTED_REMOVE, "counted_remove.lua");
+script!(ACTIVITY_TOUCH, "activity_touch.lua");
+script!(HOME_BUILT, "home_built.lua");
+script!(CELEBRITY_PAGE, "celebrity_page.lua");
+script!(CELEBRITY_STATE, "celebrity_state.lua");
+script!(CELEBS_ADD, "celebs_add.lua");
+script!(CELEBS_DRAIN, "celebs_drain.lua");
 
-fn all() -> [&'static Script; 22] {
+fn all() -> [&'static Script; 28] {
     [
         &POST_TWEET,
         &TIMELINE_INSERT,
@@ -68,6 +74,12 @@ fn all() -> [&'static Script; 22] {
         &NOTIFICATIONS_PURGE,
         &REPOST_INSERT,
         &COUNTED_REMOVE,
+        &ACTIVITY_TOUCH,
+        &HOME_BUILT,
+        &CELEBRITY_PAGE,
+        &CELEBRITY_STATE,
+        &CELEBS_ADD,
+        &CELEBS_DRAIN,
     ]
 }
 
@@ -76,8 +88,10 @@ fn all() -> [&'static Script; 22] {
 /// what it is about to write, or writes what a repeat writes again. Such a script may go in a
 /// pipeline sent per node on a cluster, whose failed part is sent again per slot
 /// (`redis_pool::by_node`); a fan-out's per-follower inserts are such pipelines.
-fn repeatable() -> [&'static Script; 6] {
+fn repeatable() -> [&'static Script; 8] {
     [
+        &CELEBS_ADD,
+        &CELEBS_DRAIN,
         &TIMELINE_INSERT,
         &TIMELINE_PURGE,
         &REPOST_INSERT,

@@ -26,6 +26,15 @@ pub const STREAM_LENGTH: &str = "chirp_fanout_stream_length";
 pub const PENDING: &str = "chirp_fanout_pending";
 pub const OLDEST_PENDING_AGE: &str = "chirp_fanout_oldest_pending_age_seconds";
 pub const CONSUMERS_PRUNED: &str = "chirp_fanout_consumers_pruned_total";
+/// Followers a fan-out skipped as inactive (`CHIRP_INACTIVE_AFTER_SECS`).
+pub const INACTIVE_SKIPPED: &str = "chirp_fanout_inactive_skipped_total";
+/// Posts of large accounts not fanned out (merged into home reads instead), and the home
+/// writes that saved (their follower counts).
+pub const MERGED_POSTS: &str = "chirp_fanout_merged_posts_total";
+pub const MERGED_WRITES_SAVED: &str = "chirp_fanout_merged_writes_saved_total";
+/// Home timelines rebuilt, and the entries the rebuilds added.
+pub const REBUILDS: &str = "chirp_home_rebuilds_total";
+pub const REBUILT_ENTRIES: &str = "chirp_home_rebuilt_entries_total";
 
 /// The `outcome` label values of [`ENTRIES_PROCESSED`].
 pub const OUTCOMES: [&str; 3] = ["applied", "dead_lettered", "gone"];
@@ -51,12 +60,13 @@ impl DeadLetterCause {
 }
 
 /// The `kind` label values of [`DURATION`]: every [`FanoutEvent::kind`].
-pub const EVENT_KINDS: [&str; 7] = [
+pub const EVENT_KINDS: [&str; 8] = [
     "posted",
     "deleted",
     "follow_changed",
     "liked",
     "hidden",
+    "rebuild",
     "posted_slice",
     "deleted_slice",
 ];
@@ -125,6 +135,15 @@ pub fn register_known() {
         metrics::counter!(ENTRIES_PROCESSED, "outcome" => outcome).increment(0);
     }
     metrics::counter!(INSERTS).increment(0);
+    for counter in [
+        INACTIVE_SKIPPED,
+        MERGED_POSTS,
+        MERGED_WRITES_SAVED,
+        REBUILDS,
+        REBUILT_ENTRIES,
+    ] {
+        metrics::counter!(counter).increment(0);
+    }
     for cause in DeadLetterCause::ALL {
         metrics::counter!(DEAD_LETTERS, "cause" => cause.label()).increment(0);
     }
@@ -151,8 +170,22 @@ pub fn register_streams(shards: u16) {
 pub(crate) fn applied(event: &FanoutEvent, applied: &Applied, took: Duration) {
     metrics::histogram!(DURATION, "kind" => event.kind()).record(took.as_secs_f64());
     metrics::counter!(ENTRIES_PROCESSED, "outcome" => "applied").increment(1);
-    if let Applied::Posted { inserted, .. } = applied {
-        metrics::counter!(INSERTS).increment(*inserted as u64);
+    match *applied {
+        Applied::Posted {
+            inserted, inactive, ..
+        } => {
+            metrics::counter!(INSERTS).increment(inserted as u64);
+            metrics::counter!(INACTIVE_SKIPPED).increment(inactive as u64);
+        }
+        Applied::Pulled { followers } => {
+            metrics::counter!(MERGED_POSTS).increment(1);
+            metrics::counter!(MERGED_WRITES_SAVED).increment(followers as u64);
+        }
+        Applied::Rebuilt { inserted, .. } => {
+            metrics::counter!(REBUILDS).increment(1);
+            metrics::counter!(REBUILT_ENTRIES).increment(inserted as u64);
+        }
+        _ => {}
     }
 }
 
@@ -223,6 +256,7 @@ mod tests {
                 owner: author,
                 author: UserId::new(3),
             },
+            FanoutEvent::Rebuild { user: author },
             slice(SliceAction::Insert),
             slice(SliceAction::Remove),
         ];

@@ -61,6 +61,20 @@ pub struct SharedSettings {
           value_parser = clap::value_parser!(u64).range(1..=600))]
     pub redis_wait_timeout_ms: u64,
 
+    /// Authors with more followers than this are not fanned out on write: their tweets are
+    /// merged into their followers' home timelines when those are read (README, "Large
+    /// accounts"). They go back to fan-out on write below nine tenths of it.
+    #[arg(long, env = "CHIRP_FANOUT_CELEBRITY_FOLLOWERS", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub fanout_celebrity_followers: u64,
+
+    /// After this many seconds without an authenticated request a user gets no fan-out writes
+    /// and their home timeline expires; their next home read rebuilds it (README, "Inactive
+    /// users").
+    #[arg(long, env = "CHIRP_INACTIVE_AFTER_SECS", default_value_t = 2_592_000,
+          value_parser = clap::value_parser!(u64).range(1..=315_360_000))]
+    pub inactive_after_secs: u64,
+
     /// Log line format.
     #[arg(long, env = "CHIRP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -99,6 +113,8 @@ impl SharedSettings {
                 replicas: self.redis_wait_replicas,
                 timeout_ms: self.redis_wait_timeout_ms,
             },
+            celebrity_followers: self.fanout_celebrity_followers as usize,
+            inactive_after_ms: self.inactive_after_secs * 1000,
             ..Limits::default()
         }
     }

@@ -248,10 +248,12 @@ async fn check_home_served(
     user: u64,
     token: &str,
 ) -> Result<()> {
-    let seeded_len: usize = redis::cmd("ZCARD")
+    // Less the built marker.
+    let seeded_len = redis::cmd("ZCARD")
         .arg(keys::home(UserId::new(user)))
-        .query_async(conn)
-        .await?;
+        .query_async::<usize>(conn)
+        .await?
+        .saturating_sub(1);
     let page: Json = client
         .get(format!("{base}/v1/timelines/home?limit={PAGE_LIMIT}"))
         .bearer_auth(token)
@@ -391,7 +393,8 @@ async fn home_memory(masters: &Masters, users: &[u64]) -> Result<(u64, u64)> {
             let values: Vec<Option<u64>> = pipe.query_async(&mut conn).await?;
             for pair in values.chunks(2) {
                 bytes += pair[0].unwrap_or(0);
-                entries += pair[1].unwrap_or(0);
+                // Less the built marker.
+                entries += pair[1].unwrap_or(0).saturating_sub(1);
             }
         }
     }

@@ -481,19 +481,31 @@ pub async fn seed(args: &SeedArgs, redis: &Backend) -> Result<Seeded> {
 
     // Home timelines as fan-out leaves them: own posts plus every followee's, newest `cap`.
     let pb = bar(args.quiet, n, "home timelines");
+    let now_ms = chirp_domain::clock::now_ms();
+    let home_ttl_ms = chirp_domain::store::Limits::default().home_ttl_ms();
     let mut home_entries = 0;
     let mut home = HomeFill::default();
     for i in 0..n {
         home.fill(i as u32, &authored, &following_scored[i], &activity, &id_of);
         home.entries.truncate(args.timeline_cap);
+        // Every seeded user is active now, and their home is built (its marker, score 0) and
+        // expires as the API's do (the default inactivity period).
+        let uid = UserId::new(users[i]);
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(keys::active(uid)).arg(now_ms);
+        batch.push(cmd, 3).await?;
+        let mut cmd = redis::cmd("ZADD");
+        cmd.arg(keys::home(uid))
+            .arg(keys::HOME_BUILT)
+            .arg(keys::HOME_BUILT);
+        for &p in &home.entries {
+            cmd.arg(id_of[p as usize]).arg(id_of[p as usize]);
+        }
+        batch.push(cmd, 4 + 2 * home.entries.len()).await?;
+        let mut cmd = redis::cmd("PEXPIRE");
+        cmd.arg(keys::home(uid)).arg(home_ttl_ms);
+        batch.push(cmd, 3).await?;
         if !home.entries.is_empty() {
-            let uid = UserId::new(users[i]);
-            let mut cmd = redis::cmd("ZADD");
-            cmd.arg(keys::home(uid));
-            for &p in &home.entries {
-                cmd.arg(id_of[p as usize]).arg(id_of[p as usize]);
-            }
-            batch.push(cmd, 2 + 2 * home.entries.len()).await?;
             home_entries += home.entries.len();
             // The dedupe's memory: original -> the repost of it among the newest entries.
             let mut cmd = redis::cmd("HSET");

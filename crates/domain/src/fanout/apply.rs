@@ -9,10 +9,12 @@ use crate::store::handle::tweet_exists;
 use crate::store::notifications::Notice;
 
 use super::applied::Applied;
+use super::celebrity::{Passage, State, pass};
 use super::config::Fanout;
 use super::follow::reconcile;
 use super::hide::purge_hidden;
 use super::homes::home_insert;
+use super::rebuild::rebuild;
 use super::reposts::remove_reposts_of;
 use super::shape::{Carried, HomeWrite, Shape, read_carried, read_carried_and_followers};
 use super::spread::spread;
@@ -55,6 +57,7 @@ impl Fanout {
                 purge_hidden(self, owner, author).await?;
                 Ok(Applied::Purged)
             }
+            FanoutEvent::Rebuild { user } => rebuild(self, user).await,
             FanoutEvent::Slice {
                 action,
                 tweet,
@@ -83,7 +86,8 @@ impl Fanout {
 
 async fn apply_posted(fanout: &Fanout, tweet: TweetId, author: UserId) -> Result<Applied> {
     let mut conn = fanout.store.conn().await?;
-    let (Some(carried), followers) = read_carried_and_followers(&mut conn, tweet, author).await?
+    let (Some(carried), followers, passage) =
+        read_carried_and_followers(&mut conn, tweet, author).await?
     else {
         return Ok(Applied::Skipped);
     };
@@ -124,15 +128,24 @@ async fn apply_posted(fanout: &Fanout, tweet: TweetId, author: UserId) -> Result
         return Ok(Applied::Skipped);
     }
     fanout.store.notify(&notices(tweet, &carried)).await?;
-    spread(
-        &mut conn,
-        fanout,
-        HomeWrite::Insert(carried.shape),
-        tweet,
-        author,
-        followers,
-    )
-    .await
+    // A large account's post is merged into its followers' home reads instead (`celebrity`).
+    let applied = if passage.pulled(tweet) {
+        Applied::Pulled { followers }
+    } else {
+        spread(
+            &mut conn,
+            fanout,
+            HomeWrite::Insert(carried.shape),
+            tweet,
+            author,
+            followers,
+        )
+        .await?
+    };
+    if let Some(step) = passage.next_step(followers, fanout.store.limits.celebrity_followers) {
+        pass(fanout, author, step).await?;
+    }
+    Ok(applied)
 }
 
 /// The notifications a post makes: the replied-to author's `reply`, the original author's
@@ -171,7 +184,7 @@ fn notices(tweet: TweetId, carried: &Carried) -> Vec<Notice> {
 
 async fn apply_deleted(fanout: &Fanout, tweet: TweetId, author: UserId) -> Result<Applied> {
     let mut conn = fanout.store.conn().await?;
-    let (followers,): (usize,) = redis::pipe()
+    let (followers, passage): (usize, redis::Value) = redis::pipe()
         .zrem(keys::user_tweets(author), tweet.get())
         .ignore()
         .zrem(keys::home(author), tweet.get())
@@ -179,9 +192,16 @@ async fn apply_deleted(fanout: &Fanout, tweet: TweetId, author: UserId) -> Resul
         .zrem(keys::GLOBAL_TIMELINE, tweet.get())
         .ignore()
         .zcard(keys::followers(author))
+        .add_command(Passage::read(author))
         .query_async(&mut conn)
         .await?;
     remove_reposts_of(fanout, &mut conn, tweet).await?;
+    // A pulled tweet reached no home while the author is merged on read (a draining passage
+    // is handing the range out, so then its removal is spread as any other).
+    let passage = Passage::from_reply(passage)?;
+    if passage.state == State::Pull && passage.pulled(tweet) {
+        return Ok(Applied::Deleted { followers: 0 });
+    }
     spread(
         &mut conn,
         fanout,

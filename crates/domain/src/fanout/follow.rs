@@ -8,6 +8,7 @@ use crate::redis_pool::Connection;
 use crate::scripts;
 use crate::store::handle::Scores;
 
+use super::celebrity::{Passage, State};
 use super::config::Fanout;
 use super::homes::home_insert;
 
@@ -25,14 +26,8 @@ pub(super) async fn reconcile(fanout: &Fanout, follower: UserId, followee: UserI
         .map(|s| s as u64);
     match since {
         Some(since) => {
-            let recent: Vec<u64> = redis::cmd("ZRANGE")
-                .arg(keys::user_tweets(followee))
-                .arg(0)
-                .arg(fanout.store.limits.follow_backfill.saturating_sub(1))
-                .arg("REV")
-                .query_async(&mut conn)
-                .await?;
-            let recent = backfill_ids(&mut conn, follower, followee, recent).await?;
+            // The follower is recorded before the followee's passage state is read: a passage
+            // that starts later walks a follower list that holds them (`celebrity`).
             let mut pipe = redis::pipe();
             pipe.invoke_script(
                 scripts::ADD_EDGE
@@ -40,7 +35,35 @@ pub(super) async fn reconcile(fanout: &Fanout, follower: UserId, followee: UserI
                     .arg(follower.get())
                     .arg(since),
             )
-            .ignore();
+            .ignore()
+            .add_command(Passage::read(followee));
+            let (passage,): (redis::Value,) = scripts::run_pipeline(&mut conn, &pipe).await?;
+            let passage = Passage::from_reply(passage)?;
+            let mut recent: Vec<u64> = redis::cmd("ZRANGE")
+                .arg(keys::user_tweets(followee))
+                .arg(0)
+                .arg(fanout.store.limits.follow_backfill.saturating_sub(1))
+                .arg("REV")
+                .query_async(&mut conn)
+                .await?;
+            // A large account's pulled tweets are merged on read, through `celebs`; while it
+            // drains back to fan-out on write, a new follower gets them all from the back-fill.
+            let merged = matches!(passage.state, State::Migrating | State::Pull);
+            if passage.state == State::Pull {
+                recent.retain(|&id| !passage.pulled(TweetId::new(id)));
+            }
+            let recent = backfill_ids(&mut conn, follower, followee, recent).await?;
+            let mut pipe = redis::pipe();
+            if merged {
+                pipe.invoke_script(
+                    scripts::CELEBS_ADD
+                        .key(keys::celebs(follower))
+                        .key(keys::following(follower))
+                        .arg(followee.get())
+                        .arg(crate::clock::now_ms()),
+                )
+                .ignore();
+            }
             if !recent.is_empty() {
                 pipe.invoke_script(&home_insert(
                     follower,
@@ -50,12 +73,16 @@ pub(super) async fn reconcile(fanout: &Fanout, follower: UserId, followee: UserI
                 ))
                 .ignore();
             }
-            scripts::run_pipeline::<_, ()>(&mut conn, &pipe).await?;
+            if !pipe.is_empty() {
+                scripts::run_pipeline::<_, ()>(&mut conn, &pipe).await?;
+            }
         }
         None => {
-            redis::cmd("ZREM")
-                .arg(keys::followers(followee))
-                .arg(follower.get())
+            redis::pipe()
+                .zrem(keys::followers(followee), follower.get())
+                .ignore()
+                .zrem(keys::celebs(follower), followee.get())
+                .ignore()
                 .query_async::<()>(&mut conn)
                 .await?;
             purge_author(&mut conn, fanout, follower, followee).await?;
@@ -69,7 +96,7 @@ pub(super) async fn reconcile(fanout: &Fanout, follower: UserId, followee: UserI
 /// replied to (the conversation rule); reposts only where the follower neither mutes nor blocks
 /// the original's author. Two or three pipelined reads for at most `CHIRP_FOLLOW_BACKFILL`
 /// tweets. (The 40-entry repost dedupe is the fan-out's alone: a back-fill merges older entries.)
-async fn backfill_ids(
+pub(super) async fn backfill_ids(
     conn: &mut Connection,
     follower: UserId,
     followee: UserId,
@@ -161,10 +188,15 @@ async fn purge_author(
     owner: UserId,
     author: UserId,
 ) -> Result<()> {
+    // The oldest tweet, above the built marker (score 0).
     let oldest: Vec<u64> = redis::cmd("ZRANGE")
         .arg(keys::home(owner))
+        .arg(format!("({}", keys::HOME_BUILT))
+        .arg("+inf")
+        .arg("BYSCORE")
+        .arg("LIMIT")
         .arg(0)
-        .arg(0)
+        .arg(1)
         .query_async(conn)
         .await?;
     let Some(&oldest) = oldest.first() else {

@@ -11,8 +11,16 @@ use crate::scripts;
 use super::config::Fanout;
 use super::shape::{HomeWrite, Shape};
 
-/// One pipeline's worth of a fan-out: inserts (see [`insert_then_verify`]) or removals;
-/// returns how many homes newly got the tweet.
+/// How many homes of a pipeline's owners newly got the tweet, and how many owners were
+/// skipped as inactive.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Written {
+    pub inserted: usize,
+    pub inactive: usize,
+}
+
+/// One pipeline's worth of a fan-out: inserts (see [`insert_then_verify`]) into the homes of
+/// the active owners, or removals from every owner's home.
 pub(super) async fn write_homes(
     mut conn: Connection,
     fanout: &Fanout,
@@ -20,26 +28,77 @@ pub(super) async fn write_homes(
     owners: &[UserId],
     tweet: TweetId,
     author: UserId,
+) -> Result<Written> {
+    if owners.is_empty() {
+        return Ok(Written::default());
+    }
+    let conn = &mut conn;
+    if let HomeWrite::Insert(shape) = write {
+        let active = active_only(conn, fanout, owners, author).await?;
+        let inserted = insert_shape(conn, fanout, shape, &active, tweet, author).await?;
+        return Ok(Written {
+            inserted,
+            inactive: owners.len() - active.len(),
+        });
+    }
+    let mut pipe = redis::pipe();
+    for &owner in owners {
+        pipe.zrem(keys::home(owner), tweet.get()).ignore();
+    }
+    pipe.query_async::<()>(conn).await?;
+    Ok(Written::default())
+}
+
+/// Of `owners`, those the fan-out writes to: all but users inactive for
+/// `CHIRP_INACTIVE_AFTER_SECS` (`store::activity`; the author's own home is always written).
+/// One pipeline of `GET`s, read before writing: an inactive user's home is left to expire, and
+/// when they return their touch marks it for a rebuild, which reads the tweets skipped here.
+async fn active_only(
+    conn: &mut Connection,
+    fanout: &Fanout,
+    owners: &[UserId],
+    author: UserId,
+) -> Result<Vec<UserId>> {
+    let mut pipe = redis::pipe();
+    for &owner in owners {
+        pipe.get(keys::active(owner));
+    }
+    let seen: Vec<Option<u64>> = pipe.query_async(conn).await?;
+    let now = crate::clock::now_ms();
+    let limits = &fanout.store.limits;
+    Ok(owners
+        .iter()
+        .zip(seen)
+        .filter(|&(&owner, last)| owner == author || !limits.is_inactive(last.unwrap_or(0), now))
+        .map(|(&owner, _)| owner)
+        .collect())
+}
+
+/// The inserts of one pipeline of active owners, by the rule of the tweet's [`Shape`].
+async fn insert_shape(
+    conn: &mut Connection,
+    fanout: &Fanout,
+    shape: Shape,
+    owners: &[UserId],
+    tweet: TweetId,
+    author: UserId,
 ) -> Result<usize> {
     if owners.is_empty() {
         return Ok(0);
     }
-    let conn = &mut conn;
-    match write {
-        HomeWrite::Insert(Shape::Plain) => {
-            insert_then_verify(conn, fanout, owners, tweet, author).await
-        }
-        HomeWrite::Insert(Shape::Reply { parent_author }) => {
+    match shape {
+        Shape::Plain => insert_then_verify(conn, fanout, owners, tweet, author).await,
+        Shape::Reply { parent_author } => {
             let owners = in_conversation(conn, owners, parent_author).await?;
             if owners.is_empty() {
                 return Ok(0);
             }
             insert_then_verify(conn, fanout, &owners, tweet, author).await
         }
-        HomeWrite::Insert(Shape::Repost {
+        Shape::Repost {
             original,
             original_author,
-        }) => {
+        } => {
             let cap = fanout.store.limits.timeline_cap;
             let mut pipe = redis::pipe();
             for &owner in owners {
@@ -60,14 +119,6 @@ pub(super) async fn write_homes(
             }
             let added: Vec<i64> = scripts::run_pipeline(conn, &pipe).await?;
             Ok(added.iter().filter(|&&a| a > 0).count())
-        }
-        HomeWrite::Remove => {
-            let mut pipe = redis::pipe();
-            for &owner in owners {
-                pipe.zrem(keys::home(owner), tweet.get()).ignore();
-            }
-            pipe.query_async::<()>(conn).await?;
-            Ok(0)
         }
     }
 }
@@ -126,7 +177,7 @@ async fn insert_then_verify(
         pipe.zadd(&home, tweet.get(), tweet.get())
             .cmd("ZREMRANGEBYRANK")
             .arg(&home)
-            .arg(0)
+            .arg(keys::HOME_TRIM_FROM)
             .arg(-(cap + 1))
             .ignore()
             // ZRANK, not ZSCORE: only whether the edge exists matters, and a rank is an

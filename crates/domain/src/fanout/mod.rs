@@ -32,9 +32,15 @@
 //!   like's from its `Liked` event, a follow's from its `FollowChanged` event; `notify.lua`
 //!   refuses actors the recipient blocks or mutes, and the store drops one's own actions.
 //!
+//! - *Large accounts* are merged on read instead of fanned out, and pass between the two ways
+//!   without a wrong home (`celebrity`); *inactive followers* are skipped (`homes`), and a
+//!   home read while not built is rebuilt (`rebuild`).
+//!
 //! # Layout (each module uses only those listed after it)
 //! - `apply`: [`Fanout::apply`], which dispatches an event, and what a post or a deletion does
 //!   before it is spread;
+//! - `rebuild`: a home timeline rebuilt from the followees' recent tweets;
+//! - `celebrity`: a large account's passage to and from merge on read;
 //! - `hide`, `reposts`: a block's or mute's purge, and the removal of a deleted tweet's reposts;
 //! - `spread`: an event for every follower, at once or split into slices;
 //! - `follow`: reconciling a follow edge and purging an unfollowed author;
@@ -46,10 +52,12 @@
 
 mod applied;
 mod apply;
+mod celebrity;
 mod config;
 mod follow;
 mod hide;
 mod homes;
+mod rebuild;
 mod reposts;
 mod shape;
 mod spread;

@@ -7,6 +7,8 @@ use crate::model::{TweetId, UserId};
 use crate::redis_pool::Connection;
 use crate::store::handle::id_list;
 
+use super::celebrity::Passage;
+
 /// The kind of tweet being fanned out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Shape {
@@ -57,19 +59,24 @@ pub(super) async fn read_carried(conn: &mut Connection, tweet: TweetId) -> Resul
     carried_from(conn, fields).await
 }
 
-/// [`read_carried`] and the size of `author`'s follower list, in the same round trip (what a
-/// post's fan-out reads first).
+/// [`read_carried`], the size of `author`'s follower list and where the author stands in a
+/// large account's passage, in the same round trip (what a post's fan-out reads first).
 pub(super) async fn read_carried_and_followers(
     conn: &mut Connection,
     tweet: TweetId,
     author: UserId,
-) -> Result<(Option<Carried>, usize)> {
-    let (fields, followers): (CarriedFields, usize) = redis::pipe()
+) -> Result<(Option<Carried>, usize, Passage)> {
+    let (fields, followers, passage): (CarriedFields, usize, redis::Value) = redis::pipe()
         .add_command(carried_fields(tweet))
         .zcard(keys::followers(author))
+        .add_command(Passage::read(author))
         .query_async(conn)
         .await?;
-    Ok((carried_from(conn, fields).await?, followers))
+    Ok((
+        carried_from(conn, fields).await?,
+        followers,
+        Passage::from_reply(passage)?,
+    ))
 }
 
 fn carried_fields(tweet: TweetId) -> redis::Cmd {

@@ -12,7 +12,7 @@ use crate::store::handle::tweet_exists;
 
 use super::applied::Applied;
 use super::config::Fanout;
-use super::homes::write_homes;
+use super::homes::{Written, write_homes};
 use super::shape::HomeWrite;
 
 /// Inserts `tweet` into (or removes it from) the home timeline of every follower of `author`
@@ -32,7 +32,7 @@ pub(super) async fn walk_followers(
     let read_size = fanout.tuning.slice_followers.max(pipeline_size);
     let upto = range.upto.map_or("+inf".to_owned(), |u| u.to_string());
     let mut after = range.after.map_or("-inf".to_owned(), |a| format!("({a}"));
-    let (mut followers, mut inserted) = (0, 0);
+    let (mut followers, mut inserted, mut inactive) = (0, 0, 0);
     loop {
         let (owners, last) = follower_chunk(conn, author, &after, &upto, read_size).await?;
         if owners.is_empty() {
@@ -42,11 +42,12 @@ pub(super) async fn walk_followers(
             .chunks(pipeline_size)
             .map(|part| write_homes(conn.clone(), fanout, write, part, tweet, author))
             .collect();
-        let counts: Vec<usize> = futures_util::stream::iter(writes)
+        let counts: Vec<Written> = futures_util::stream::iter(writes)
             .buffered(PIPELINES_IN_FLIGHT)
             .try_collect()
             .await?;
-        inserted += counts.iter().sum::<usize>();
+        inserted += counts.iter().map(|w| w.inserted).sum::<usize>();
+        inactive += counts.iter().map(|w| w.inactive).sum::<usize>();
         followers += owners.len();
         if let HomeWrite::Insert(_) = write
             && !tweet_exists(conn, tweet).await?
@@ -64,7 +65,7 @@ pub(super) async fn walk_followers(
                 .collect();
             futures_util::stream::iter(removals)
                 .buffered(PIPELINES_IN_FLIGHT)
-                .try_collect::<Vec<usize>>()
+                .try_collect::<Vec<Written>>()
                 .await?;
             return Ok(Applied::Skipped);
         }
@@ -75,6 +76,7 @@ pub(super) async fn walk_followers(
         HomeWrite::Insert(_) => Applied::Posted {
             followers,
             inserted,
+            inactive,
         },
         HomeWrite::Remove => Applied::Deleted { followers },
     })
@@ -90,7 +92,7 @@ const PIPELINES_IN_FLIGHT: usize = 4;
 /// score as a double, which for a slice of 10,000 costs more than the ids) and the last one's
 /// score in the same state; a MULTI did that before, but a cluster aborts a transaction whose
 /// slot is moving where it redirects a script.
-async fn follower_chunk(
+pub(super) async fn follower_chunk(
     conn: &mut Connection,
     author: UserId,
     after: &str,

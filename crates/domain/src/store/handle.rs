@@ -1,6 +1,8 @@
 //! The handle on Chirp's data: [`Store`], its pools and [`Limits`], and the helpers every
 //! operation module shares.
 
+use std::sync::Arc;
+
 use redis::aio::ConnectionLike;
 
 use crate::redis_pool::renewing::RenewingCluster;
@@ -11,6 +13,7 @@ use crate::events::FanoutEvent;
 use crate::keys;
 use crate::model::{TweetId, UserId};
 use crate::page::PageRequest;
+use crate::store::activity::Touched;
 
 /// Sizes that shape what is stored, and how durably a write is answered.
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +30,34 @@ pub struct Limits {
     pub fanout_shards: u16,
     /// What an acknowledged write waits for beyond its master (`CHIRP_REDIS_WAIT_REPLICAS`).
     pub durability: Durability,
+    /// Authors with more followers than this are merged into their followers' home reads
+    /// instead of fanned out (`CHIRP_FANOUT_CELEBRITY_FOLLOWERS`; see `fanout::celebrity`).
+    pub celebrity_followers: usize,
+    /// After this long without activity a user gets no fan-out writes and their home expires
+    /// (`CHIRP_INACTIVE_AFTER_SECS`, here in ms; see `store::activity`).
+    pub inactive_after_ms: u64,
+}
+
+impl Limits {
+    /// How often one API process records a user's activity: an hour, or an eighth of the
+    /// inactivity period when that is shorter (tests set it to seconds).
+    pub fn touch_interval_ms(&self) -> u64 {
+        (self.inactive_after_ms / 8).clamp(1, 3_600_000)
+    }
+
+    /// A home timeline's TTL: it outlives the last touch by the inactivity period and one
+    /// touch interval (the touch that keeps it alive may come that much later).
+    pub fn home_ttl_ms(&self) -> u64 {
+        self.inactive_after_ms + self.touch_interval_ms()
+    }
+
+    /// Whether a user last active at `last_ms` (0: never recorded) is skipped by fan-out at
+    /// `now_ms`. One touch interval later than the touch's own test (`activity_touch.lua`), so
+    /// that a user the fan-out skipped is always found inactive when they return, even with the
+    /// API's and the worker's clocks that much apart.
+    pub fn is_inactive(&self, last_ms: u64, now_ms: u64) -> bool {
+        last_ms + self.inactive_after_ms + self.touch_interval_ms() < now_ms
+    }
 }
 
 /// How many replicas of each master must have a write before it is answered: `WAIT
@@ -62,6 +93,8 @@ impl Default for Limits {
             follow_backfill: 50,
             fanout_shards: 0,
             durability: Durability::default(),
+            celebrity_followers: 100_000,
+            inactive_after_ms: 30 * 24 * 3_600_000,
         }
     }
 }
@@ -106,6 +139,8 @@ pub struct Store {
     backend: Backend,
     pub limits: Limits,
     shards: keys::FanoutShards,
+    /// The activity touches this process wrote lately (`store::activity`).
+    pub(crate) touched: Arc<Touched>,
 }
 
 #[derive(Clone)]
@@ -144,6 +179,7 @@ impl Store {
             backend,
             shards: keys::FanoutShards::new(limits.fanout_shards),
             limits,
+            touched: Arc::default(),
         }
     }
 

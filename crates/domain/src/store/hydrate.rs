@@ -58,11 +58,12 @@ impl Viewer {
     }
 }
 
-const RECORD_FIELDS: [&str; 9] = [
+const RECORD_FIELDS: [&str; 10] = [
     "author",
     "text",
     "created_at",
     "reply_to",
+    "reply_to_user",
     "repost_of",
     "mentions",
     "reply_count",
@@ -76,6 +77,7 @@ struct Record {
     text: String,
     created_at: String,
     reply_to: Option<TweetId>,
+    reply_to_user: Option<UserId>,
     repost_of: Option<TweetId>,
     mentions: Vec<UserId>,
     counts: TweetCounts,
@@ -170,6 +172,7 @@ fn parse_record(fields: Vec<Option<String>>) -> Option<Record> {
     let author = UserId::new(author.parse().ok()?);
     let id = |raw: Option<String>| raw.and_then(|r| r.parse().ok()).map(TweetId::new);
     let reply_to = id(field());
+    let reply_to_user = field().and_then(|r| r.parse().ok()).map(UserId::new);
     let repost_of = id(field());
     let mentions = id_list(field().as_deref(), UserId::new);
     // Absent until the first like, repost or reply; never below zero.
@@ -188,6 +191,7 @@ fn parse_record(fields: Vec<Option<String>>) -> Option<Record> {
         text,
         created_at,
         reply_to,
+        reply_to_user,
         repost_of,
         mentions,
         counts,
@@ -224,6 +228,7 @@ impl Seen {
             created_at: record.created_at.clone(),
             author: self.author(record.author)?,
             in_reply_to: record.reply_to,
+            in_reply_to_user: record.reply_to_user,
             repost_of: None,
             mentions: record
                 .mentions

@@ -13,12 +13,17 @@
 //! - [`threads`]: replies and mentions resolved at post time, a tweet's replies and context.
 //! - [`notifications`]: made by the workers, read and marked read by their recipient.
 //! - [`blocks`]: blocks and mutes, their lists, the check made when someone acts.
+//! - [`activity`]: who is active, cheaply recorded; inactive users' homes are a cache.
+//! - [`home`]: the home timeline: pushed entries merged with large accounts' tweets, and its
+//!   rebuild when it is missing.
 //! - [`hydrate`]: tweet ids into tweets as a viewer sees them (used by all the reads).
 
 //! - [`handle`]: [`Store`] itself, its pools and [`Limits`] (used by all of the above).
 
+pub mod activity;
 pub mod blocks;
 pub mod handle;
+pub mod home;
 pub mod hydrate;
 pub mod likes;
 pub mod notifications;

@@ -78,7 +78,7 @@ impl Store {
             .ignore()
             .cmd("ZREMRANGEBYRANK")
             .arg(&home)
-            .arg(0)
+            .arg(keys::HOME_TRIM_FROM)
             .arg(-(cap + 1))
             .ignore()
             .zadd(keys::user_reposted(user), original.get(), repost.get())

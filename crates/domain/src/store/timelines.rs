@@ -1,4 +1,5 @@
-//! Timelines: a page of ids from one sorted set, then their hydration (`hydrate`).
+//! Timelines: a page of ids from one sorted set, then their hydration (`hydrate`). The home
+//! timeline, which merges several sources, is `store::home`.
 
 use redis::aio::ConnectionLike;
 
@@ -7,13 +8,11 @@ use crate::keys;
 use crate::model::{Tweet, TweetId, UserId};
 use crate::page::{Page, PageRequest, encode_cursor};
 use crate::store::handle::{Store, page_desc};
-use crate::store::hydrate::{Hide, Viewer, hydrate_tweets};
+use crate::store::hydrate::{Viewer, hydrate_tweets};
 
 /// Which timeline to read.
 #[derive(Debug, Clone, Copy)]
 pub enum Timeline {
-    /// The user's own tweets and those of everyone they follow.
-    Home(UserId),
     /// The user's own tweets.
     User(UserId),
     /// Everyone's newest tweets.
@@ -23,19 +22,15 @@ pub enum Timeline {
 impl Timeline {
     fn key(self) -> String {
         match self {
-            Timeline::Home(u) => keys::home(u),
             Timeline::User(u) => keys::user_tweets(u),
             Timeline::Global => keys::GLOBAL_TIMELINE.to_owned(),
         }
     }
 
-    /// How `viewer` reads this timeline: a home hides whom its owner blocks or mutes (entries
-    /// that reached it before a block or mute was purged from it), other timelines nothing.
+    /// How `viewer` reads this timeline: hiding nobody (a home hides whom its owner blocks or
+    /// mutes, `store::home`).
     fn viewer(self, viewer: Option<UserId>) -> Viewer {
-        match self {
-            Timeline::Home(u) => Viewer::hiding(u, Hide::BlockedOrMuted),
-            Timeline::User(_) | Timeline::Global => Viewer::of(viewer),
-        }
+        Viewer::of(viewer)
     }
 }
 
@@ -81,7 +76,7 @@ impl Store {
     /// A page of a timeline, newest first. Ids whose tweet was deleted are skipped (and
     /// dropped from the set), so a page may hold fewer than `limit` items while
     /// `next_cursor` still leads on. `viewer` (the caller, if authenticated) gets `liked` and
-    /// `reposted`; a home is always read as its owner sees it.
+    /// `reposted`.
     pub async fn timeline(
         &self,
         timeline: Timeline,
@@ -91,28 +86,31 @@ impl Store {
         let mut conn = self.read_conn().await?;
         let PageRead { page, gone } = read_page(&mut conn, timeline, req, viewer).await?;
         if !gone.is_empty() {
-            // Deleted tweets whose removal has not reached this list yet (or never will, after
-            // a crash): reclaim them, on a connection for writes and without waiting, so that
-            // a Redis refusing writes does not fail the read. Losing this cleanup is harmless:
-            // the next read skips the ids again.
-            let store = self.clone();
-            let key = timeline.key();
-            let gone: Vec<u64> = gone.iter().map(|id| id.get()).collect();
-            tokio::spawn(async move {
-                let removed = async {
-                    let mut conn = store.conn().await?;
-                    redis::cmd("ZREM")
-                        .arg(&key)
-                        .arg(gone)
-                        .query_async::<()>(&mut conn)
-                        .await?;
-                    Ok::<(), crate::error::Error>(())
-                };
-                if let Err(e) = removed.await {
-                    tracing::debug!(error = %e, "could not drop deleted ids from a timeline");
-                }
-            });
+            self.drop_gone(timeline.key(), &gone);
         }
         Ok(page)
+    }
+
+    /// Drops from the timeline `key` ids whose tweet is gone: deleted tweets whose removal has
+    /// not reached this list yet (or never will, after a crash). On a connection for writes and
+    /// without waiting, so that a Redis refusing writes does not fail the read. Losing this
+    /// cleanup is harmless: the next read skips the ids again.
+    pub(crate) fn drop_gone(&self, key: String, gone: &[TweetId]) {
+        let store = self.clone();
+        let gone: Vec<u64> = gone.iter().map(|id| id.get()).collect();
+        tokio::spawn(async move {
+            let removed = async {
+                let mut conn = store.conn().await?;
+                redis::cmd("ZREM")
+                    .arg(&key)
+                    .arg(gone)
+                    .query_async::<()>(&mut conn)
+                    .await?;
+                Ok::<(), crate::error::Error>(())
+            };
+            if let Err(e) = removed.await {
+                tracing::debug!(error = %e, "could not drop deleted ids from a timeline");
+            }
+        });
     }
 }

@@ -231,6 +231,7 @@ impl Store {
                 display_name: display_name.unwrap_or_default(),
             },
             in_reply_to: thread.as_ref().map(|t| t.parent),
+            in_reply_to_user: thread.as_ref().map(|t| t.parent_author),
             repost_of: None,
             mentions,
             counts: TweetCounts::default(),

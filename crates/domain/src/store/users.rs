@@ -33,7 +33,9 @@ impl Store {
         );
         // Two calls, not one pipeline: the profile and the name live in different slots, and on
         // a cluster the slots of one pipeline are written in no fixed order.
-        redis::cmd("HSET")
+        // The profile, and the new account's activity and (empty, built) home: one slot.
+        let mut pipe = redis::pipe();
+        pipe.cmd("HSET")
             .arg(keys::profile(id))
             .arg(&[
                 ("username", username.as_str()),
@@ -42,8 +44,9 @@ impl Store {
                 ("created_at", &clock::now_rfc3339()),
                 ("password_hash", password_hash),
             ])
-            .query_async::<()>(&mut conn)
-            .await?;
+            .ignore();
+        crate::store::activity::fresh_account(&mut pipe, &self.limits, id);
+        pipe.query_async::<()>(&mut conn).await?;
         let claimed: Option<String> = redis::cmd("SET")
             .arg(keys::username(&username.canonical()))
             .arg(id.get())

@@ -113,11 +113,13 @@ pub async fn alice_and_follower(store: &Store) -> (UserId, UserId) {
     (alice, bob)
 }
 
+/// The tweet ids in `owner`'s home, oldest first (not its built marker, score 0).
 pub async fn home(conn: &mut impl ConnectionLike, owner: UserId) -> Vec<u64> {
     redis::cmd("ZRANGE")
         .arg(keys::home(owner))
-        .arg(0)
-        .arg(-1)
+        .arg(format!("({}", keys::HOME_BUILT))
+        .arg("+inf")
+        .arg("BYSCORE")
         .query_async(conn)
         .await
         .unwrap()
