@@ -33,10 +33,8 @@ end
 redis.call("HSET", KEYS[1], ARGV[1], ARGV[3] .. ":" .. ARGV[4])
 redis.call("ZADD", KEYS[2], ARGV[4], ARGV[1] .. ":" .. current)
 redis.call("ZREMRANGEBYRANK", KEYS[2], 0, -(tonumber(ARGV[6]) + 1))
-local remaining = tonumber(ARGV[4]) - tonumber(ARGV[5])
+-- No TTLs (see session_create): both keys are pruned by time here.
 for _, key in ipairs(KEYS) do
-  if redis.call("PTTL", key) < remaining then
-    redis.call("PEXPIRE", key, remaining)
-  end
+  redis.call("PERSIST", key)
 end
 return "rotated"

@@ -193,3 +193,131 @@ async fn an_inactive_user_gets_no_fan_out_and_finds_an_exact_home_on_return() {
     before.insert(0, next);
     app.wait_home(&alice, &before).await;
 }
+
+/// `used_memory` of one Redis, and the sum over its keys of `MEMORY USAGE` of those with a TTL.
+async fn memory_of(url: &str, homes: &[UserId]) -> (u64, u64) {
+    let mut conn = chirp_testkit::connect(url).await.unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let used = info_field(&info, "used_memory");
+    let mut evictable = 0;
+    for &user in homes {
+        let usage: Option<u64> = redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(keys::home(user))
+            .query_async(&mut conn)
+            .await
+            .unwrap_or(None);
+        evictable += usage.unwrap_or(0);
+    }
+    (used, evictable)
+}
+
+fn info_field(info: &str, name: &str) -> u64 {
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// With the `maxmemory-policy` the README documents (`volatile-lru`: only keys with a TTL may
+/// go), a Redis squeezed below the memory it uses evicts home timelines and nothing that is not
+/// rebuildable or expendable: every account, session, tweet and follow survives, and every
+/// evicted home is rebuilt exactly on its next read.
+#[tokio::test]
+async fn a_redis_out_of_memory_evicts_only_rebuildable_keys() {
+    let app = TestApp::spawn_with(AppOptions {
+        redis_args: vec!["--maxmemory-policy".into(), "volatile-lru".into()],
+        ..AppOptions::default()
+    })
+    .await;
+    const USERS: usize = 24;
+    let mut tokens = Vec::new();
+    for i in 0..USERS {
+        tokens.push(app.token(&format!("user{i}")).await);
+    }
+    for (i, token) in tokens.iter().enumerate() {
+        for k in 1..=6 {
+            app.follow(token, &format!("user{}", (i + k) % USERS)).await;
+        }
+    }
+    let mut tweets = Vec::new();
+    for round in 0..6 {
+        for token in &tokens {
+            tweets.push(
+                app.tweet(token, &format!("round {round} of {}", tweets.len()))
+                    .await,
+            );
+        }
+    }
+    app.wait_fanout_drained().await;
+    let mut before = Vec::new();
+    for token in &tokens {
+        before.push(app.home_ids(token).await);
+    }
+    let mut users = Vec::new();
+    for token in &tokens {
+        users.push(app.user_id(token).await);
+    }
+
+    // Squeeze every master to half of what its homes take below the memory it uses: its next
+    // commands evict until it fits.
+    let mut evicted = 0;
+    for url in app.redis.master_urls() {
+        let (used, evictable) = memory_of(&url, &users).await;
+        assert!(evictable > 0, "{url}: no home to evict");
+        let mut conn = chirp_testkit::connect(&url).await.unwrap();
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("maxmemory")
+            .arg(used.saturating_sub(evictable / 2).max(1))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let _: () = redis::cmd("PING").query_async(&mut conn).await.unwrap();
+        let stats: String = redis::cmd("INFO")
+            .arg("stats")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        evicted += info_field(&stats, "evicted_keys");
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("maxmemory")
+            .arg(0)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    assert!(
+        evicted > 0,
+        "nothing was evicted: the scenario proved nothing"
+    );
+
+    // Nothing but rebuildable keys went: every session answers, every tweet is there, every
+    // follow list is whole, and every home comes back exactly as it was.
+    let mut conn = app.redis.async_conn().await;
+    for (i, token) in tokens.iter().enumerate() {
+        let me = app.get("/v1/me", Some(token)).await;
+        assert_eq!(me.status(), 200, "user{i}'s session");
+        let following: usize = redis::cmd("ZCARD")
+            .arg(keys::following(users[i]))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(following, 6, "user{i}'s follows");
+    }
+    for id in &tweets {
+        let response = app.get(&format!("/v1/tweets/{id}"), None).await;
+        assert_eq!(response.status(), 200, "tweet {id}");
+    }
+    let mut rebuilt = 0;
+    for (token, before) in tokens.iter().zip(&before) {
+        rebuilt += usize::from(app.home_answer(token, "limit=100").await.0 == 206);
+        assert_eq!(&app.wait_home_built(token).await, before);
+    }
+    assert!(rebuilt > 0, "no home was evicted");
+}

@@ -101,7 +101,7 @@ pub async fn post(conn: &mut Conn, shards: &FanoutShards, who: &Session, text: &
         id,
         text,
         &chirp_domain::clock::now_rfc3339(),
-        &keys::idempotency(author, "-"),
+        "-",
         false,
         &sha256_hex(text.as_bytes()),
         None,

@@ -19,7 +19,8 @@
 //! | `chirp:{u:<id>}:rl:requests` | string | requests in the user's current budget window |
 //! | `chirp:{u:<id>}:rl:tweets` | string | tweets posted in the user's current tweet-limit window |
 //! | `chirp:{u:<id>}:rotated` | zset | `<session id>:<refresh sha256>` of rotated-away refresh tokens; score = session expiry (ms) |
-//! | `chirp:{u:<id>}:idem:<sha256>` | string | `<tweet id>:<body sha256>` for an `Idempotency-Key`, 24 h |
+//! | `chirp:{u:<id>}:idem` | hash | sha256 of an `Idempotency-Key` -> `<tweet id>:<body sha256>`, for 24 h (no TTL: see `idem_exp`) |
+//! | `chirp:{u:<id>}:idem_exp` | zset | when each `idem` record expires (ms); `post_tweet.lua` prunes the expired |
 //! | `chirp:{u:<id>}:likes` | zset | tweets the user likes; score = like time (ms). `liked` for a page = one `ZMSCORE` |
 //! | `chirp:{u:<id>}:reposted` | zset | originals the user reposted; score = the repost's tweet id. `reposted` for a page = one `ZMSCORE` |
 //! | `chirp:{u:<id>}:home_src` | hash | original -> the newest repost of it put in the home (the 40-entry repost dedupe; entries fallen out of the newest 40 are dropped) |
@@ -94,8 +95,13 @@ pub fn celebrity_lock(user: UserId) -> String {
 pub fn sessions(user: UserId) -> String {
     format!("chirp:{{u:{user}}}:sessions")
 }
-pub fn idempotency(user: UserId, key_sha256_hex: &str) -> String {
-    format!("chirp:{{u:{user}}}:idem:{key_sha256_hex}")
+/// The user's `Idempotency-Key` records. Kept without a TTL, so that a `volatile-lru` Redis
+/// never evicts one (the README's "Memory"): they expire by [`idempotency_expiry`].
+pub fn idempotency(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:idem")
+}
+pub fn idempotency_expiry(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:idem_exp")
 }
 pub fn request_budget(user: UserId) -> String {
     format!("chirp:{{u:{user}}}:rl:requests")
@@ -312,7 +318,8 @@ mod tests {
             user_tweets(u),
             home(u),
             sessions(u),
-            idempotency(u, "ab"),
+            idempotency(u),
+            idempotency_expiry(u),
             request_budget(u),
             tweet_quota(u),
             rotated_refresh(u),

@@ -31,7 +31,7 @@ pub fn record_pipeline(
     id: TweetId,
     text: &str,
     created_at: &str,
-    idem_key: &str,
+    idem_sha: &str,
     keyed: bool,
     fingerprint: &str,
     tweet_limit: Option<&Limit>,
@@ -50,15 +50,18 @@ pub fn record_pipeline(
             scripts::POST_TWEET
                 .key(keys::user_tweets(author))
                 .key(keys::home(author))
-                .key(idem_key)
+                .key(keys::idempotency(author))
                 .key(keys::tweet_quota(author))
+                .key(keys::idempotency_expiry(author))
                 .arg(id.get())
                 .arg(limits.timeline_cap)
                 .arg(if keyed { "1" } else { "0" })
                 .arg(fingerprint)
                 .arg(IDEMPOTENCY_TTL_SECS)
                 .arg(tweet_limit.map_or(0, |l| l.max))
-                .arg(tweet_limit.map_or(0, |l| l.window.as_millis() as u64)),
+                .arg(tweet_limit.map_or(0, |l| l.window.as_millis() as u64))
+                .arg(idem_sha)
+                .arg(clock::now_ms()),
         );
     pipe
 }
@@ -143,9 +146,8 @@ impl Store {
         );
         let fingerprint = sha256_hex(text.as_str().as_bytes());
         let idem_key = match idempotency_key {
-            Some(k) => keys::idempotency(author, &sha256_hex(k.as_bytes())),
-            // The script needs some key of the author's slot even when it does not use it.
-            None => keys::idempotency(author, "-"),
+            Some(k) => sha256_hex(k.as_bytes()),
+            None => "-".to_owned(),
         };
         let created_at = clock::now_rfc3339();
         let pipe = record_pipeline(
