@@ -10,6 +10,8 @@
 -- KEYS[3] chirp:{u:<author>}:idem     idempotency records (hash: sha256(key) -> "<id>:<fingerprint>")
 -- KEYS[4] chirp:{u:<author>}:rl:tweets   tweets in the current limit window (string with a TTL)
 -- KEYS[5] chirp:{u:<author>}:idem_exp   when each record expires (zset: sha256(key), score = ms)
+-- KEYS[6] chirp:{u:<author>}:idem:<sha256(key)>   a record as versions before issue 14 kept it
+--         (a string with a 24 h TTL), still honoured until the last of them has expired
 -- ARGV[1] tweet id   ARGV[2] home timeline cap   ARGV[3] "1" when an Idempotency-Key was sent
 -- ARGV[4] fingerprint of the request body   ARGV[5] idempotency TTL in seconds
 -- ARGV[6] most tweets per window, or 0 for no limit   ARGV[7] limit window in ms
@@ -27,7 +29,10 @@ end
 if ARGV[3] == "1" then
   local prior = redis.call("HGET", KEYS[3], ARGV[8])
   local until_ms = tonumber(redis.call("ZSCORE", KEYS[5], ARGV[8]) or "0")
-  if prior and until_ms > now then
+  if not (prior and until_ms > now) then
+    prior = redis.call("GET", KEYS[6])
+  end
+  if prior then
     local sep = string.find(prior, ":", 1, true)
     -- Where the limit stands, counting nothing, for the answer's headers.
     local counted = tonumber(redis.call("GET", KEYS[4]) or "0")

@@ -197,3 +197,42 @@ async fn only_the_author_can_delete_and_then_it_is_gone() {
     let me: Value = app.get("/v1/me", Some(&alice)).await.json().await.unwrap();
     assert_eq!(me["tweet_count"], 0);
 }
+
+/// A record an older version wrote (one string key with a TTL per Idempotency-Key) is still
+/// honoured: the retry answers the tweet it names and creates nothing.
+#[tokio::test]
+async fn an_idempotency_record_of_an_older_version_is_still_honoured() {
+    use chirp_domain::auth::sha256_hex;
+    use chirp_domain::keys;
+    let app = TestApp::spawn().await;
+    let token = app.token("alice").await;
+    let first = app.tweet(&token, "posted before the upgrade").await;
+    let user = app.user_id(&token).await;
+    let mut conn = app.redis.async_conn().await;
+    let _: () = redis::cmd("SET")
+        .arg(keys::legacy_idempotency(user, &sha256_hex(b"old-key")))
+        .arg(format!(
+            "{first}:{}",
+            sha256_hex(b"posted before the upgrade")
+        ))
+        .arg("EX")
+        .arg(3600)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let retry = app
+        .request(Method::POST, "/v1/tweets")
+        .bearer_auth(&token)
+        .header("Idempotency-Key", "old-key")
+        .json(&json!({"text": "posted before the upgrade"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retry.status(), 201);
+    let body: Value = retry.json().await.unwrap();
+    assert_eq!(body["id"], first.as_str());
+    let (ids, _) = app
+        .page_ids("/v1/users/alice/tweets?limit=10", Some(&token))
+        .await;
+    assert_eq!(ids, [first]);
+}

@@ -103,6 +103,11 @@ pub fn idempotency(user: UserId) -> String {
 pub fn idempotency_expiry(user: UserId) -> String {
     format!("chirp:{{u:{user}}}:idem_exp")
 }
+/// An `Idempotency-Key` record as versions before issue 14 kept it (one string with a 24 h
+/// TTL), still honoured by `post_tweet.lua` until the last of them has expired.
+pub fn legacy_idempotency(user: UserId, key_sha256_hex: &str) -> String {
+    format!("chirp:{{u:{user}}}:idem:{key_sha256_hex}")
+}
 pub fn request_budget(user: UserId) -> String {
     format!("chirp:{{u:{user}}}:rl:requests")
 }
@@ -320,6 +325,7 @@ mod tests {
             sessions(u),
             idempotency(u),
             idempotency_expiry(u),
+            legacy_idempotency(u, "ab"),
             request_budget(u),
             tweet_quota(u),
             rotated_refresh(u),

@@ -53,6 +53,7 @@ pub fn record_pipeline(
                 .key(keys::idempotency(author))
                 .key(keys::tweet_quota(author))
                 .key(keys::idempotency_expiry(author))
+                .key(keys::legacy_idempotency(author, idem_sha))
                 .arg(id.get())
                 .arg(limits.timeline_cap)
                 .arg(if keyed { "1" } else { "0" })
