@@ -9,7 +9,8 @@
 -- ARGV[1] only ids below this one (a cursor), or "" for none
 -- ARGV[2] only ids above this one (since_id), or "" for none
 -- ARGV[3] at most this many ids
--- Returns {ids newer than ARGV[1] in the range (0 without a cursor), id, id, ...}, newest first.
+-- Returns {ids in the range at or above ARGV[1], which earlier pages served (0 without a
+-- cursor), id, id, ...}, newest first.
 local since = tonumber(redis.call("HGET", KEYS[1], "since") or "")
 if not since then
   return {0}
@@ -20,18 +21,18 @@ local lo = since
 if ARGV[2] ~= "" then
   lo = math.max(lo, tonumber(ARGV[2]) + 1)
 end
-local newer = 0
+local served = 0
 if ARGV[1] ~= "" then
   local before = tonumber(ARGV[1])
   if before <= hi then
-    newer = redis.call("ZCOUNT", KEYS[2], math.max(before + 1, lo), hi == math.huge and "+inf" or hi)
+    served = redis.call("ZCOUNT", KEYS[2], math.max(before, lo), hi == math.huge and "+inf" or hi)
   end
   hi = math.min(hi, before - 1)
 end
 if hi < lo then
-  return {newer}
+  return {served}
 end
 local ids = redis.call("ZRANGE", KEYS[2], hi == math.huge and "+inf" or hi, lo,
   "BYSCORE", "REV", "LIMIT", 0, tonumber(ARGV[3]))
-table.insert(ids, 1, newer)
+table.insert(ids, 1, served)
 return ids

@@ -109,8 +109,41 @@ async fn a_large_accounts_tweets_are_merged_on_read_with_exact_pages() {
     app.wait_fanout_drained().await;
     assert!(app.home_ids(&fans[1]).await.is_empty());
     app.mute(&fans[2], "star").await;
+    app.block(&fans[3], "star").await;
     app.wait_fanout_drained().await;
     assert!(app.home_ids(&fans[2]).await.is_empty());
+    assert!(app.home_ids(&fans[3]).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_merged_home_keeps_the_timeline_cap() {
+    const CAP: usize = 5;
+    let app = TestApp::spawn_with(AppOptions {
+        celebrity_followers: Some(THRESHOLD),
+        timeline_cap: CAP as u32,
+        ..AppOptions::default()
+    })
+    .await;
+    let (star, fans, first) = star_with_fans(&app, 4).await;
+    let plain = app.token("plain").await;
+    app.follow(&fans[0], "plain").await;
+    let mut all = first;
+    for i in 0..4 {
+        all.push(app.tweet(&star, &format!("star {i}")).await);
+        all.push(app.tweet(&plain, &format!("plain {i}")).await);
+    }
+    app.wait_fanout_drained().await;
+    all.reverse();
+    // The newest CAP of both sources, however it is paged.
+    assert_eq!(app.home_ids(&fans[0]).await, all[..CAP]);
+    for limit in [1, 2, 3] {
+        assert_eq!(
+            app.all_ids("/v1/timelines/home", Some(&fans[0]), limit)
+                .await,
+            all[..CAP],
+            "pages of {limit}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -7,16 +7,16 @@
 //! tweets in it are never pushed, tweets outside it are (`fanout::celebrity`). So a tweet comes
 //! from exactly one source, and a page is the union of `home` and, per followed large account,
 //! its tweets in the range, each read with the same score bounds (cursor, `since_id`) and the
-//! same length. Cursors stay the last id served. The cap counts entries newer than the cursor
-//! in every source (one `ZCOUNT` each), so the page ends where a pushed home of the cap's
-//! length would. What the fan-out decides per follower is decided here for pulled tweets: the
+//! same length. Cursors stay the last id served. The cap counts what earlier pages served (the
+//! entries at or above the cursor) in every source (one `ZCOUNT` each), so the pages end where
+//! a pushed home of the cap's length would. What the fan-out decides per follower is decided here for pulled tweets: the
 //! reader's blocks and mutes (hydration hides them), the conversation rule for replies (one
 //! `ZMSCORE` of `following`), and the repost dedupe (a pulled repost is left out when its
 //! original, or another repost of it, is older on the same page).
 //!
 //! # Round trips
-//! One pipeline on the reader's slot (the page of `home`, its marker, `celebs`, the count
-//! newer than the cursor); for a reader following large accounts, one `celebrity_page.lua` per
+//! One pipeline on the reader's slot (the page of `home`, its marker, `celebs`, the count at or
+//! above the cursor); for a reader following large accounts, one `celebrity_page.lua` per
 //! account (one pipeline, per node on a cluster); then hydration.
 
 use std::collections::HashSet;
@@ -61,8 +61,9 @@ pub async fn read_home<C: ConnectionLike + Send>(
     let max = req.before.map_or("+inf".to_owned(), |b| format!("({b}"));
     // Strictly above the built marker (score 0) when there is no since_id.
     let min = format!("({}", req.after.unwrap_or(keys::HOME_BUILT));
-    let newer_min = req.before.map_or("+inf".to_owned(), |b| format!("({b}"));
-    let (rows, marker, celebs, newer): (Vec<u64>, Option<f64>, Vec<u64>, usize) = redis::pipe()
+    // What the pages before this one served: every entry at or above the cursor.
+    let served_min = req.before.map_or("+inf".to_owned(), |b| b.to_string());
+    let (rows, marker, celebs, served): (Vec<u64>, Option<f64>, Vec<u64>, usize) = redis::pipe()
         .cmd("ZRANGE")
         .arg(&home)
         .arg(&max)
@@ -74,11 +75,11 @@ pub async fn read_home<C: ConnectionLike + Send>(
         .arg(req.limit + 1)
         .zscore(&home, keys::HOME_BUILT)
         .zrange(keys::celebs(user), 0, -1)
-        .zcount(&home, newer_min, "+inf")
+        .zcount(&home, served_min, "+inf")
         .query_async(conn)
         .await?;
     let mut candidates: Vec<(u64, bool)> = rows.into_iter().map(|id| (id, false)).collect();
-    let mut newer = newer;
+    let mut served = served;
     if !celebs.is_empty() {
         let mut pipe = redis::pipe();
         for &celeb in &celebs {
@@ -95,7 +96,7 @@ pub async fn read_home<C: ConnectionLike + Send>(
         let pulled: Vec<Vec<u64>> = scripts::run_pipeline(conn, &pipe).await?;
         for ids in pulled {
             let mut ids = ids.into_iter();
-            newer += ids.next().unwrap_or(0) as usize;
+            served += ids.next().unwrap_or(0) as usize;
             candidates.extend(ids.map(|id| (id, true)));
         }
         // Newest first; an id in two sources (a passage's walk racing a read) counts once,
@@ -103,7 +104,7 @@ pub async fn read_home<C: ConnectionLike + Send>(
         candidates.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         candidates.dedup_by_key(|c| c.0);
     }
-    let room = cap.saturating_sub(newer);
+    let room = cap.saturating_sub(served);
     let take = req.limit.min(room);
     let more = candidates.len() > take && room > take;
     candidates.truncate(take);
