@@ -13,6 +13,12 @@ redis.call("ZREM", KEYS[3], ARGV[2])
 if not redis.call("ZSCORE", KEYS[2], ARGV[2]) or redis.call("ZSCORE", KEYS[4], ARGV[2]) then
   return 0
 end
+-- No home (expired with inactivity, evicted): nothing to hand over, and none to create without
+-- its TTL and built marker; the rebuild on the next read merges these tweets, which are no
+-- longer merged on read once the account is out of `celebs`.
+if redis.call("EXISTS", KEYS[1]) == 0 then
+  return 0
+end
 local added = 0
 for i = 4, #ARGV, 3 do
   local kind, other = ARGV[i + 1], ARGV[i + 2]

@@ -93,8 +93,9 @@ async fn while_redis_is_unreachable_the_api_answers_503_and_both_binaries_recove
             let mut conn = connect(&url).await.ok()?;
             let home: Vec<u64> = redis::cmd("ZRANGE")
                 .arg(keys::home(UserId::new(bob_id)))
-                .arg(0)
-                .arg(-1)
+                .arg("+inf")
+                .arg("(0")
+                .arg("BYSCORE")
                 .arg("REV")
                 .query_async(&mut conn)
                 .await

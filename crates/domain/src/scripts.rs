@@ -88,8 +88,9 @@ fn all() -> [&'static Script; 28] {
 /// what it is about to write, or writes what a repeat writes again. Such a script may go in a
 /// pipeline sent per node on a cluster, whose failed part is sent again per slot
 /// (`redis_pool::by_node`); a fan-out's per-follower inserts are such pipelines.
-fn repeatable() -> [&'static Script; 8] {
+fn repeatable() -> [&'static Script; 9] {
     [
+        &CELEBRITY_PAGE,
         &CELEBS_ADD,
         &CELEBS_DRAIN,
         &TIMELINE_INSERT,

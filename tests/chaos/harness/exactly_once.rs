@@ -59,10 +59,12 @@ pub async fn assert_every_home_exact(deployment: &Deployment, graph: &Graph, pos
         let mut conn = conn.clone();
         let key = keys::home(UserId::new(*id));
         async move {
+            // Every tweet entry, above the built marker (score 0).
             redis::cmd("ZRANGE")
                 .arg(key)
-                .arg(0)
-                .arg(-1)
+                .arg("+inf")
+                .arg("(0")
+                .arg("BYSCORE")
                 .arg("REV")
                 .query_async::<Vec<u64>>(&mut conn)
                 .await

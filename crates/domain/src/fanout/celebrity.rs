@@ -39,7 +39,7 @@ use crate::scripts;
 use crate::store::handle::decode;
 
 use super::config::Fanout;
-use super::walk::follower_chunk;
+use super::followers::follower_chunk;
 
 /// Where an author stands in the passage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

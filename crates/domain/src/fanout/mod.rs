@@ -40,13 +40,14 @@
 //! - `apply`: [`Fanout::apply`], which dispatches an event, and what a post or a deletion does
 //!   before it is spread;
 //! - `rebuild`: a home timeline rebuilt from the followees' recent tweets;
-//! - `celebrity`: a large account's passage to and from merge on read;
 //! - `hide`, `reposts`: a block's or mute's purge, and the removal of a deleted tweet's reposts;
 //! - `spread`: an event for every follower, at once or split into slices;
 //! - `follow`: reconciling a follow edge and purging an unfollowed author;
 //! - `walk`: walking a range of followers, a few pipelines of home writes in flight;
 //! - `homes`: the home-timeline writes themselves, by the rule of each `shape`;
 //! - `shape`: what kind of tweet is carried (tweet, reply, repost);
+//! - `celebrity`: a large account's passage to and from merge on read;
+//! - `followers`: an author's followers, a chunk at a time;
 //! - `config` and `applied`: [`Fanout`] (the store and its [`Tuning`]), and what applying
 //!   an event did.
 
@@ -55,6 +56,7 @@ mod apply;
 mod celebrity;
 mod config;
 mod follow;
+mod followers;
 mod hide;
 mod homes;
 mod rebuild;

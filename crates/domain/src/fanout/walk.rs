@@ -4,14 +4,13 @@ use futures_util::{StreamExt, TryStreamExt};
 
 use crate::error::Result;
 use crate::events::FollowerRange;
-use crate::keys;
 use crate::model::{TweetId, UserId};
 use crate::redis_pool::Connection;
-use crate::scripts;
 use crate::store::handle::tweet_exists;
 
 use super::applied::Applied;
 use super::config::Fanout;
+use super::followers::follower_chunk;
 use super::homes::{Written, write_homes};
 use super::shape::HomeWrite;
 
@@ -84,33 +83,3 @@ pub(super) async fn walk_followers(
 
 /// Pipelines of home-timeline writes one fan-out keeps in flight.
 const PIPELINES_IN_FLIGHT: usize = 4;
-
-/// Up to `n` followers of `author` with follow scores between `after` and `upto` (ZRANGE
-/// bounds), oldest first, and, when there were `n`, the follow score of the last one: where the
-/// next read starts. Scores are unique, so walking by score neither repeats nor skips. One
-/// script (`follower_chunk.lua`): the ids are read without their scores (Redis formats every
-/// score as a double, which for a slice of 10,000 costs more than the ids) and the last one's
-/// score in the same state; a MULTI did that before, but a cluster aborts a transaction whose
-/// slot is moving where it redirects a script.
-pub(super) async fn follower_chunk(
-    conn: &mut Connection,
-    author: UserId,
-    after: &str,
-    upto: &str,
-    n: usize,
-) -> Result<(Vec<UserId>, Option<u64>)> {
-    let (ids, last): (Vec<u64>, String) = scripts::FOLLOWER_CHUNK
-        .key(keys::followers(author))
-        .arg(after)
-        .arg(upto)
-        .arg(n.max(1))
-        .invoke_async(conn)
-        .await?;
-    let next = if ids.len() == n {
-        // Scores are integers below 2^53, so a double holds them exactly.
-        last.parse::<f64>().ok().map(|score| score as u64)
-    } else {
-        None
-    };
-    Ok((ids.into_iter().map(UserId::new).collect(), next))
-}

@@ -11,41 +11,12 @@
 //! - A home without its marker (expired, evicted, flushed, never built, or marked stale by a
 //!   touch) is rebuilt by a worker when it is read (`Store::home` answers 206 meanwhile).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use crate::clock;
 use crate::error::Result;
 use crate::keys;
 use crate::model::UserId;
 use crate::scripts;
 use crate::store::handle::{Limits, Store};
-
-/// The touches one process wrote lately: user -> when (ms).
-#[derive(Debug, Default)]
-pub(crate) struct Touched(Mutex<HashMap<UserId, u64>>);
-
-/// Users remembered before the map is swept of entries older than a touch interval.
-const REMEMBERED: usize = 200_000;
-
-impl Touched {
-    /// Whether `user` was touched within `interval` ms before `now`.
-    fn recently(&self, user: UserId, now: u64, interval: u64) -> bool {
-        let seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        seen.get(&user).is_some_and(|&at| at + interval > now)
-    }
-
-    fn record(&self, user: UserId, now: u64, interval: u64) {
-        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.len() >= REMEMBERED {
-            seen.retain(|_, &mut at| at + interval > now);
-            if seen.len() >= REMEMBERED {
-                seen.clear();
-            }
-        }
-        seen.insert(user, now);
-    }
-}
 
 impl Store {
     /// Records that `user` is active (see the module docs); returns whether they had been

@@ -13,7 +13,7 @@ use crate::events::FanoutEvent;
 use crate::keys;
 use crate::model::{TweetId, UserId};
 use crate::page::PageRequest;
-use crate::store::activity::Touched;
+use crate::store::touched::Touched;
 
 /// Sizes that shape what is stored, and how durably a write is answered.
 #[derive(Debug, Clone, Copy)]

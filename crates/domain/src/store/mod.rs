@@ -18,6 +18,7 @@
 //!   rebuild when it is missing.
 //! - [`hydrate`]: tweet ids into tweets as a viewer sees them (used by all the reads).
 
+//! - `touched`: which users this process touched lately (held by [`Store`]).
 //! - [`handle`]: [`Store`] itself, its pools and [`Limits`] (used by all of the above).
 
 pub mod activity;
@@ -32,6 +33,7 @@ pub mod sessions;
 pub mod social;
 pub mod threads;
 pub mod timelines;
+mod touched;
 pub mod tweets;
 pub mod users;
 
