@@ -239,6 +239,28 @@ mod tests {
     }
 
     #[test]
+    fn the_large_account_and_inactivity_settings_reach_the_limits() {
+        let s = parse(&[
+            "--fanout-celebrity-followers",
+            "3",
+            "--inactive-after-secs",
+            "2",
+        ])
+        .unwrap();
+        let limits = s.limits();
+        assert_eq!(limits.celebrity_followers, 3);
+        assert_eq!(limits.inactive_after_ms, 2_000);
+        assert_eq!(limits.touch_interval_ms(), 250);
+        for bad in [
+            ["--fanout-celebrity-followers", "0"],
+            ["--inactive-after-secs", "0"],
+            ["--inactive-after-secs", "soon"],
+        ] {
+            assert!(parse(&bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
     fn invalid_values_are_refused() {
         for args in [
             ["--timeline-cap", "many"],

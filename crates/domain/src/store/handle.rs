@@ -413,3 +413,23 @@ pub(crate) fn id_list<T>(raw: Option<&str>, id: impl Fn(u64) -> T) -> Vec<T> {
 
 /// `ZMSCORE`'s answer: a score or nil per member.
 pub(crate) type Scores = Vec<Option<f64>>;
+
+#[cfg(test)]
+mod limits_tests {
+    use super::Limits;
+
+    #[test]
+    fn the_fan_out_skips_only_users_inactive_a_touch_interval_past_the_period() {
+        let limits = Limits {
+            inactive_after_ms: 8_000,
+            ..Limits::default()
+        };
+        assert_eq!(limits.touch_interval_ms(), 1_000);
+        assert_eq!(limits.home_ttl_ms(), 9_000);
+        assert!(!limits.is_inactive(10_000, 19_000));
+        assert!(limits.is_inactive(10_000, 19_001));
+        assert!(limits.is_inactive(0, 9_001), "never seen");
+        let default = Limits::default();
+        assert_eq!(default.touch_interval_ms(), 3_600_000, "an hour");
+    }
+}
