@@ -113,7 +113,8 @@ impl Passage {
         match self.state {
             State::Push if followers > threshold => Some(Step::ToPull),
             State::Migrating => Some(Step::ToPull),
-            State::Pull if followers < threshold * 9 / 10 => Some(Step::ToPush),
+            // Below nine tenths, exactly (no rounding down to 0 for small thresholds).
+            State::Pull if followers * 10 < threshold * 9 => Some(Step::ToPush),
             State::Draining => Some(Step::ToPush),
             _ => None,
         }
@@ -339,6 +340,9 @@ mod tests {
         assert_eq!(pull.next_step(95, 100), None, "hysteresis");
         assert_eq!(pull.next_step(90, 100), None);
         assert_eq!(pull.next_step(89, 100), Some(Step::ToPush));
+        let tiny = Passage::from_parts(Some("pull"), Some(1), None);
+        assert_eq!(tiny.next_step(1, 1), None);
+        assert_eq!(tiny.next_step(0, 1), Some(Step::ToPush));
         let migrating = Passage::from_parts(Some("migrating"), None, None);
         assert_eq!(migrating.next_step(5, 100), Some(Step::ToPull), "resumed");
         let draining = Passage::from_parts(Some("draining"), Some(1), Some(9));
