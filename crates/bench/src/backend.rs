@@ -204,6 +204,37 @@ impl Masters {
     }
 }
 
+impl Masters {
+    /// Sends `cmds` (replies ignored), each to the master of its key, in pipelines of up to
+    /// 10,000 commands per master, every master's at once.
+    pub async fn send(&self, cmds: impl IntoIterator<Item = redis::Cmd>) -> Result<()> {
+        const CHUNK: usize = 10_000;
+        let mut pipes: Vec<(redis::Pipeline, usize)> =
+            (0..self.len()).map(|_| (redis::pipe(), 0)).collect();
+        for cmd in cmds {
+            let m = self.of_command(&cmd);
+            pipes[m].0.add_command(cmd).ignore();
+            pipes[m].1 += 1;
+            if pipes[m].1 >= CHUNK {
+                let pipe = std::mem::replace(&mut pipes[m].0, redis::pipe());
+                pipes[m].1 = 0;
+                pipe.query_async::<()>(&mut self.conn(m)).await?;
+            }
+        }
+        let sends = pipes
+            .into_iter()
+            .enumerate()
+            .filter(|(_, (_, n))| *n > 0)
+            .map(|(m, (pipe, _))| {
+                let mut conn = self.conn(m);
+                async move { Ok(pipe.query_async::<()>(&mut conn).await?) }
+            })
+            .collect();
+        join_all(sends).await?;
+        Ok(())
+    }
+}
+
 /// Runs `work` at once, each on a task of its own; their outputs in order, or the first error.
 pub async fn join_all<T, F>(work: Vec<F>) -> Result<Vec<T>>
 where

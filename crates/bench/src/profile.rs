@@ -99,6 +99,20 @@ impl Pids {
 }
 
 impl Snapshot {
+    /// The calls of each command between `self` and `later` (every master's, summed), but
+    /// `INFO` (the snapshots' own) and those that did not run.
+    pub fn calls_between(&self, later: &Snapshot) -> BTreeMap<String, u64> {
+        later
+            .commands
+            .iter()
+            .map(|(name, &c1)| {
+                let c0 = self.commands.get(name).copied().unwrap_or(0);
+                (name.clone(), c1.saturating_sub(c0))
+            })
+            .filter(|(name, calls)| name != "info" && *calls > 0)
+            .collect()
+    }
+
     /// CPU seconds of the processes called `name` (summed) between `self` and `later`, unrounded.
     pub fn cpu_seconds(&self, later: &Snapshot, name: &str) -> f64 {
         self.cpu_ticks

@@ -30,11 +30,13 @@ use crate::{Result, ceiling};
 pub struct BigAuthor {
     pub id: UserId,
     pub followers: Vec<u64>,
+    /// How many of `followers` (the first) are seeded users; the others are fresh accounts.
+    pub seeded: usize,
     pub token: String,
 }
 
 /// Registers `name` through the API; its access token.
-async fn register(client: &reqwest::Client, base: &str, name: &str) -> Result<String> {
+pub(super) async fn register(client: &reqwest::Client, base: &str, name: &str) -> Result<String> {
     let resp = client
         .post(format!("{base}/v1/auth/register"))
         .json(&json!({ "username": name, "password": crate::seed::PASSWORD }))
@@ -87,8 +89,9 @@ fn redis_us(first: &Snapshot, last: &Snapshot, followers: usize) -> f64 {
 
 /// Registers `name` through the API (so it can post) and makes it followed by `followers`:
 /// the seeded users first (whose homes are full, as in a live system), then as many fresh
-/// follower-only accounts as needed (an id, a `following` set holding the author, nothing
-/// else: their homes start empty). Written straight into Redis, pipelined (on a cluster, one
+/// follower-only accounts as needed (an id, a `following` set holding the author and an
+/// `active` time of now, as a user who just made a request has, nothing else: their homes start
+/// empty; without `active` the fan-out would skip them as inactive). Written straight into Redis, pipelined (on a cluster, one
 /// pipeline per master).
 pub async fn make_author(
     conn: &mut Conn,
@@ -106,6 +109,7 @@ pub async fn make_author(
         .await?;
     let author = UserId::new(author);
     let mut ids: Vec<u64> = seeded.iter().copied().take(followers).collect();
+    let seeded_count = ids.len();
     let fresh = followers - ids.len();
     if fresh > 0 {
         let last: u64 = redis::cmd("INCRBY")
@@ -130,6 +134,10 @@ pub async fn make_author(
             pipes[followers_master]
                 .zadd(&followers_key, f, score)
                 .ignore();
+            if chunk_no * 10_000 + i >= seeded_count {
+                let active = keys::active(UserId::new(f));
+                pipes[masters.of(&active)].set(active, base_ms).ignore();
+            }
         }
         let sends = pipes
             .into_iter()
@@ -145,8 +153,35 @@ pub async fn make_author(
     Ok(BigAuthor {
         id: author,
         followers: ids,
+        seeded: seeded_count,
         token,
     })
+}
+
+/// Undoes [`make_author`]'s graph (untimed), so that what later sections measure (memory
+/// above all) is the seeded data's: the fresh followers' keys are deleted, the seeded ones no
+/// longer follow the author (nor merge it on read), and the author has no followers. The
+/// author's own account and tweets stay, and so do tweets already fanned out to seeded homes.
+pub async fn forget_author(masters: &Masters, author: &BigAuthor) -> Result<()> {
+    let a = author.id.get();
+    let mut cmds = Vec::with_capacity(author.followers.len() * 2 + 1);
+    for (i, &f) in author.followers.iter().enumerate() {
+        let f = UserId::new(f);
+        if i < author.seeded {
+            cmds.push(redis::cmd("ZREM").arg(keys::following(f)).arg(a).clone());
+            cmds.push(redis::cmd("ZREM").arg(keys::celebs(f)).arg(a).clone());
+        } else {
+            let mut del = redis::cmd("DEL");
+            del.arg(keys::following(f))
+                .arg(keys::celebs(f))
+                .arg(keys::active(f))
+                .arg(keys::home(f))
+                .arg(keys::home_sources(f));
+            cmds.push(del);
+        }
+    }
+    cmds.push(redis::cmd("DEL").arg(keys::followers(author.id)).clone());
+    masters.send(cmds).await
 }
 
 /// One timed fan-out per action of `actions` by `author` (median reported), streams drained
@@ -329,6 +364,7 @@ impl Bench {
             eprintln!("  timing the raw insert ceiling");
             let ceiling = time_ceiling(self, &author, args.fanout_runs, &pids).await?;
             let per_follower = per_follower(&one, &repost);
+            forget_author(&self.masters, &author).await?;
             sizes.push(json!({
                 "followers": size,
                 "one_worker": one,

@@ -26,10 +26,15 @@
 //! - [`windows`]: the load windows, each operation through the API and as its Redis ceiling.
 //! - [`visible`]: when a post (or a repost) has reached every follower (delivery latency).
 //! - [`fanout`]: the big fan-outs (posts and reposts) and their raw insert ceiling.
+//! - [`large`]: large accounts merged on read: a post's latency and Redis commands, and home
+//!   reads following 0, 5 and 50 of them.
+//! - [`cache`]: home timelines as a cache: rebuilds, and memory with most users inactive.
 //! - [`report`]: summary.json's figures, the printed table and the plot.
 //! - [`procs`]: the processes `quick` starts.
 
+mod cache;
 mod fanout;
+mod large;
 mod procs;
 mod report;
 mod setup;
@@ -70,6 +75,15 @@ pub enum Section {
     /// Fan-out of one post to 10k, 100k and 1M followers, with one and two workers, and of a
     /// repost with one (the Redis cost per follower of each).
     Fanout,
+    /// Large accounts merged on read: a post by one with `--celebrity-followers` followers
+    /// (latency to a follower's home, Redis commands beside a 10-follower author's), and home
+    /// reads following 0, 5 and 50 large accounts.
+    LargeAccounts,
+    /// Home rebuilds after the home is deleted, for readers following `--rebuild-followees`.
+    Rebuild,
+    /// Memory with everyone active, then with 80 % of the users inactive (their homes gone).
+    /// Destroys homes: always measured last.
+    MemoryInactive,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -100,6 +114,15 @@ pub struct QuickArgs {
     /// Follower counts of the fan-out measurement.
     #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
     fanout_sizes: Vec<usize>,
+    /// Followers of the large account whose posts are timed (section large-accounts).
+    #[arg(long, default_value_t = 1_000_000)]
+    celebrity_followers: usize,
+    /// Posts by the large account timed until a follower sees them.
+    #[arg(long, default_value_t = 20)]
+    celebrity_posts: usize,
+    /// Followee counts of the readers whose homes are rebuilt (section rebuild).
+    #[arg(long, value_delimiter = ',', default_value = "100,1000")]
+    rebuild_followees: Vec<usize>,
     /// Measure only these (comma-separated); default: everything.
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Section>,
@@ -185,10 +208,11 @@ async fn measure(args: &QuickArgs, bins: &Binaries, cluster: bool) -> Result<Jso
         seeded,
         seed_seconds,
         memory,
+        empty_bytes,
         http_workers,
         redis_proc,
         api_proc,
-        worker,
+        mut worker,
     } = setup::start(args, bins, cluster).await?;
     let mut summary = serde_json::Map::new();
 
@@ -256,6 +280,66 @@ async fn measure(args: &QuickArgs, bins: &Binaries, cluster: bool) -> Result<Jso
         let f = bench.fanouts(bins, args, &seeded.users).await?;
         summary.insert("fanout".into(), f);
     }
+
+    // 7. Large accounts: the posts with a worker of their own (see `large`), then the reads.
+    if args.wants(Section::LargeAccounts) {
+        bench.fanout.wait_drained().await?;
+        worker.stop().await?;
+        let env = [
+            (procs::CELEBRITY_VAR, large::LARGE_THRESHOLD.to_string()),
+            (
+                "CHIRP_FANOUT_BLOCK_MS",
+                large::LARGE_WORKER_BLOCK_MS.to_string(),
+            ),
+        ];
+        let large_worker = bins.worker_with(
+            &bench.redis,
+            "bench-worker-large",
+            &args.out_dir,
+            "chirp-fanout-worker-large",
+            &env,
+        )?;
+        bench.set_worker(large_worker.pid());
+        let posts = bench
+            .large_account_posts(
+                args.celebrity_followers,
+                args.celebrity_posts,
+                &seeded.users,
+            )
+            .await;
+        // Drained (or failed): it holds nothing, and its blocking read would hold up a stop.
+        drop(large_worker);
+        worker = bins.worker_with(
+            &bench.redis,
+            "bench-worker-1",
+            &args.out_dir,
+            "chirp-fanout-worker-after-large",
+            &[],
+        )?;
+        bench.set_worker(worker.pid());
+        let posts = posts?;
+        let reads = bench.large_account_reads(&seeded.users).await?;
+        summary.insert("large_accounts".into(), report::large_json(posts, reads));
+    }
+
+    // 8. Home rebuilds.
+    if args.wants(Section::Rebuild) {
+        let r = bench
+            .rebuilds(&args.rebuild_followees, &seeded.users)
+            .await?;
+        summary.insert("rebuild".into(), r);
+    }
+
+    // 9. Memory with most users inactive: last, as it deletes their homes.
+    if args.wants(Section::MemoryInactive) {
+        let mut m = bench
+            .memory_inactive(&seeded.users, empty_bytes, args.seed)
+            .await?;
+        // What the homes took of the seeded data (the share the inactive users' can free).
+        m["seeded_bytes_per_user"] = memory["bytes_per_user"].clone();
+        m["seeded_home_bytes_per_user"] = memory["home_timeline_bytes_per_user"].clone();
+        summary.insert("memory_inactive".into(), m);
+    }
     drop(worker);
 
     summary.insert("memory".into(), memory.clone());
@@ -288,7 +372,7 @@ async fn measure(args: &QuickArgs, bins: &Binaries, cluster: bool) -> Result<Jso
     summary.insert("setup".into(), setup);
     let summary = Json::Object(summary);
 
-    // 7. The plot.
+    // 10. The plot.
     let title = format!(
         "chirp-api latency by percentile ({} in flight, {} users, {} CPUs{})",
         args.concurrency,

@@ -121,6 +121,15 @@ pub async fn cluster() -> Result<(RedisProcs, Backend)> {
     Ok((RedisProcs::Cluster(cluster), redis))
 }
 
+/// The variable the workers read the large-account threshold from (README "Large accounts").
+pub const CELEBRITY_VAR: &str = "CHIRP_FANOUT_CELEBRITY_FOLLOWERS";
+
+/// The threshold the bench's usual workers run with: the largest the setting takes, so that no
+/// author of the fan-out sections (up to 1M followers, above the default 100,000) passes to
+/// merge on read, and the large-account section's authors (in pull state) are only ever seen by
+/// a worker of its own.
+pub const NO_LARGE_ACCOUNTS: u64 = 1_000_000_000;
+
 /// Where the binaries are, checked up front.
 pub struct Binaries {
     pub api: PathBuf,
@@ -183,19 +192,38 @@ impl Binaries {
     }
 
     /// A fan-out worker on `redis` named `consumer` (all of its loops: events and slices of
-    /// every shard).
+    /// every shard), its log `chirp-fanout-worker.log` (`-2` for a consumer named `...2`).
+    /// Its large-account threshold is [`NO_LARGE_ACCOUNTS`]: the fan-out sections measure
+    /// fan-out on write, whatever the size.
     pub fn worker(&self, redis: &Backend, consumer: &str, out_dir: &Path) -> Result<Proc> {
+        let log = if consumer.ends_with('2') {
+            "chirp-fanout-worker-2"
+        } else {
+            "chirp-fanout-worker"
+        };
+        self.worker_with(redis, consumer, out_dir, log, &[])
+    }
+
+    /// [`Self::worker`] logging to `<log>.log`, with `env` set beside (or over) the usual
+    /// variables.
+    pub fn worker_with(
+        &self,
+        redis: &Backend,
+        consumer: &str,
+        out_dir: &Path,
+        log: &'static str,
+        env: &[(&str, String)],
+    ) -> Result<Proc> {
         let mut cmd = Command::new(&self.worker);
         cmd.env("CHIRP_REDIS_URL", redis.url())
             .env(SHARDS_VAR, redis.shards().len().to_string())
             .env("CHIRP_FANOUT_CONSUMER", consumer)
             .env("CHIRP_METRICS_BIND", format!("127.0.0.1:{}", free_port()))
+            .env(CELEBRITY_VAR, NO_LARGE_ACCOUNTS.to_string())
             .env("RUST_LOG", "warn");
-        let name = if consumer.ends_with('2') {
-            "chirp-fanout-worker-2"
-        } else {
-            "chirp-fanout-worker"
-        };
-        spawn(name, cmd, out_dir)
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
+        spawn(log, cmd, out_dir)
     }
 }

@@ -128,7 +128,117 @@ pub(super) fn print_table(summary: &Json) {
             );
         }
     }
+    print_issue_14(summary);
     println!("memory: {}", summary["memory"]);
+}
+
+fn mark(met: bool) -> &'static str {
+    if met { "✅" } else { "❌" }
+}
+
+/// summary.json's `large_accounts`: the headline figures flat (those the smoke run checks and
+/// the table prints), the posts' and the reads' details beside.
+pub(super) fn large_json(posts: Json, reads: Json) -> Json {
+    let commands = &posts["redis_commands_per_post"];
+    json!({
+        "followers": posts["followers"],
+        "post_answered_p50_ms": posts["post_answered_ms"]["p50"],
+        "post_answered_p99_ms": posts["post_answered_ms"]["p99"],
+        "visible_p50_ms": posts["visible_to_follower_ms"]["p50"],
+        "visible_p99_ms": posts["visible_to_follower_ms"]["p99"],
+        "visible_max_ms": posts["visible_to_follower_ms"]["max"],
+        "visible_target_ms": posts["visible_target_ms"],
+        "visible_target_met": posts["visible_target_met"],
+        "commands_large": commands["large"],
+        "commands_small": commands["small"],
+        "commands_same": commands["same"],
+        "celebs_0_rps": reads["celebs_0"]["rps"],
+        "celebs_5_rps": reads["celebs_5"]["rps"],
+        "celebs_50_rps": reads["celebs_50"]["rps"],
+        "celebs_0_p99_ms": reads["celebs_0"]["p99_ms"],
+        "celebs_5_p99_ms": reads["celebs_5"]["p99_ms"],
+        "celebs_50_p99_ms": reads["celebs_50"]["p99_ms"],
+        "ratio_5_over_0": reads["ratio_5_over_0"],
+        "ratio_50_over_0": reads["ratio_50_over_0"],
+        "ratio_target": reads["target_ratio_5_over_0"],
+        "ratio_target_met": reads["target_met"],
+        "post": posts,
+        "home_reads": reads,
+    })
+}
+
+/// The large accounts, rebuilds and memory with most users inactive, each with its target.
+fn print_issue_14(summary: &Json) {
+    let num = |j: &Json| j.as_f64().unwrap_or(f64::NAN);
+    let yes = |j: &Json| j.as_bool().unwrap_or(false);
+    if let Some(l) = summary.get("large_accounts") {
+        println!(
+            "large account ({} followers, merged on read): post answered p50 {} ms; visible to a \
+             follower p50 {} ms, p99 {} ms, max {} ms {} (target ≤ {} ms)",
+            l["followers"],
+            l["post_answered_p50_ms"],
+            l["visible_p50_ms"],
+            l["visible_p99_ms"],
+            l["visible_max_ms"],
+            mark(yes(&l["visible_target_met"])),
+            l["visible_target_ms"],
+        );
+        let c = &l["post"]["redis_commands_per_post"];
+        println!(
+            "  Redis commands of one post: {} with {} followers, {} with {} {} (target: the same, \
+             O(1)); the same windows without a post: {}",
+            c["large"],
+            l["followers"],
+            c["small"],
+            c["small_followers"],
+            mark(yes(&c["same"])),
+            c["idle_runs"],
+        );
+        println!(
+            "  home reads following 0 / 5 / 50 large accounts: {:.0} / {:.0} / {:.0} req/s, p99 \
+             {} / {} / {} ms; 5/0 = {} {} (target ≥ {}), 50/0 = {}",
+            num(&l["celebs_0_rps"]),
+            num(&l["celebs_5_rps"]),
+            num(&l["celebs_50_rps"]),
+            l["celebs_0_p99_ms"],
+            l["celebs_5_p99_ms"],
+            l["celebs_50_p99_ms"],
+            l["ratio_5_over_0"],
+            mark(yes(&l["ratio_target_met"])),
+            l["ratio_target"],
+            l["ratio_50_over_0"],
+        );
+    }
+    if let Some(r) = summary.get("rebuild") {
+        for s in r["sizes"].as_array().into_iter().flatten() {
+            let target = match s.get("target_met") {
+                Some(met) => format!("{} (target ≤ {} s)", mark(yes(met)), s["target_s"]),
+                None => "(the target, ≤ 2 s, is for 1,000 followees)".to_owned(),
+            };
+            println!(
+                "home rebuild following {}: median {} s, max {} s of {} runs {target}; entries {}",
+                s["followees"], s["median_s"], s["max_s"], r["runs_per_size"], s["entries"],
+            );
+        }
+    }
+    if let Some(m) = summary.get("memory_inactive") {
+        println!(
+            "memory, {} users: used_memory {:.1} MB with everyone active ({} B/user), {:.1} MB \
+             with {} inactive ({} B/user): ratio {} {} (target ≤ {}); homes were {} of the \
+             seeded {} B/user",
+            m["users"],
+            num(&m["used_memory_before"]) / 1e6,
+            m["bytes_per_user_before"],
+            num(&m["used_memory_after"]) / 1e6,
+            m["inactive_users"],
+            m["bytes_per_user_after"],
+            m["ratio"],
+            mark(yes(&m["target_met"])),
+            m["target_ratio"],
+            m["seeded_home_bytes_per_user"],
+            m["seeded_bytes_per_user"],
+        );
+    }
 }
 
 /// The API windows' latency by percentile, written to `png` when a font is found.

@@ -37,6 +37,8 @@ pub(super) struct Setup {
     pub seed_seconds: f64,
     /// The seeded data's memory (summary.json's `memory`).
     pub memory: Json,
+    /// `used_memory` of the masters before the seed (summed).
+    pub empty_bytes: u64,
     pub http_workers: usize,
     pub redis_proc: RedisProcs,
     pub api_proc: Proc,
@@ -181,6 +183,7 @@ pub(super) async fn start(args: &QuickArgs, bins: &Binaries, cluster: bool) -> R
         seeded,
         seed_seconds,
         memory,
+        empty_bytes,
         http_workers,
         redis_proc,
         api_proc,
@@ -329,7 +332,11 @@ fn session_of(user: u64, token: &str) -> Result<Session> {
 }
 
 /// Logs the users in (two at a time: each login is an argon2 verification on the server).
-async fn login_all(client: &reqwest::Client, base: &str, users: &[u64]) -> Result<Vec<String>> {
+pub(super) async fn login_all(
+    client: &reqwest::Client,
+    base: &str,
+    users: &[u64],
+) -> Result<Vec<String>> {
     let mut tokens = Vec::with_capacity(users.len());
     for pair in users.chunks(2) {
         let mut set = Vec::new();
@@ -356,7 +363,7 @@ async fn login_all(client: &reqwest::Client, base: &str, users: &[u64]) -> Resul
 }
 
 /// `used_memory` of `INFO memory`, summed over the masters (a cluster's replicas hold copies).
-async fn used_memory(masters: &Masters) -> Result<u64> {
+pub(super) async fn used_memory(masters: &Masters) -> Result<u64> {
     let mut sum = 0;
     for m in 0..masters.len() {
         let info: String = redis::cmd("INFO")

@@ -313,6 +313,14 @@ impl Fanout {
         Ok(waited)
     }
 
+    /// Waits until the streams known now are drained, without the look for new ones that
+    /// [`Self::wait_drained`] ends with (a SCAN of the whole keyspace: seconds with millions of
+    /// keys, too long to repeat before each of many small posts); the seconds waited. For
+    /// sections run once the streams are all known.
+    pub async fn wait_known_drained(&self) -> Result<f64> {
+        self.poll_drained(Instant::now(), POLL).await
+    }
+
     /// Every dead letter, on every master.
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
         let mut letters = Vec::new();

@@ -53,6 +53,16 @@ pub(super) struct Bench {
 }
 
 impl Bench {
+    /// The fan-out worker the measurements watch and pause is now the process `pid`.
+    pub(super) fn set_worker(&mut self, pid: u32) {
+        self.worker_pid = pid;
+        for (name, p) in &mut self.meter.pids.0 {
+            if *name == "chirp-fanout-worker" {
+                *p = pid;
+            }
+        }
+    }
+
     pub(super) async fn healthz(&mut self) -> Result<Outcome> {
         eprintln!("measuring GET /healthz");
         let client = self.client.clone();
@@ -220,7 +230,7 @@ impl Bench {
     }
 
     /// One operation through the API, from `concurrency` tasks with the seeded users' tokens.
-    async fn api_window(&mut self, name: &str, op: Op) -> Result<Outcome> {
+    pub(super) async fn api_window(&mut self, name: &str, op: Op) -> Result<Outcome> {
         let client = self.client.clone();
         let base = self.base.clone();
         let tokens = self.tokens.clone();

@@ -235,7 +235,7 @@ const WORDS: &[&str] = &[
     "graph", "follow", "chirp", "hello", "world", "build", "ship", "fast", "slow", "tea", "code",
 ];
 
-fn rfc3339(unix_secs: i64) -> String {
+pub(crate) fn rfc3339(unix_secs: i64) -> String {
     OffsetDateTime::from_unix_timestamp(unix_secs)
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())
