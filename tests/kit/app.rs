@@ -292,14 +292,7 @@ impl TestApp {
     pub async fn page_ids(&self, path: &str, token: Option<&str>) -> (Vec<String>, Option<String>) {
         let response = self.get(path, token).await;
         assert_eq!(response.status(), StatusCode::OK, "GET {path}");
-        let body: Value = response.json().await.expect("page");
-        let ids = body["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .map(|t| t["id"].as_str().expect("id").to_owned())
-            .collect();
-        (ids, body["next_cursor"].as_str().map(str::to_owned))
+        page_of(response.json().await.expect("page"))
     }
 
     /// Every id of a list, walking all its pages.
@@ -361,14 +354,8 @@ impl TestApp {
             .await;
         let status = response.status().as_u16();
         assert!(status == 200 || status == 206, "home answered {status}");
-        let body: Value = response.json().await.expect("page");
-        let ids = body["items"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .map(|t| t["id"].as_str().expect("id").to_owned())
-            .collect();
-        (status, ids, body["next_cursor"].as_str().map(str::to_owned))
+        let (ids, next) = page_of(response.json().await.expect("page"));
+        (status, ids, next)
     }
 
     /// Waits until the home timeline answers 200 (rebuilt); returns its first page (up to 100).
@@ -398,6 +385,17 @@ impl Drop for TestApp {
         let api = self.api.clone();
         tokio::spawn(async move { api.stop(false).await });
     }
+}
+
+/// A page's ids and next cursor.
+fn page_of(body: Value) -> (Vec<String>, Option<String>) {
+    let ids = body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|t| t["id"].as_str().expect("id").to_owned())
+        .collect();
+    (ids, body["next_cursor"].as_str().map(str::to_owned))
 }
 
 /// Starts an in-process worker on `redis_url`: one loop per fan-out stream, as the binary runs.

@@ -36,7 +36,7 @@ use crate::keys;
 use crate::model::{TweetId, UserId};
 use crate::redis_pool::Connection;
 use crate::scripts;
-use crate::store::handle::decode;
+use crate::store::handle::{authors_of, decode};
 
 use super::config::Fanout;
 use super::followers::follower_chunk;
@@ -252,18 +252,7 @@ async fn shapes(conn: &mut Connection, ids: &[u64]) -> Result<Vec<u64>> {
     }
     let rows: Vec<(Option<u64>, Option<u64>, Option<u64>)> = pipe.query_async(conn).await?;
     let originals: Vec<u64> = rows.iter().filter_map(|r| r.2).collect();
-    let mut pipe = redis::pipe();
-    for &o in &originals {
-        pipe.cmd("HGET")
-            .arg(keys::tweet(TweetId::new(o)))
-            .arg("author");
-    }
-    let original_authors: Vec<Option<u64>> = if originals.is_empty() {
-        Vec::new()
-    } else {
-        pipe.query_async(conn).await?
-    };
-    let mut original_authors = original_authors.into_iter();
+    let mut original_authors = authors_of(conn, &originals).await?.into_iter();
     let mut out = Vec::with_capacity(ids.len() * 3);
     for (&id, &(author, reply_to_user, repost_of)) in ids.iter().zip(&rows) {
         let (kind, other) = match (repost_of, reply_to_user) {

@@ -6,7 +6,7 @@ use crate::keys;
 use crate::model::{TweetId, UserId};
 use crate::redis_pool::Connection;
 use crate::scripts;
-use crate::store::handle::Scores;
+use crate::store::handle::{Scores, authors_of};
 
 use super::celebrity::{Passage, State};
 use super::config::Fanout;
@@ -122,17 +122,7 @@ pub(super) async fn backfill_ids(
         .map(|r| redis::from_redis_value(r).map_err(redis::RedisError::from))
         .collect::<std::result::Result<_, _>>()?;
     let originals: Vec<u64> = shapes.iter().filter_map(|s| s.1).collect();
-    let mut pipe = redis::pipe();
-    for &o in &originals {
-        pipe.cmd("HGET")
-            .arg(keys::tweet(TweetId::new(o)))
-            .arg("author");
-    }
-    let original_authors: Vec<Option<u64>> = if originals.is_empty() {
-        Vec::new()
-    } else {
-        pipe.query_async(conn).await?
-    };
+    let original_authors = authors_of(conn, &originals).await?;
     // Everyone whose relation to the follower decides: replied-to authors (followed?) and
     // original authors (muted or blocked?).
     let parents: Vec<u64> = shapes

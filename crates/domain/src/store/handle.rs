@@ -386,6 +386,24 @@ pub(crate) async fn page_desc<C: ConnectionLike + Send>(
     Ok((rows.into_iter().map(|(m, s)| (m, s as u64)).collect(), more))
 }
 
+/// The author of each tweet of `ids` (`None` for a tweet gone): one pipeline of `HGET`s, none
+/// for no ids. What a repost's rules need of its original.
+pub(crate) async fn authors_of<C: ConnectionLike + Send>(
+    conn: &mut C,
+    ids: &[u64],
+) -> Result<Vec<Option<u64>>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut pipe = redis::pipe();
+    for &id in ids {
+        pipe.cmd("HGET")
+            .arg(keys::tweet(TweetId::new(id)))
+            .arg("author");
+    }
+    Ok(pipe.query_async(conn).await?)
+}
+
 /// Whether a tweet's record exists (its absence means deleted).
 pub(crate) async fn tweet_exists<C: ConnectionLike + Send>(
     conn: &mut C,
