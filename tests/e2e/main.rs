@@ -23,6 +23,7 @@ mod replies;
 mod reposts;
 mod security;
 mod social;
+mod streaming;
 mod timelines;
 mod tweets;
 mod users;

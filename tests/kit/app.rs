@@ -18,7 +18,7 @@ pub struct TestApp {
     /// What the API and the worker were given as `CHIRP_REDIS_URL`.
     pub redis_url: String,
     pub client: reqwest::Client,
-    api: actix_web::dev::ServerHandle,
+    api: chirp_api::startup::StopHandle,
     worker: Option<WorkerHandle>,
     /// What the API was given of the settings the worker shares with it.
     worker_limits: chirp_domain::store::Limits,

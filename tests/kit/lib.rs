@@ -11,12 +11,14 @@
 //! - `social`: the social layer's calls on [`TestApp`] (likes, reposts, replies,
 //!   notifications, blocks, mutes), waits that show what they last saw, and [`note`], the
 //!   short form tests compare notifications in.
+//! - [`sse`]: a Server-Sent Events client for the live stream.
 //! - `processes`: [`workspace_binary`] finds the built `chirp-api` and `chirp-fanout-worker`,
 //!   and [`ChildProcess`] runs one, kills it on drop and shows its log when a test fails.
 
 mod app;
 mod processes;
 mod social;
+pub mod sse;
 
 pub use app::{AppOptions, TestApp, WorkerHandle, assert_problem, start_worker, start_worker_with};
 pub use processes::{ChildProcess, workspace_binary};

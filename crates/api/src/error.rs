@@ -181,6 +181,12 @@ pub enum ApiError {
     RouteNotFound,
     #[error("method not allowed")]
     MethodNotAllowed(&'static str),
+    /// A user's ninth live stream (`GET /v1/streaming/home`).
+    #[error("too many streams")]
+    TooManyStreams,
+    /// A `Last-Event-ID` that is not one of the stream's ids.
+    #[error("bad Last-Event-ID")]
+    BadEventId,
 }
 
 impl ApiError {
@@ -193,6 +199,8 @@ impl ApiError {
             ApiError::BodyTimeout => Code::RequestTimeout,
             ApiError::RouteNotFound => Code::NotFound,
             ApiError::MethodNotAllowed(_) => Code::MethodNotAllowed,
+            ApiError::TooManyStreams => Code::RateLimited,
+            ApiError::BadEventId => Code::MalformedRequest,
         }
     }
 
@@ -223,6 +231,13 @@ impl ApiError {
             ApiError::BodyTimeout => "The request body did not arrive in time.".into(),
             ApiError::RouteNotFound => "No such resource.".into(),
             ApiError::MethodNotAllowed(allow) => format!("Allowed methods: {allow}."),
+            ApiError::TooManyStreams => format!(
+                "At most {} streams may be open per user; close one first.",
+                chirp_domain::store::live::MAX_STREAMS_PER_USER
+            ),
+            ApiError::BadEventId => {
+                "Last-Event-ID must be an id this stream sent (`<ms>-<seq>`).".into()
+            }
         }
     }
 }
@@ -298,6 +313,11 @@ impl ResponseError for ApiError {
             }
             ApiError::Domain(Error::RateLimited(quota)) => {
                 response.insert_header((header::RETRY_AFTER, quota.reset_secs.to_string()));
+            }
+            // A stream closed elsewhere frees its place at once; one of a process that died,
+            // within a minute (`store::live::STREAM_LAPSE_MS`).
+            ApiError::TooManyStreams => {
+                response.insert_header((header::RETRY_AFTER, "5"));
             }
             _ => {}
         }

@@ -28,7 +28,9 @@ pub struct MaybeAuth(pub Option<Identity>);
 
 type Fut<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
-fn bearer(req: &HttpRequest) -> Option<Result<String, ApiError>> {
+/// The bearer token of the `Authorization` header: `None` without one, an error for a
+/// malformed one.
+pub fn bearer(req: &HttpRequest) -> Option<Result<String, ApiError>> {
     let value = req.headers().get(header::AUTHORIZATION)?;
     let token = value
         .to_str()
@@ -46,6 +48,11 @@ fn is_read(req: &HttpRequest) -> bool {
         *req.method(),
         actix_web::http::Method::GET | actix_web::http::Method::HEAD
     )
+}
+
+/// Checks a token however it came (the stream also takes one from its query), as [`Auth`] does.
+pub async fn authenticate_token(req: &HttpRequest, token: String) -> Result<Identity, ApiError> {
+    authenticate(req.clone(), token).await
 }
 
 /// Checks the token and its session, counting the request against the user's budget.

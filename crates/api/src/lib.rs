@@ -30,6 +30,7 @@ pub mod routes;
 pub mod settings;
 pub mod startup;
 pub mod state;
+pub mod streaming;
 pub mod telemetry;
 
 pub use settings::Settings;

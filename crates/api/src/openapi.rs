@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::Problem;
 use crate::routes::{
-    auth, engagement, exclusions, me, notifications, system, timelines, tweets, users,
+    auth, engagement, exclusions, me, notifications, streaming, system, timelines, tweets, users,
 };
 
 #[derive(OpenApi)]
@@ -36,7 +36,7 @@ use crate::routes::{
         notifications::list, notifications::unread_count, notifications::mark_read,
         exclusions::block, exclusions::unblock, exclusions::list_blocks,
         exclusions::mute, exclusions::unmute, exclusions::list_mutes,
-        timelines::home, timelines::global,
+        timelines::home, timelines::global, streaming::stream_home,
         system::health, system::ready, system::metrics, system::openapi,
     ),
     // utoipa collects the schemas of `body = ..` tuples but not of `IntoResponses` types, and

@@ -73,6 +73,16 @@ pub struct Settings {
     #[arg(long, env = "CHIRP_MAX_CONNECTIONS", default_value_t = 10_000,
         value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
+    /// Seconds between heartbeat comments on a live stream (`GET /v1/streaming/home`).
+    #[arg(long, env = "CHIRP_STREAM_HEARTBEAT_SECS", default_value_t = 15,
+        value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub stream_heartbeat_secs: u64,
+    /// Events queued for a live stream whose client is not reading; one more closes the stream
+    /// (the client reconnects with its last id and loses nothing), so a slow client holds
+    /// bounded memory.
+    #[arg(long, env = "CHIRP_STREAM_BUFFER", default_value_t = 256,
+        value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub stream_buffer: u32,
     /// Most Redis connections per API process, split between the HTTP workers; concurrent
     /// requests share them (pipelined), so few are opened.
     #[arg(long, env = "CHIRP_REDIS_POOL_SIZE", default_value_t = 32,
@@ -202,6 +212,13 @@ impl Settings {
                 (`openssl rand -hex 32`), or set CHIRP_DEV_MODE=1 for a throwaway secret"
                     .into(),
             ),
+        }
+    }
+
+    pub fn stream_settings(&self) -> crate::streaming::hub::StreamSettings {
+        crate::streaming::hub::StreamSettings {
+            heartbeat: std::time::Duration::from_secs(self.stream_heartbeat_secs),
+            buffer: self.stream_buffer as usize,
         }
     }
 

@@ -21,6 +21,7 @@ use chirp_domain::store::Limits;
 use crate::settings::CorsOrigins;
 use crate::settings::Settings;
 use crate::state::AppState;
+use crate::streaming::hub::Hub;
 use crate::{bare_errors, body_timeout, extract, limits, openapi, routes, telemetry};
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,23 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    hub: Hub,
+}
+
+/// Stops a running [`Application`]: its live streams first (they would hold a graceful stop
+/// for its whole timeout), then the server.
+#[derive(Clone)]
+pub struct StopHandle {
+    server: actix_web::dev::ServerHandle,
+    hub: Hub,
+}
+
+impl StopHandle {
+    /// Stops the server; `graceful`: after in-flight requests finish (up to 30 s).
+    pub async fn stop(&self, graceful: bool) {
+        self.hub.close_all();
+        self.server.stop(graceful).await;
+    }
 }
 
 /// How long start-up waits for Redis (a compose stack may start Redis after the API).
@@ -71,6 +89,9 @@ impl Application {
             settings.access_token_ttl_secs,
             settings.refresh_token_ttl_secs,
         );
+        let hub = Hub::start(startup.clone(), target.clone(), settings.stream_settings())
+            .await
+            .map_err(redis_err)?;
         let template = AppState {
             accounts: Accounts::new(
                 startup.clone(),
@@ -84,6 +105,7 @@ impl Application {
             limits: settings.rate_limits(),
             trusted_proxies: settings.trusted_proxies.clone(),
             openapi_json: openapi::to_json(),
+            hub: hub.clone(),
         };
         // One pool per HTTP worker thread. A connection's I/O is driven on the thread that
         // opened it, so a connection shared across threads costs a cross-thread wake-up for
@@ -150,7 +172,7 @@ impl Application {
         .shutdown_timeout(30)
         .run();
         tracing::info!(port, redis = %settings.shared.redis_url, "chirp-api listening");
-        Ok(Self { port, server })
+        Ok(Self { port, server, hub })
     }
 
     pub fn port(&self) -> u16 {
@@ -162,9 +184,12 @@ impl Application {
         self.server.await
     }
 
-    /// A handle to stop the server from code (tests).
-    pub fn handle(&self) -> actix_web::dev::ServerHandle {
-        self.server.handle()
+    /// A handle to stop the server (on a signal, or from a test).
+    pub fn handle(&self) -> StopHandle {
+        StopHandle {
+            server: self.server.handle(),
+            hub: self.hub.clone(),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use chirp_domain::social::Social;
 
 use crate::client_ip::TrustedProxies;
 use crate::limits::RateLimits;
+use crate::streaming::hub::Hub;
 
 pub struct AppState {
     pub accounts: Accounts,
@@ -17,6 +18,8 @@ pub struct AppState {
     pub trusted_proxies: TrustedProxies,
     /// The OpenAPI document, rendered once.
     pub openapi_json: String,
+    /// The process's live streams (one hub for every HTTP worker).
+    pub hub: Hub,
 }
 
 impl AppState {
@@ -29,6 +32,7 @@ impl AppState {
             limits: self.limits,
             trusted_proxies: self.trusted_proxies.clone(),
             openapi_json: self.openapi_json.clone(),
+            hub: self.hub.clone(),
         }
     }
 

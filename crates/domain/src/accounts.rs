@@ -228,6 +228,14 @@ impl Accounts {
             Rotation::Rotated => self.tokens(presented.user, &presented.session, next).await,
             Rotation::Reused => {
                 tracing::warn!(user = %presented.user, "refresh token reused; session revoked");
+                // Its streams too (best effort: the session is revoked either way).
+                if let Err(e) = self
+                    .store
+                    .end_streams(presented.user, &presented.session)
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not end the revoked session's streams");
+                }
                 Err(Error::Unauthorized)
             }
             Rotation::Unknown => Err(Error::Unauthorized),

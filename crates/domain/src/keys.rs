@@ -15,6 +15,10 @@
 //! | `chirp:{u:<id>}:celebs` | zset | the large accounts the user follows, whose tweets home reads merge in; score = time added |
 //! | `chirp:{u:<id>}:celebrity` | hash | a large account's passage to and from merge on read: `state` (`migrating`, `pull`, `draining`), `since` (first pulled id), `until` (first id pushed again); absent: fanned out on write |
 //! | `chirp:{u:<id>}:celebrity_lock` | string | held (with a TTL) by the worker walking a large account's followers for a passage |
+//! | `chirp:{u:<id>}:live` | string | present (with a TTL of the resume window, [`crate::store::live::RESUME_WINDOW_MS`]) while the user has a stream open and for that long after: events are recorded for them only then |
+//! | `chirp:{u:<id>}:streams` | zset | the user's open streams, `<api process>:<stream>`; score = when it lapses unless renewed (ms). At most 8; the processes to wake |
+//! | `chirp:{u:<id>}:events` | stream | the user's live events (`k` = `tweet`, `delete`, `notification`, `end`; `v` = tweet id, notification member or session), kept for the resume window; entry ids are the SSE `id:`s |
+//! | `chirp:{u:<id>}:events_seen` | zset | `t:<id>`, `d:<id>`, `n:<member>`: the last change recorded per tweet or notification, so a redelivered fan-out records nothing twice; score = time (ms) |
 //! | `chirp:{u:<id>}:sessions` | hash | session id -> `<refresh token sha256>:<expiry ms>` |
 //! | `chirp:{u:<id>}:rl:requests` | string | requests in the user's current budget window |
 //! | `chirp:{u:<id>}:rl:tweets` | string | tweets posted in the user's current tweet-limit window |
@@ -41,6 +45,7 @@
 //! | `chirp:{fanout}:slices` | stream | slices of big fan-outs, consumer group `fanout` |
 //! | `chirp:{fanout}:dead` | stream | events that failed too often, with the reason |
 //! | `chirp:{fanout:<i>:<k>}:events`, `:slices`, `:dead` | stream | the same, for shard `i` of `CHIRP_FANOUT_SHARDS` > 1 |
+//! | `chirp:{live:<process>}:wakes` | stream | which users have new live events, for one API process (capped; it expires unless the process renews it) |
 //! | `chirp:{rl:<kind>:<subject>}` | string | a rate-limit counter, expiring with its window |
 //! | `chirp:{migrations}:applied` | hash | migration version -> name and time applied |
 //! | `chirp:{migrations}:lock` | string | held while migrations run |
@@ -170,6 +175,22 @@ pub fn blocked_by(user: UserId) -> String {
 }
 pub fn mutes(user: UserId) -> String {
     format!("chirp:{{u:{user}}}:mutes")
+}
+pub fn live(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:live")
+}
+pub fn streams(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:streams")
+}
+pub fn events(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:events")
+}
+pub fn events_seen(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:events_seen")
+}
+/// The wake-ups of one API process (its id: [`crate::store::live`]).
+pub fn wakes(process: &str) -> String {
+    format!("chirp:{{live:{process}}}:wakes")
 }
 pub fn username(canonical: &str) -> String {
     format!("chirp:{{n:{canonical}}}:uid")
@@ -322,6 +343,10 @@ mod tests {
             following(u),
             user_tweets(u),
             home(u),
+            live(u),
+            streams(u),
+            events(u),
+            events_seen(u),
             sessions(u),
             idempotency(u),
             idempotency_expiry(u),

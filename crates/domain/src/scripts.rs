@@ -49,8 +49,11 @@ script!(CELEBRITY_PAGE, "celebrity_page.lua");
 script!(CELEBRITY_STATE, "celebrity_state.lua");
 script!(CELEBS_ADD, "celebs_add.lua");
 script!(CELEBS_DRAIN, "celebs_drain.lua");
+script!(STREAM_RECORD, "stream_record.lua");
+script!(STREAM_OPEN, "stream_open.lua");
+script!(STREAM_WAKE, "stream_wake.lua");
 
-fn all() -> [&'static Script; 28] {
+fn all() -> [&'static Script; 31] {
     [
         &POST_TWEET,
         &TIMELINE_INSERT,
@@ -80,6 +83,9 @@ fn all() -> [&'static Script; 28] {
         &CELEBRITY_STATE,
         &CELEBS_ADD,
         &CELEBS_DRAIN,
+        &STREAM_RECORD,
+        &STREAM_OPEN,
+        &STREAM_WAKE,
     ]
 }
 
@@ -88,7 +94,10 @@ fn all() -> [&'static Script; 28] {
 /// what it is about to write, or writes what a repeat writes again. Such a script may go in a
 /// pipeline sent per node on a cluster, whose failed part is sent again per slot
 /// (`redis_pool::by_node`); a fan-out's per-follower inserts are such pipelines.
-fn repeatable() -> [&'static Script; 9] {
+///
+/// `stream_record.lua` is among them: what it records is checked against the state and against
+/// what it recorded already, so a second run appends nothing (but an `end`, which is sent alone).
+fn repeatable() -> [&'static Script; 10] {
     [
         &CELEBRITY_PAGE,
         &CELEBS_ADD,
@@ -99,6 +108,7 @@ fn repeatable() -> [&'static Script; 9] {
         &NOTIFY,
         &ADD_REPLY,
         &COUNTED_REMOVE,
+        &STREAM_RECORD,
     ]
 }
 

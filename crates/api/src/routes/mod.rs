@@ -6,6 +6,7 @@ pub mod engagement;
 pub mod exclusions;
 pub mod me;
 pub mod notifications;
+pub mod streaming;
 pub mod system;
 pub mod timelines;
 pub mod tweets;
@@ -78,6 +79,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource!("/v1/tweets/{id}/repost", put => engagement::repost, delete => engagement::unrepost),
         )
         .service(resource!("/v1/notifications", get => notifications::list))
+        .service(resource!("/v1/streaming/home", get => streaming::stream_home))
         .service(resource!("/v1/notifications/unread-count", get => notifications::unread_count))
         .service(resource!("/v1/notifications/read", post => notifications::mark_read))
         .service(resource!("/v1/timelines/home", get => timelines::home))

@@ -6,6 +6,7 @@ use crate::keys;
 use crate::model::{NotificationType, TweetId, UserId};
 use crate::scripts;
 use crate::store::handle::tweet_exists;
+use crate::store::live::{self, LiveKind, LiveRecord};
 use crate::store::notifications::Notice;
 
 use super::applied::Applied;
@@ -112,7 +113,8 @@ async fn apply_posted(fanout: &Fanout, tweet: TweetId, author: UserId) -> Result
         )
         .ignore();
     }
-    scripts::run_pipeline::<_, ()>(&mut conn, &pipe).await?;
+    let own = LiveRecord::tweets(author, LiveKind::Tweet, &[tweet]);
+    live::record_after(&mut conn, pipe, &[own]).await?;
     // Deleted meanwhile? Then the repair must not outlive the delete (as `homes::write_homes`
     // argues for followers' homes), and there is nothing to spread.
     if !tweet_exists(&mut conn, tweet).await? {
@@ -195,6 +197,8 @@ async fn apply_deleted(fanout: &Fanout, tweet: TweetId, author: UserId) -> Resul
         .add_command(Passage::read(author))
         .query_async(&mut conn)
         .await?;
+    let own = LiveRecord::tweets(author, LiveKind::Delete, &[tweet]);
+    live::record(&mut conn, &[own]).await?;
     remove_reposts_of(fanout, &mut conn, tweet).await?;
     // A pulled tweet reached no home while the author is merged on read (a draining passage
     // is handing the range out, so then its removal is spread as any other).

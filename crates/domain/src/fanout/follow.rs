@@ -7,6 +7,7 @@ use crate::model::{TweetId, UserId};
 use crate::redis_pool::Connection;
 use crate::scripts;
 use crate::store::handle::{Scores, authors_of};
+use crate::store::live::{self, LiveKind, LiveRecord};
 
 use super::celebrity::{Passage, State};
 use super::config::Fanout;
@@ -73,9 +74,12 @@ pub(super) async fn reconcile(fanout: &Fanout, follower: UserId, followee: UserI
                 ))
                 .ignore();
             }
-            if !pipe.is_empty() {
-                scripts::run_pipeline::<_, ()>(&mut conn, &pipe).await?;
-            }
+            let came = LiveRecord {
+                user: follower,
+                kind: LiveKind::Tweet,
+                values: recent.iter().map(u64::to_string).collect(),
+            };
+            live::record_after(&mut conn, pipe, &[came]).await?;
         }
         None => {
             redis::pipe()
@@ -215,7 +219,9 @@ async fn purge_author(
                 .arg(&ids),
         )
         .ignore();
-        scripts::run_pipeline::<_, ()>(conn, &pipe).await?;
+        let ids: Vec<TweetId> = ids.iter().copied().map(TweetId::new).collect();
+        let gone = LiveRecord::tweets(owner, LiveKind::Delete, &ids);
+        live::record_after(conn, pipe, &[gone]).await?;
         if ids.len() < fanout.tuning.chunk {
             break;
         }

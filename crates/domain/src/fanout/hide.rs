@@ -3,6 +3,7 @@
 use crate::error::Result;
 use crate::keys;
 use crate::model::{TweetId, UserId};
+use crate::store::live::{self, LiveKind, LiveRecord};
 
 use super::config::Fanout;
 
@@ -36,11 +37,14 @@ pub(super) async fn purge_hidden(fanout: &Fanout, owner: UserId, author: UserId)
     // (`home_src` entries of removed reposts stay: a repost no longer in the home counts as
     // not shown, and `repost_insert.lua` drops them in time.)
     if !doomed.is_empty() {
-        redis::cmd("ZREM")
-            .arg(keys::home(owner))
-            .arg(&doomed)
-            .query_async::<()>(&mut conn)
-            .await?;
+        let mut pipe = redis::pipe();
+        pipe.zrem(keys::home(owner), &doomed).ignore();
+        let gone = LiveRecord {
+            user: owner,
+            kind: LiveKind::Delete,
+            values: doomed.iter().map(u64::to_string).collect(),
+        };
+        live::record_after(&mut conn, pipe, &[gone]).await?;
     }
     fanout.store.purge_notifications_from(owner, author).await
 }

@@ -7,6 +7,7 @@ use crate::keys;
 use crate::model::{TweetId, UserId};
 use crate::redis_pool::Connection;
 use crate::scripts;
+use crate::store::live::{self, LiveKind, LiveRecord};
 
 use super::config::Fanout;
 use super::shape::{HomeWrite, Shape};
@@ -34,8 +35,10 @@ pub(super) async fn write_homes(
     }
     let conn = &mut conn;
     if let HomeWrite::Insert(shape) = write {
-        let active = active_only(conn, fanout, owners, author).await?;
+        let (active, live) = active_only(conn, fanout, owners, author).await?;
         let inserted = insert_shape(conn, fanout, shape, &active, tweet, author).await?;
+        // After the inserts: what is recorded is what the homes hold now.
+        record_for(conn, &live, LiveKind::Tweet, tweet).await?;
         return Ok(Written {
             inserted,
             inactive: owners.len() - active.len(),
@@ -46,32 +49,54 @@ pub(super) async fn write_homes(
         pipe.zrem(keys::home(owner), tweet.get()).ignore();
     }
     pipe.query_async::<()>(conn).await?;
+    let live = live::live_among(conn, owners).await?;
+    record_for(conn, &live, LiveKind::Delete, tweet).await?;
     Ok(Written::default())
 }
 
+/// Records `tweet`'s entry into (or exit from) the homes of `owners` with an open stream.
+async fn record_for(
+    conn: &mut Connection,
+    owners: &[UserId],
+    kind: LiveKind,
+    tweet: TweetId,
+) -> Result<()> {
+    let records: Vec<LiveRecord> = owners
+        .iter()
+        .map(|&o| LiveRecord::tweets(o, kind, &[tweet]))
+        .collect();
+    live::record(conn, &records).await
+}
+
 /// Of `owners`, those the fan-out writes to: all but users inactive for
-/// `CHIRP_INACTIVE_AFTER_SECS` (`store::activity`; the author's own home is always written).
-/// One pipeline of `GET`s, read before writing: an inactive user's home is left to expire, and
-/// when they return their touch marks it for a rebuild, which reads the tweets skipped here.
+/// `CHIRP_INACTIVE_AFTER_SECS` (`store::activity`; the author's own home is always written),
+/// and of those, the ones with a live stream to record for (`store::live`). One pipeline of a
+/// `GET` and an `EXISTS` per owner, read before writing: an inactive user's home is left to
+/// expire, and when they return their touch marks it for a rebuild, which reads the tweets
+/// skipped here.
 async fn active_only(
     conn: &mut Connection,
     fanout: &Fanout,
     owners: &[UserId],
     author: UserId,
-) -> Result<Vec<UserId>> {
+) -> Result<(Vec<UserId>, Vec<UserId>)> {
     let mut pipe = redis::pipe();
     for &owner in owners {
-        pipe.get(keys::active(owner));
+        pipe.get(keys::active(owner)).exists(keys::live(owner));
     }
-    let seen: Vec<Option<u64>> = pipe.query_async(conn).await?;
+    let seen: Vec<(Option<u64>, bool)> = pipe.query_async(conn).await?;
     let now = crate::clock::now_ms();
     let limits = &fanout.store.limits;
-    Ok(owners
+    let active: Vec<(UserId, bool)> = owners
         .iter()
         .zip(seen)
-        .filter(|&(&owner, last)| owner == author || !limits.is_inactive(last.unwrap_or(0), now))
-        .map(|(&owner, _)| owner)
-        .collect())
+        .filter(|&(&owner, (last, _))| {
+            owner == author || !limits.is_inactive(last.unwrap_or(0), now)
+        })
+        .map(|(&owner, (_, live))| (owner, live))
+        .collect();
+    let live = active.iter().filter(|a| a.1).map(|a| a.0).collect();
+    Ok((active.into_iter().map(|a| a.0).collect(), live))
 }
 
 /// The inserts of one pipeline of active owners, by the rule of the tweet's [`Shape`].

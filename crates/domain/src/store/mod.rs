@@ -16,6 +16,8 @@
 //! - [`activity`]: who is active, cheaply recorded; inactive users' homes are a cache.
 //! - [`home`]: the home timeline: pushed entries merged with large accounts' tweets, and its
 //!   rebuild when it is missing.
+//! - [`live`]: live events for the streaming API: recorded for users with a stream, and the
+//!   wake-ups of the API processes that hold their streams; [`live_read`]: read back, hydrated.
 //! - [`hydrate`]: tweet ids into tweets as a viewer sees them (used by all the reads).
 
 //! - `touched`: which users this process touched lately (held by [`Store`]).
@@ -27,6 +29,8 @@ pub mod handle;
 pub mod home;
 pub mod hydrate;
 pub mod likes;
+pub mod live;
+pub mod live_read;
 pub mod notifications;
 pub mod reposts;
 pub mod sessions;

@@ -13,6 +13,7 @@ use crate::page::{Page, PageRequest, encode_cursor};
 use crate::scripts;
 use crate::store::handle::{Scores, Store, decode};
 use crate::store::hydrate::{Viewer, hydrate_tweets};
+use crate::store::live::{self, LiveKind, LiveRecord};
 
 /// Notifications kept per user (the newest).
 pub const KEEP: usize = 1000;
@@ -70,6 +71,17 @@ impl Store {
         }
         let mut conn = self.conn().await?;
         let ids: Vec<u64> = scripts::run_pipeline(&mut conn, &pipe).await?;
+        // Every notice, new or not: a redelivered event whose first run died before this
+        // records it now (`stream_record.lua` records each notification once).
+        let records: Vec<LiveRecord> = notices
+            .iter()
+            .map(|n| LiveRecord {
+                user: n.recipient,
+                kind: LiveKind::Notification,
+                values: vec![n.member()],
+            })
+            .collect();
+        live::record(&mut conn, &records).await?;
         Ok(ids.iter().filter(|&&id| id > 0).count())
     }
 
@@ -117,83 +129,7 @@ impl Store {
         let more = found.len() > req.limit;
         found.truncate(req.limit);
         let next_cursor = more.then(|| encode_cursor(found.last().map_or(0, |f| f.1)));
-        let parsed: Vec<_> = found
-            .iter()
-            .filter_map(|(m, id)| parse_member(m).map(|p| (m, *id, p)))
-            .collect();
-
-        // The actors' names, whether `user` hides them, and when each notification was made.
-        let mut actors: Vec<UserId> = parsed.iter().map(|(_, _, (_, a, _))| *a).collect();
-        actors.sort_unstable();
-        actors.dedup();
-        let mut pipe = redis::pipe();
-        for &a in &actors {
-            pipe.cmd("HMGET")
-                .arg(keys::profile(a))
-                .arg(&["username", "display_name"]);
-        }
-        let actor_ids: Vec<u64> = actors.iter().map(|a| a.get()).collect();
-        let members: Vec<&String> = parsed.iter().map(|(m, _, _)| *m).collect();
-        if !actors.is_empty() {
-            pipe.cmd("ZMSCORE").arg(keys::blocks(user)).arg(&actor_ids);
-            pipe.cmd("ZMSCORE").arg(keys::mutes(user)).arg(&actor_ids);
-            pipe.cmd("HMGET")
-                .arg(keys::notification_times(user))
-                .arg(&members);
-        }
-        let values: Vec<redis::Value> = if pipe.is_empty() {
-            Vec::new()
-        } else {
-            pipe.query_async(&mut conn).await?
-        };
-        let mut values = values.into_iter();
-        let mut next = || values.next();
-        let mut names: HashMap<UserId, AuthorSummary> = HashMap::new();
-        for &a in &actors {
-            let (u, d): (Option<String>, Option<String>) = decode(next())?;
-            if let Some(username) = u {
-                names.insert(
-                    a,
-                    AuthorSummary {
-                        id: a,
-                        username,
-                        display_name: d.unwrap_or_default(),
-                    },
-                );
-            }
-        }
-        let (blocked, muted, times): (Scores, Scores, Vec<Option<u64>>) = if actors.is_empty() {
-            Default::default()
-        } else {
-            (decode(next())?, decode(next())?, decode(next())?)
-        };
-        let hidden: Vec<UserId> = actors
-            .iter()
-            .enumerate()
-            .filter(|&(i, _)| {
-                blocked.get(i).is_some_and(Option::is_some)
-                    || muted.get(i).is_some_and(Option::is_some)
-            })
-            .map(|(_, &a)| a)
-            .collect();
-
-        let tweet_ids: Vec<TweetId> = parsed.iter().filter_map(|(_, _, (_, _, t))| *t).collect();
-        let tweets = hydrate_tweets(&mut conn, &tweet_ids, Viewer::of(Some(user))).await?;
-        let tweets: HashMap<TweetId, _> = tweet_ids.into_iter().zip(tweets).collect();
-        let items = parsed
-            .iter()
-            .zip(times)
-            .filter(|((_, _, (_, actor, _)), _)| !hidden.contains(actor))
-            .filter_map(|((_, id, (kind, actor, tweet)), at)| {
-                Some(Notification {
-                    id: *id,
-                    kind: *kind,
-                    created_at: clock::ms_to_rfc3339(at.unwrap_or(0)),
-                    actor: names.get(actor)?.clone(),
-                    tweet: tweet.and_then(|t| tweets.get(&t).cloned().flatten()),
-                })
-            })
-            .collect();
+        let items = hydrate_notifications(&mut conn, user, &found).await?;
         Ok(Page { items, next_cursor })
     }
 
@@ -236,6 +172,93 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// Notifications of `user` as the API shows them, from (member, id) pairs: the actors' names,
+/// the tweets as `user` sees them, and none from actors `user` blocks or mutes (nor of an actor
+/// gone since). Shared by the notifications page and the live stream.
+pub(crate) async fn hydrate_notifications<C: redis::aio::ConnectionLike + Send>(
+    conn: &mut C,
+    user: UserId,
+    found: &[(String, u64)],
+) -> Result<Vec<Notification>> {
+    let parsed: Vec<_> = found
+        .iter()
+        .filter_map(|(m, id)| parse_member(m).map(|p| (m, *id, p)))
+        .collect();
+
+    // The actors' names, whether `user` hides them, and when each notification was made.
+    let mut actors: Vec<UserId> = parsed.iter().map(|(_, _, (_, a, _))| *a).collect();
+    actors.sort_unstable();
+    actors.dedup();
+    let mut pipe = redis::pipe();
+    for &a in &actors {
+        pipe.cmd("HMGET")
+            .arg(keys::profile(a))
+            .arg(&["username", "display_name"]);
+    }
+    let actor_ids: Vec<u64> = actors.iter().map(|a| a.get()).collect();
+    let members: Vec<&String> = parsed.iter().map(|(m, _, _)| *m).collect();
+    if !actors.is_empty() {
+        pipe.cmd("ZMSCORE").arg(keys::blocks(user)).arg(&actor_ids);
+        pipe.cmd("ZMSCORE").arg(keys::mutes(user)).arg(&actor_ids);
+        pipe.cmd("HMGET")
+            .arg(keys::notification_times(user))
+            .arg(&members);
+    }
+    let values: Vec<redis::Value> = if pipe.is_empty() {
+        Vec::new()
+    } else {
+        pipe.query_async(conn).await?
+    };
+    let mut values = values.into_iter();
+    let mut next = || values.next();
+    let mut names: HashMap<UserId, AuthorSummary> = HashMap::new();
+    for &a in &actors {
+        let (u, d): (Option<String>, Option<String>) = decode(next())?;
+        if let Some(username) = u {
+            names.insert(
+                a,
+                AuthorSummary {
+                    id: a,
+                    username,
+                    display_name: d.unwrap_or_default(),
+                },
+            );
+        }
+    }
+    let (blocked, muted, times): (Scores, Scores, Vec<Option<u64>>) = if actors.is_empty() {
+        Default::default()
+    } else {
+        (decode(next())?, decode(next())?, decode(next())?)
+    };
+    let hidden: Vec<UserId> = actors
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| {
+            blocked.get(i).is_some_and(Option::is_some) || muted.get(i).is_some_and(Option::is_some)
+        })
+        .map(|(_, &a)| a)
+        .collect();
+
+    let tweet_ids: Vec<TweetId> = parsed.iter().filter_map(|(_, _, (_, _, t))| *t).collect();
+    let tweets = hydrate_tweets(conn, &tweet_ids, Viewer::of(Some(user))).await?;
+    let tweets: HashMap<TweetId, _> = tweet_ids.into_iter().zip(tweets).collect();
+    let items = parsed
+        .iter()
+        .zip(times)
+        .filter(|((_, _, (_, actor, _)), _)| !hidden.contains(actor))
+        .filter_map(|((_, id, (kind, actor, tweet)), at)| {
+            Some(Notification {
+                id: *id,
+                kind: *kind,
+                created_at: clock::ms_to_rfc3339(at.unwrap_or(0)),
+                actor: names.get(actor)?.clone(),
+                tweet: tweet.and_then(|t| tweets.get(&t).cloned().flatten()),
+            })
+        })
+        .collect();
+    Ok(items)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use crate::model::UserId;
 use crate::quota::Limit;
 use crate::scripts;
 use crate::store::handle::Store;
+use crate::store::live::{self, LiveKind, LiveRecord};
 
 /// Rotated-away refresh-token hashes kept per user for reuse detection (about 6 KB at most, in
 /// Redis's compact encoding): a client refreshing every 15 minutes all day long is covered for
@@ -108,24 +109,49 @@ impl Store {
         }
     }
 
+    /// Ends one session, and with it its live streams (an `end` event, `store::live`), in one
+    /// pipeline.
     pub async fn end_session(&self, user: UserId, session: &str) -> Result<()> {
         let mut conn = self.conn().await?;
-        redis::cmd("HDEL")
+        let mut pipe = redis::pipe();
+        pipe.cmd("HDEL")
             .arg(keys::sessions(user))
             .arg(session)
-            .query_async::<()>(&mut conn)
-            .await?;
-        Ok(())
+            .ignore();
+        live::record_after(&mut conn, pipe, &[end_of(user, session)]).await
     }
 
+    /// Ends every session of `user`, and their live streams.
     pub async fn end_all_sessions(&self, user: UserId) -> Result<()> {
         let mut conn = self.conn().await?;
-        redis::cmd("DEL")
+        let mut pipe = redis::pipe();
+        pipe.cmd("DEL")
             .arg(keys::sessions(user))
             .arg(keys::rotated_refresh(user))
-            .query_async::<()>(&mut conn)
+            .ignore();
+        live::record_after(&mut conn, pipe, &[end_of(user, live::ALL_SESSIONS)]).await
+    }
+
+    /// When `session` of `user` expires (ms), or `None` if it is not live. A live stream asks
+    /// again when that time comes: a refresh moves it later.
+    pub async fn session_expiry(&self, user: UserId, session: &str) -> Result<Option<u64>> {
+        let mut conn = self.read_conn().await?;
+        let value: Option<String> = redis::cmd("HGET")
+            .arg(keys::sessions(user))
+            .arg(session)
+            .query_async(&mut conn)
             .await?;
-        Ok(())
+        Ok(value
+            .and_then(|v| v.rsplit_once(':').and_then(|(_, exp)| exp.parse().ok()))
+            .filter(|&exp| exp > clock::now_ms()))
+    }
+}
+
+fn end_of(user: UserId, session: &str) -> LiveRecord {
+    LiveRecord {
+        user,
+        kind: LiveKind::End,
+        values: vec![session.to_owned()],
     }
 }
 
