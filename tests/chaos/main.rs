@@ -19,6 +19,8 @@
 //!   master killed under load (its replica promoted).
 //! - `rebuild_killed`: kill -9 of the worker mid-rebuild of a home timeline (never marked built
 //!   half-done; completed once a worker runs again).
+//! - `streams`: live streams through SIGTERM, a hung and a dead Redis, and workers killed
+//!   mid-fan-out (every tweet sent once).
 //! - `social_burst`: kill -9 of workers in a burst of likes, reposts, follows, replies and
 //!   mentions (every notification exactly once), and reposts racing their original's delete.
 
@@ -29,5 +31,6 @@ mod rebuild_killed;
 mod redis_outage;
 mod redis_restart;
 mod social_burst;
+mod streams;
 mod workers_killed;
 mod workers_stopped;
