@@ -10,7 +10,9 @@
 -- KEYS[4] chirp:{u:<id>}:home      KEYS[5] chirp:{u:<id>}:notifications
 -- KEYS[6] chirp:{u:<id>}:streams   (open streams: member `<process>:<stream>`, score = lapse ms)
 -- ARGV[1] now (ms)   ARGV[2] the resume window (ms)
--- ARGV[3] kind: `tweet`, `delete`, `notification` or `end` (a session ended: close its streams)
+-- ARGV[3] kind: `tweet`, `delete`, `notification` or `end` (a session ended: close its streams);
+--         or `merged`: a tweet of a large account the user follows, merged into home reads
+--         rather than stored in the home (recorded as a `tweet`; the caller checked the rules)
 -- ARGV[4..] tweet ids, notification members, or for `end` the session id (`*`: all of them)
 -- Returns the API processes holding one of the user's streams (each once) when something was
 -- appended, else an empty list.
@@ -38,6 +40,11 @@ for i = 4, #ARGV do
       redis.call("ZREM", KEYS[3], "t:" .. v)
       redis.call("ZADD", KEYS[3], now, "d:" .. v)
     end
+  elseif kind == "merged" then
+    emit = not seen("t:" .. v)
+    if emit then
+      redis.call("ZADD", KEYS[3], now, "t:" .. v)
+    end
   elseif kind == "notification" then
     emit = redis.call("ZSCORE", KEYS[5], v) ~= false and not seen("n:" .. v)
     if emit then
@@ -47,7 +54,7 @@ for i = 4, #ARGV do
     emit = true
   end
   if emit then
-    redis.call("XADD", KEYS[2], "*", "k", kind, "v", v)
+    redis.call("XADD", KEYS[2], "*", "k", kind == "merged" and "tweet" or kind, "v", v)
     appended = appended + 1
   end
 end

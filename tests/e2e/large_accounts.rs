@@ -10,7 +10,7 @@ use chirp_testkit::{TestConn, eventually};
 
 const THRESHOLD: u64 = 3;
 
-async fn spawn() -> TestApp {
+pub(crate) async fn spawn() -> TestApp {
     TestApp::spawn_with(AppOptions {
         celebrity_followers: Some(THRESHOLD),
         ..AppOptions::default()
@@ -39,7 +39,7 @@ async fn in_raw_home(conn: &mut TestConn, owner: UserId, id: &str) -> bool {
 
 /// `star` with `n` followers `fan0..`; a post then starts the passage to merge on read, which
 /// the test waits for. Returns the followers' tokens and the star's posts so far.
-async fn star_with_fans(app: &TestApp, n: usize) -> (String, Vec<String>, Vec<String>) {
+pub(crate) async fn star_with_fans(app: &TestApp, n: usize) -> (String, Vec<String>, Vec<String>) {
     let star = app.token("star").await;
     let mut fans = Vec::new();
     for i in 0..n {

@@ -421,3 +421,24 @@ fn assert_event_stream(response: reqwest::Response) {
     let stream = EventStream::new(response);
     assert_eq!(stream.headers["content-type"], "text/event-stream");
 }
+
+#[tokio::test]
+async fn a_large_accounts_merged_tweets_reach_the_streams_of_followers_who_would_see_them() {
+    // Merged on read, they pass through no home: the fan-out sends them to the followers
+    // watching with a stream open, by the home insert's rules.
+    let app = crate::large_accounts::spawn().await;
+    let (star, fans, _) = crate::large_accounts::star_with_fans(&app, 4).await;
+    app.mute(&fans[1], "star").await;
+    let mut watching = stream(&app, &fans[0]).await;
+    let mut muting = stream(&app, &fans[1]).await;
+
+    let merged = app.tweet(&star, "merged, yet live").await;
+    let event = watching.expect_kind("tweet", WAIT).await;
+    assert_eq!(event.data["id"], merged.as_str());
+    app.delete_tweet(&star, &merged).await;
+    let event = watching.expect_kind("delete", WAIT).await;
+    assert_eq!(event.data["id"], merged.as_str());
+    app.wait_fanout_drained().await;
+    let muted = muting.drain(QUIET).await;
+    assert!(tweet_ids(&muted).is_empty(), "a muting follower: {muted:?}");
+}

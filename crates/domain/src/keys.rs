@@ -18,6 +18,7 @@
 //! | `chirp:{u:<id>}:live` | string | present (with a TTL of the resume window, [`crate::store::live::RESUME_WINDOW_MS`]) while the user has a stream open and for that long after: events are recorded for them only then |
 //! | `chirp:{u:<id>}:streams` | zset | the user's open streams, `<api process>:<stream>`; score = when it lapses unless renewed (ms). At most 8; the processes to wake |
 //! | `chirp:{u:<id>}:events` | stream | the user's live events (`k` = `tweet`, `delete`, `notification`, `end`; `v` = tweet id, notification member or session), kept for the resume window; entry ids are the SSE `id:`s |
+//! | `chirp:{u:<id>}:watchers` | zset | for a large account: followers with a stream open now, to whom its merged tweets are sent live; score = when the entry lapses unless renewed (ms) |
 //! | `chirp:{u:<id>}:events_seen` | zset | `t:<id>`, `d:<id>`, `n:<member>`: the last change recorded per tweet or notification, so a redelivered fan-out records nothing twice; score = time (ms) |
 //! | `chirp:{u:<id>}:sessions` | hash | session id -> `<refresh token sha256>:<expiry ms>` |
 //! | `chirp:{u:<id>}:rl:requests` | string | requests in the user's current budget window |
@@ -188,6 +189,9 @@ pub fn events(user: UserId) -> String {
 pub fn events_seen(user: UserId) -> String {
     format!("chirp:{{u:{user}}}:events_seen")
 }
+pub fn watchers(user: UserId) -> String {
+    format!("chirp:{{u:{user}}}:watchers")
+}
 /// The wake-ups of one API process (its id: [`crate::store::live`]).
 pub fn wakes(process: &str) -> String {
     format!("chirp:{{live:{process}}}:wakes")
@@ -347,6 +351,7 @@ mod tests {
             streams(u),
             events(u),
             events_seen(u),
+            watchers(u),
             sessions(u),
             idempotency(u),
             idempotency_expiry(u),

@@ -142,6 +142,7 @@ impl Hub {
         }
     }
 
+    /// Every open stream, grouped by user.
     fn open_streams(&self) -> Vec<(UserId, String)> {
         let locals = self.inner.users.lock().unwrap_or_else(|e| e.into_inner());
         locals
@@ -206,6 +207,11 @@ impl Hub {
                 _ = closing.changed() => return,
             }
             let open = self.open_streams();
+            let mut users: Vec<UserId> = open.iter().map(|o| o.0).collect();
+            users.dedup();
+            if let Err(e) = self.inner.store.watch_large_accounts(&users).await {
+                tracing::warn!(error = %e, "large accounts' watchers not renewed");
+            }
             match self
                 .inner
                 .store

@@ -35,6 +35,10 @@ pub async fn open(
         return Err(ApiError::TooManyStreams);
     }
     let registration = hub.register(user, member);
+    // Large accounts' tweets are merged on read, so they reach streams through `watchers`.
+    if let Err(e) = store.watch_large_accounts(&[user]).await {
+        tracing::warn!(error = %e, "large accounts not watched until the next renewal");
+    }
     let session_expires_ms = store
         .session_expiry(user, &identity.session)
         .await?

@@ -132,6 +132,7 @@ async fn apply_posted(fanout: &Fanout, tweet: TweetId, author: UserId) -> Result
     fanout.store.notify(&notices(tweet, &carried)).await?;
     // A large account's post is merged into its followers' home reads instead (`celebrity`).
     let applied = if passage.pulled(tweet) {
+        send_merged(&mut conn, tweet, &carried).await?;
         Applied::Pulled { followers }
     } else {
         spread(
@@ -148,6 +149,65 @@ async fn apply_posted(fanout: &Fanout, tweet: TweetId, author: UserId) -> Result
         pass(fanout, author, step).await?;
     }
     Ok(applied)
+}
+
+/// A large account's tweet, merged into home reads and written to no home, sent live to the
+/// followers watching with a stream open (`store::live`), by the rules a home insert applies:
+/// the follow, the mute, the conversation rule for a reply, the mutes and block of the
+/// original's author for a repost. One pipeline of checks for the watchers, usually few.
+async fn send_merged(
+    conn: &mut crate::redis_pool::Connection,
+    tweet: TweetId,
+    carried: &Carried,
+) -> Result<()> {
+    let author = carried.author;
+    let watchers = live::watchers_of(conn, author).await?;
+    if watchers.is_empty() {
+        return Ok(());
+    }
+    let other = match carried.shape {
+        Shape::Plain => None,
+        Shape::Reply { parent_author } => Some(parent_author),
+        Shape::Repost {
+            original_author, ..
+        } => Some(original_author),
+    };
+    let mut pipe = redis::pipe();
+    for &w in &watchers {
+        pipe.zrank(keys::following(w), author.get())
+            .zrank(keys::mutes(w), author.get());
+        let other = other.unwrap_or(author).get();
+        pipe.zrank(keys::following(w), other)
+            .zrank(keys::mutes(w), other)
+            .zrank(keys::blocks(w), other);
+    }
+    type Checks = (
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let checks: Vec<Checks> = pipe.query_async(conn).await?;
+    let records: Vec<LiveRecord> = watchers
+        .iter()
+        .zip(checks)
+        .filter(
+            |&(&w, (follows, muted, follows_other, mutes_other, blocks_other))| {
+                follows.is_some()
+                    && muted.is_none()
+                    && match carried.shape {
+                        Shape::Plain => true,
+                        Shape::Reply { parent_author } => {
+                            parent_author == w || follows_other.is_some()
+                        }
+                        Shape::Repost { .. } => mutes_other.is_none() && blocks_other.is_none(),
+                    }
+            },
+        )
+        .map(|(&w, _)| LiveRecord::tweets(w, LiveKind::Merged, &[tweet]))
+        .collect();
+    live::record(conn, &records).await
 }
 
 /// The notifications a post makes: the replied-to author's `reply`, the original author's
@@ -204,6 +264,12 @@ async fn apply_deleted(fanout: &Fanout, tweet: TweetId, author: UserId) -> Resul
     // is handing the range out, so then its removal is spread as any other).
     let passage = Passage::from_reply(passage)?;
     if passage.state == State::Pull && passage.pulled(tweet) {
+        let watchers = live::watchers_of(&mut conn, author).await?;
+        let gone: Vec<LiveRecord> = watchers
+            .iter()
+            .map(|&w| LiveRecord::tweets(w, LiveKind::Delete, &[tweet]))
+            .collect();
+        live::record(&mut conn, &gone).await?;
         return Ok(Applied::Deleted { followers: 0 });
     }
     spread(

@@ -66,6 +66,9 @@ pub enum LiveKind {
     Notification,
     /// A session ended (logout): its streams close.
     End,
+    /// A large account's tweet, merged into home reads instead of stored in the home: sent as
+    /// a `tweet` (the caller checked the rules the home insert would have).
+    Merged,
 }
 
 impl LiveKind {
@@ -75,9 +78,11 @@ impl LiveKind {
             LiveKind::Delete => "delete",
             LiveKind::Notification => "notification",
             LiveKind::End => "end",
+            LiveKind::Merged => "merged",
         }
     }
 
+    /// A stored entry's kind (`merged` ones are stored as `tweet`).
     pub(crate) fn parse(raw: &str) -> Option<Self> {
         [
             LiveKind::Tweet,
@@ -317,6 +322,22 @@ pub async fn read_wakes<C: ConnectionLike + Send>(
     Ok(last.map(|l| (l, users)))
 }
 
+/// Of the users with a stream open now, those who follow large account `author` and watch it
+/// (`watchers`, renewed by the API processes with their streams): whom its merged tweets go to.
+pub async fn watchers_of<C: ConnectionLike + Send>(
+    conn: &mut C,
+    author: UserId,
+) -> Result<Vec<UserId>> {
+    let ids: Vec<u64> = redis::cmd("ZRANGE")
+        .arg(keys::watchers(author))
+        .arg(clock::now_ms())
+        .arg("+inf")
+        .arg("BYSCORE")
+        .query_async(conn)
+        .await?;
+    Ok(ids.into_iter().map(UserId::new).collect())
+}
+
 impl Store {
     /// Records live events (see [`record`]) on a connection of this store.
     pub async fn record_live(&self, records: &[LiveRecord]) -> Result<()> {
@@ -367,6 +388,42 @@ impl Store {
             self.create_wakes(process).await?;
         }
         Ok(renewed)
+    }
+
+    /// Marks the users of `open` as watching the large accounts they follow (their `celebs`),
+    /// until [`STREAM_LAPSE_MS`] from now: a large account's tweets are merged into home reads
+    /// and never pass through a home, so its fan-out sends them to its watchers instead. Two
+    /// pipelines (the users' `celebs`, then the accounts' `watchers`); most users follow none.
+    pub async fn watch_large_accounts(&self, users: &[UserId]) -> Result<()> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        for &u in users {
+            pipe.zrange(keys::celebs(u), 0, -1);
+        }
+        let celebs: Vec<Vec<u64>> = pipe.query_async(&mut conn).await?;
+        let until = clock::now_ms() + STREAM_LAPSE_MS;
+        let mut pipe = redis::pipe();
+        for (&u, accounts) in users.iter().zip(&celebs) {
+            for &a in accounts {
+                let watchers = keys::watchers(UserId::new(a));
+                pipe.zadd(&watchers, u.get(), until)
+                    .ignore()
+                    .pexpire(&watchers, (STREAM_LAPSE_MS * 2) as i64)
+                    .ignore()
+                    .cmd("ZREMRANGEBYSCORE")
+                    .arg(&watchers)
+                    .arg("-inf")
+                    .arg(clock::now_ms())
+                    .ignore();
+            }
+        }
+        if !pipe.is_empty() {
+            pipe.query_async::<()>(&mut conn).await?;
+        }
+        Ok(())
     }
 
     /// Creates `process`'s `wakes` (with one entry, so that it exists) and returns that entry's

@@ -96,7 +96,7 @@ impl Store {
         Ok(entries
             .iter()
             .filter_map(|e| match e.kind {
-                LiveKind::Tweet => {
+                LiveKind::Tweet | LiveKind::Merged => {
                     let id = TweetId::new(e.value.parse().ok()?);
                     tweets.remove(&id).map(|t| LiveEvent::Tweet(e.id, t))
                 }
