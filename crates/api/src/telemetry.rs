@@ -43,6 +43,7 @@ pub fn init_metrics() {
     });
     crate::error::register_error_metrics();
     crate::routes::timelines::register_home_read_metrics();
+    crate::streaming::stream::register_metrics();
 }
 
 /// The metrics text; the pool gauges (this worker's pools for writes and for reads, summed) are

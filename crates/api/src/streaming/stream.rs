@@ -38,6 +38,13 @@ enum End {
 }
 
 impl End {
+    const ALL: [End; 4] = [
+        End::ClientGone,
+        End::SessionEnded,
+        End::SlowClient,
+        End::Shutdown,
+    ];
+
     fn label(self) -> &'static str {
         match self {
             End::ClientGone => "client_gone",
@@ -157,6 +164,17 @@ impl Stream {
             Err(mpsc::error::TrySendError::Full(_)) => Some(End::SlowClient),
             Err(mpsc::error::TrySendError::Closed(_)) => Some(End::ClientGone),
         }
+    }
+}
+
+/// Exports the stream metrics at 0 for every label, so that "none yet" shows as 0.
+pub fn register_metrics() {
+    metrics::gauge!("chirp_streams_open").increment(0.0);
+    for end in End::ALL {
+        metrics::counter!("chirp_streams_closed_total", "reason" => end.label()).absolute(0);
+    }
+    for kind in ["tweet", "delete", "notification"] {
+        metrics::counter!("chirp_stream_events_total", "kind" => kind).absolute(0);
     }
 }
 
