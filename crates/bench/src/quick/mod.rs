@@ -29,6 +29,8 @@
 //! - [`large`]: large accounts merged on read: a post's latency and Redis commands, and home
 //!   reads following 0, 5 and 50 of them.
 //! - [`cache`]: home timelines as a cache: rebuilds, and memory with most users inactive.
+//! - [`streams`]: live streams: memory per open stream, delivery into followers' streams, and
+//!   home reads with 10,000 streams open.
 //! - [`report`]: summary.json's figures, the printed table and the plot.
 //! - [`procs`]: the processes `quick` starts.
 
@@ -38,6 +40,7 @@ mod large;
 mod procs;
 mod report;
 mod setup;
+mod streams;
 mod visible;
 mod windows;
 
@@ -81,6 +84,10 @@ pub enum Section {
     LargeAccounts,
     /// Home rebuilds after the home is deleted, for readers following `--rebuild-followees`.
     Rebuild,
+    /// Live streams: the API's memory per open stream (`--streams` idle ones), a post's delivery
+    /// into its followers' streams (p50, p99, every one received), home reads with and without
+    /// the streams open.
+    Streams,
     /// Memory with everyone active, then with 80 % of the users inactive (their homes gone).
     /// Destroys homes: always measured last.
     MemoryInactive,
@@ -123,6 +130,13 @@ pub struct QuickArgs {
     /// Followee counts of the readers whose homes are rebuilt (section rebuild).
     #[arg(long, value_delimiter = ',', default_value = "100,1000")]
     rebuild_followees: Vec<usize>,
+    /// Idle streams opened on the API (section streams); the delivery followers' streams are
+    /// at most as many.
+    #[arg(long, default_value_t = 10_000)]
+    streams: usize,
+    /// Posts timed into the followers' streams (section streams), one every 200 ms.
+    #[arg(long, default_value_t = 20)]
+    stream_posts: usize,
     /// Measure only these (comma-separated); default: everything.
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Section>,
@@ -162,6 +176,9 @@ fn cpus() -> usize {
 
 pub async fn run(args: QuickArgs) -> Result<()> {
     let bins = Binaries::find(&args.bin_dir)?;
+    // Before any process starts, so that the API inherits it: the streams section holds
+    // 10,000 sockets in this process and as many in the API.
+    streams::raise_nofile()?;
     std::fs::create_dir_all(&args.out_dir)?;
     let path = args.out_dir.join("summary.json");
     if !args.cluster {
@@ -330,7 +347,22 @@ async fn measure(args: &QuickArgs, bins: &Binaries, cluster: bool) -> Result<Jso
         summary.insert("rebuild".into(), r);
     }
 
-    // 9. Memory with most users inactive: last, as it deletes their homes.
+    // 9. Live streams (undone afterwards: no stream keys are left for the memory below).
+    if args.wants(Section::Streams) {
+        let s = bench
+            .streams(
+                api_proc.pid(),
+                &seeded.users,
+                (&mid_token, &mid_followers),
+                args.streams,
+                args.stream_posts,
+                args.seed,
+            )
+            .await?;
+        summary.insert("streams".into(), s);
+    }
+
+    // 10. Memory with most users inactive: last, as it deletes their homes.
     if args.wants(Section::MemoryInactive) {
         let mut m = bench
             .memory_inactive(&seeded.users, empty_bytes, args.seed)
@@ -372,7 +404,7 @@ async fn measure(args: &QuickArgs, bins: &Binaries, cluster: bool) -> Result<Jso
     summary.insert("setup".into(), setup);
     let summary = Json::Object(summary);
 
-    // 10. The plot.
+    // 11. The plot.
     let title = format!(
         "chirp-api latency by percentile ({} in flight, {} users, {} CPUs{})",
         args.concurrency,

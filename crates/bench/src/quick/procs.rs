@@ -130,6 +130,17 @@ pub const CELEBRITY_VAR: &str = "CHIRP_FANOUT_CELEBRITY_FOLLOWERS";
 /// a worker of its own.
 pub const NO_LARGE_ACCOUNTS: u64 = 1_000_000_000;
 
+/// The JWT secret of the chirp-api this bench process starts (derived from its pid), so that
+/// the streams section can sign access tokens for sessions it creates itself.
+pub fn jwt_secret() -> String {
+    chirp_domain::auth::sha256_hex(format!("chirp-bench-{}", std::process::id()).as_bytes())
+}
+
+/// `CHIRP_MAX_CONNECTIONS` of the chirp-api the bench starts: above the default 10,000, for
+/// the streams section's 10,000 idle streams beside the load's connections (its file
+/// descriptors: the bench's limit, raised before it is started, see `streams::raise_nofile`).
+pub const API_MAX_CONNECTIONS: usize = 20_000;
+
 /// Where the binaries are, checked up front.
 pub struct Binaries {
     pub api: PathBuf,
@@ -155,7 +166,8 @@ impl Binaries {
     }
 
     /// chirp-api on `redis` with rate limits off (the load is a few users sending thousands of
-    /// requests) and `http_workers` worker threads; answers once `/readyz` does.
+    /// requests), `http_workers` worker threads and up to [`API_MAX_CONNECTIONS`] connections;
+    /// answers once `/readyz` does.
     pub async fn api(
         &self,
         redis: &Backend,
@@ -164,15 +176,13 @@ impl Binaries {
         client: &reqwest::Client,
     ) -> Result<(Proc, String)> {
         let port = free_port();
-        let secret = chirp_domain::auth::sha256_hex(
-            format!("chirp-bench-{}", std::process::id()).as_bytes(),
-        );
         let mut cmd = Command::new(&self.api);
         cmd.env("CHIRP_REDIS_URL", redis.url())
             .env(SHARDS_VAR, redis.shards().len().to_string())
             .env("CHIRP_BIND", format!("127.0.0.1:{port}"))
-            .env("CHIRP_JWT_SECRET", secret)
+            .env("CHIRP_JWT_SECRET", jwt_secret())
             .env("CHIRP_RATE_LIMITS", "off")
+            .env("CHIRP_MAX_CONNECTIONS", API_MAX_CONNECTIONS.to_string())
             .env("CHIRP_HTTP_WORKERS", http_workers.to_string())
             .env("RUST_LOG", "warn");
         let proc = spawn("chirp-api", cmd, out_dir)?;

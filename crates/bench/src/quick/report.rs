@@ -6,7 +6,7 @@ use std::path::Path;
 use hdrhistogram::Histogram;
 use serde_json::{Value as Json, json};
 
-use super::visible;
+use super::{streams, visible};
 use crate::load::{self, Outcome};
 use crate::{Result, plot};
 
@@ -129,6 +129,7 @@ pub(super) fn print_table(summary: &Json) {
         }
     }
     print_issue_14(summary);
+    print_streams(summary);
     println!("memory: {}", summary["memory"]);
 }
 
@@ -239,6 +240,69 @@ fn print_issue_14(summary: &Json) {
             m["seeded_bytes_per_user"],
         );
     }
+}
+
+/// The streams section's figures, each with its target.
+fn print_streams(summary: &Json) {
+    let Some(s) = summary.get("streams") else {
+        return;
+    };
+    let num = |j: &Json| j.as_f64().unwrap_or(f64::NAN);
+    let yes = |j: &Json| j.as_bool().unwrap_or(false);
+    let open = num(&s["streams_open"]);
+    let count_mark = if open >= streams::STREAMS_TARGET as f64 {
+        format!("{} (target ≥ {})", mark(true), streams::STREAMS_TARGET)
+    } else {
+        format!("(the targets are for {} streams)", streams::STREAMS_TARGET)
+    };
+    println!(
+        "streams: {} open on one API process ({} users × {}) {count_mark}; API RSS {:.1} → {:.1} \
+         MiB: {} KiB per stream {} (target ≤ {} KiB)",
+        s["streams_open"],
+        s["users"],
+        s["streams_per_user"],
+        num(&s["rss_kib_before"]) / 1024.0,
+        num(&s["rss_kib_with_streams"]) / 1024.0,
+        s["rss_kib_per_stream"],
+        mark(yes(&s["rss_target_met"])),
+        s["rss_target_kib_per_stream"],
+    );
+    let d = &s["delivery_beside_idle_streams"];
+    println!(
+        "  post → followers' streams ({} followers × {} posts, at idle): p50 {} ms, p99 {} ms, \
+         max {} ms (first follower p50 {} ms); received {} of {} ({} duplicates) {} (target p99 ≤ {} ms, all received \
+         once); with the {} idle streams open too: p50 {} ms, p99 {} ms, max {} ms, received {} \
+         of {} {}",
+        s["followers"],
+        s["posts"],
+        s["delivery_p50_ms"],
+        s["delivery_p99_ms"],
+        s["delivery_max_ms"],
+        s["first_follower_p50_ms"],
+        s["delivered"],
+        s["expected"],
+        s["duplicates"],
+        mark(yes(&s["delivery_target_met"])),
+        s["delivery_target_p99_ms"],
+        s["streams_open"],
+        d["delivery_p50_ms"],
+        d["delivery_p99_ms"],
+        d["delivery_max_ms"],
+        d["delivered"],
+        d["expected"],
+        mark(yes(&d["delivery_target_met"])),
+    );
+    println!(
+        "  home reads without / with the streams open / after they closed: {:.0} / {:.0} / {:.0} \
+         req/s, with/without = {} {} (target ≥ {}), with/after = {}",
+        num(&s["home_reads_without"]),
+        num(&s["home_reads_with"]),
+        num(&s["home_reads_after"]),
+        s["ratio"],
+        mark(yes(&s["ratio_target_met"])),
+        s["ratio_target"],
+        s["ratio_with_over_after"],
+    );
 }
 
 /// The API windows' latency by percentile, written to `png` when a font is found.
