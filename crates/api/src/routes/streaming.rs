@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, Responder, web};
 use actix_web_lab::sse::Sse;
 use chirp_domain::Error;
 use chirp_domain::store::live::EventId;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::dto::{NotificationResponse, TweetResponse};
@@ -26,16 +26,16 @@ pub struct StreamQuery {
 }
 
 /// `data:` of a `delete` event.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the wire shape; `streaming::stream` writes it
+#[derive(Serialize, ToSchema)]
 pub struct StreamDelete {
     /// The tweet (or repost) that left the home timeline.
     pub id: String,
 }
 
-/// The events of the stream, for the document: one of these per `event:`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
+/// The events of the stream, for the document: one of these per `event:` (the bare object,
+/// as `data:` carries it).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
 pub enum StreamEventData {
     /// `event: tweet`: an entry entered the home timeline (the caller's own tweets included).
     Tweet(TweetResponse),
