@@ -27,3 +27,4 @@ mod streaming;
 mod timelines;
 mod tweets;
 mod users;
+mod web_client;

@@ -2,6 +2,7 @@
 //! and methods to handlers (used by the server and by the tests alike).
 
 pub mod auth;
+pub mod client;
 pub mod engagement;
 pub mod exclusions;
 pub mod me;
@@ -84,6 +85,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(resource!("/v1/notifications/read", post => notifications::mark_read))
         .service(resource!("/v1/timelines/home", get => timelines::home))
         .service(resource!("/v1/timelines/global", get => timelines::global))
+        // The web client (not part of the API's contract, so not in the OpenAPI document).
+        .service(resource!("/", get => client::index))
+        .service(resource!("/assets/{version}/{path:.*}", get => client::asset))
         .service(resource!("/healthz", get => system::health))
         .service(resource!("/readyz", get => system::ready))
         .service(resource!("/metrics", get => system::metrics))
