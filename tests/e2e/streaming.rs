@@ -34,6 +34,19 @@ fn tweet_ids(events: &[SseEvent]) -> Vec<String> {
         .collect()
 }
 
+/// Alice and Bob, who follows her; Bob's stream sees her first tweet and is closed. Returns
+/// Alice's and Bob's tokens, the tweet's id and its event (where Bob resumes from).
+async fn bob_saw_one_then_left(app: &TestApp) -> (String, String, String, SseEvent) {
+    let (alice, _) = app.account("alice").await;
+    let bob = app.token("bob").await;
+    app.follow(&bob, "alice").await;
+    let mut first = stream(app, &bob).await;
+    let t1 = app.tweet(&alice, "one").await;
+    let seen = first.expect_kind("tweet", WAIT).await;
+    assert_eq!(seen.data["id"], t1.as_str());
+    (alice, bob, t1, seen)
+}
+
 #[tokio::test]
 async fn a_follower_is_sent_tweets_deletes_and_notifications() {
     let app = TestApp::spawn().await;
@@ -119,14 +132,7 @@ async fn unfollow_mute_and_block_purges_are_sent_as_deletes() {
 #[tokio::test]
 async fn a_reconnect_with_last_event_id_gets_what_it_missed_once_then_live_ones() {
     let app = TestApp::spawn().await;
-    let (alice, _) = app.account("alice").await;
-    let bob = app.token("bob").await;
-    app.follow(&bob, "alice").await;
-    let mut first = stream(&app, &bob).await;
-    let t1 = app.tweet(&alice, "one").await;
-    let seen = first.expect_kind("tweet", WAIT).await;
-    assert_eq!(seen.data["id"], t1.as_str());
-    drop(first);
+    let (alice, bob, t1, seen) = bob_saw_one_then_left(&app).await;
 
     // Missed while away: two tweets and a delete of the first.
     let t2 = app.tweet(&alice, "two").await;
@@ -159,14 +165,7 @@ async fn a_reconnect_with_last_event_id_gets_what_it_missed_once_then_live_ones(
 async fn a_reconnect_to_another_api_process_resumes_there_and_is_live_there() {
     let app = TestApp::spawn().await;
     let other = app.spawn_api_beside().await;
-    let (alice, _) = app.account("alice").await;
-    let bob = app.token("bob").await;
-    app.follow(&bob, "alice").await;
-    let mut first = stream(&app, &bob).await;
-    let t1 = app.tweet(&alice, "one").await;
-    let seen = first.expect_kind("tweet", WAIT).await;
-    assert_eq!(seen.data["id"], t1.as_str());
-    drop(first);
+    let (alice, bob, _, seen) = bob_saw_one_then_left(&app).await;
     let t2 = app.tweet(&alice, "two").await;
     app.wait_fanout_drained().await;
 
@@ -314,14 +313,7 @@ async fn a_client_that_does_not_keep_up_is_closed_and_resumes_without_loss() {
         ..Default::default()
     })
     .await;
-    let (alice, _) = app.account("alice").await;
-    let bob = app.token("bob").await;
-    app.follow(&bob, "alice").await;
-    let mut first = stream(&app, &bob).await;
-    let t0 = app.tweet(&alice, "zero").await;
-    let mut last = first.expect_kind("tweet", WAIT).await;
-    assert_eq!(last.data["id"], t0.as_str());
-    drop(first);
+    let (alice, bob, _, mut last) = bob_saw_one_then_left(&app).await;
     let mut posted = Vec::new();
     for i in 0..9 {
         posted.push(app.tweet(&alice, &format!("burst {i}")).await);
