@@ -215,3 +215,71 @@ test('page weight and the first timeline painted, by Navigation Timing', async (
   await viewer.context.close();
   assert.deepEqual(problems, []);
 });
+
+/** The API called directly (as another device of the same person would). */
+async function apiCall(method, path, token, body) {
+  const res = await fetch(`${BASE}${path}`, {
+    method,
+    headers: {
+      ...(token ? {Authorization: `Bearer ${token}`} : {}),
+      ...(body ? {'Content-Type': 'application/json'} : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return res;
+}
+
+test('a session ended elsewhere (401) leads to the login form', async () => {
+  const user = `ended_${run}`;
+  const p = await person('ended');
+  await signUp(p.page, user);
+  // The same person, on another device, logs out everywhere.
+  const login = await apiCall('POST', '/v1/auth/login', null, {username: user, password: PASSWORD});
+  const {access_token} = await login.json();
+  assert.equal((await apiCall('POST', '/v1/auth/logout-all', access_token)).status, 204);
+  // The next thing the page asks the API for is refused: it shows the login form and says why.
+  await p.page.getByRole('link', {name: 'Global'}).click();
+  await p.page.getByRole('button', {name: 'Log in', exact: true}).waitFor({timeout: LIVE});
+  await p.page.getByText(/session has ended/i).first().waitFor();
+  await p.context.close();
+  assert.deepEqual(problems.filter((x) => !x.includes('401')), []);
+  problems.length = 0;
+});
+
+test('too many failed logins (429) say how long to wait', async () => {
+  const user = `limited_${run}`;
+  assert.equal((await apiCall('POST', '/v1/auth/register', null, {username: user, password: PASSWORD})).status, 201);
+  const p = await person('limited');
+  await p.page.goto(`${BASE}/#/login`);
+  await p.page.getByLabel('Username').fill(user);
+  await p.page.getByLabel('Password').fill('wrong password!');
+  // CHIRP_RATE_LOGIN_USER: 5 failures a minute, then 429 with Retry-After.
+  for (let i = 0; i < 6; i++) {
+    await p.page.getByRole('button', {name: 'Log in', exact: true}).click();
+    await p.page.getByRole('alert').filter({hasText: /./}).first().waitFor();
+  }
+  await p.page.getByText(/Please wait \d+ seconds?/).first().waitFor({timeout: LIVE});
+  await p.context.close();
+  problems.length = 0; // the refused logins are logged by the browser as failed requests
+});
+
+test('Redis unavailable (503) shows a try-again state that recovers', async () => {
+  const port = process.env.CHIRP_TEST_REDIS_PORT;
+  assert.ok(port, 'scripts/test-browser passes the Redis port');
+  const p = await person('unavailable');
+  await signUp(p.page, `down_${run}`);
+  // Redis stops answering for a while: the API answers 503 when its Redis time is spent.
+  const paused = Date.now();
+  const {execFileSync} = await import('node:child_process');
+  execFileSync('redis-cli', ['-p', port, 'CLIENT', 'PAUSE', '6000', 'ALL']);
+  await p.page.getByRole('link', {name: 'Global'}).click();
+  const again = p.page.getByRole('button', {name: 'Try again'});
+  await again.waitFor({timeout: LIVE});
+  await p.page.getByText(/unavailable/i).first().waitFor();
+  // Once Redis is back, Try again shows the timeline.
+  await new Promise((r) => setTimeout(r, Math.max(0, 6500 - (Date.now() - paused))));
+  await again.click();
+  await p.page.getByRole('feed').first().waitFor({timeout: LIVE});
+  await p.context.close();
+  problems.length = 0; // the 503s are logged by the browser as failed requests
+});

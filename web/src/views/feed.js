@@ -87,6 +87,7 @@ export class Feed {
   async loadMore() {
     if (this.loading || this.done || !this.opts.load || this.opts.signal.aborted) return;
     this.loading = true;
+    let failed = false;
     this.feed.setAttribute('aria-busy', 'true');
     this.end.replaceChildren(h('p', {class: 'loading', role: 'status'}, 'Loading…'));
     try {
@@ -97,6 +98,9 @@ export class Feed {
       this.end.replaceChildren(this.more);
     } catch (err) {
       if (this.opts.signal.aborted || !describeError(err)) return;
+      // No retrying by itself (the sentinel is still in view): the reader decides, with the
+      // panel's Try again, so a failing server is not asked again and again.
+      failed = true;
       this.end.replaceChildren(
         errorPanel(err, () => {
           this.end.replaceChildren(this.more);
@@ -108,7 +112,7 @@ export class Feed {
       this.feed.setAttribute('aria-busy', 'false');
       this.refresh();
     }
-    if (!this.done && this.observer) {
+    if (!this.done && !failed && this.observer) {
       // Still in view (a short page): observing again reports it again.
       this.observer.unobserve(this.end);
       this.observer.observe(this.end);
