@@ -14,6 +14,15 @@ const WAIT: Duration = Duration::from_secs(15);
 /// How long a test listens to be sure nothing more comes.
 const QUIET: Duration = Duration::from_millis(1500);
 
+/// The API (and a worker) with one setting of the test's.
+async fn spawn_with_flag(flag: &str) -> TestApp {
+    TestApp::spawn_with(AppOptions {
+        api_args: vec![flag.to_owned()],
+        ..Default::default()
+    })
+    .await
+}
+
 async fn stream(app: &TestApp, token: &str) -> EventStream {
     stream_at(&app.address, token, None).await
 }
@@ -184,11 +193,7 @@ async fn a_reconnect_to_another_api_process_resumes_there_and_is_live_there() {
 
 #[tokio::test]
 async fn heartbeats_keep_a_quiet_stream_alive() {
-    let app = TestApp::spawn_with(AppOptions {
-        api_args: vec!["--stream-heartbeat-secs=1".into()],
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_with_flag("--stream-heartbeat-secs=1").await;
     let bob = app.token("bob").await;
     let mut live = stream(&app, &bob).await;
     assert!(matches!(
@@ -201,11 +206,7 @@ async fn heartbeats_keep_a_quiet_stream_alive() {
 #[tokio::test]
 async fn a_ninth_stream_is_refused_until_one_closes() {
     // A client gone is noticed when a write to it fails: at the next event or heartbeat.
-    let app = TestApp::spawn_with(AppOptions {
-        api_args: vec!["--stream-heartbeat-secs=1".into()],
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_with_flag("--stream-heartbeat-secs=1").await;
     let bob = app.token("bob").await;
     let mut open = Vec::new();
     for _ in 0..8 {
@@ -308,11 +309,7 @@ async fn a_stream_ends_when_its_session_expires() {
 
 #[tokio::test]
 async fn a_client_that_does_not_keep_up_is_closed_and_resumes_without_loss() {
-    let app = TestApp::spawn_with(AppOptions {
-        api_args: vec!["--stream-buffer=2".into()],
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_with_flag("--stream-buffer=2").await;
     let (alice, bob, _, mut last) = bob_saw_one_then_left(&app).await;
     let mut posted = Vec::new();
     for i in 0..9 {

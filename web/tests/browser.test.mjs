@@ -276,10 +276,16 @@ test('Redis unavailable (503) shows a try-again state that recovers', async () =
   const again = p.page.getByRole('button', {name: 'Try again'});
   await again.waitFor({timeout: LIVE});
   await p.page.getByText(/unavailable/i).first().waitFor();
-  // Once Redis is back, Try again shows the timeline.
-  await new Promise((r) => setTimeout(r, Math.max(0, 6500 - (Date.now() - paused))));
+  // Once Redis is back (the pause ends by itself; polled with a deadline), Try again shows
+  // the timeline.
+  const deadline = paused + 6000 + LIVE;
+  while ((await apiCall('GET', '/readyz')).status !== 200) {
+    assert.ok(Date.now() < deadline, 'Redis answers again');
+    await new Promise((r) => setTimeout(r, 100));
+  }
   await again.click();
-  await p.page.getByRole('feed').first().waitFor({timeout: LIVE});
+  await again.waitFor({state: 'detached', timeout: LIVE});
+  await p.page.locator('[role="feed"][aria-busy="false"]').first().waitFor({timeout: LIVE});
   await p.context.close();
   problems.length = 0; // the 503s are logged by the browser as failed requests
 });

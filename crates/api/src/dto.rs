@@ -478,3 +478,10 @@ impl Paged for UserPage {
         self.next_cursor.as_deref()
     }
 }
+
+/// `data:` of a `delete` event.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StreamDelete {
+    /// The tweet (or repost) that left the home timeline.
+    pub id: String,
+}

@@ -9,7 +9,7 @@ use chirp_domain::store::live::EventId;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::dto::{NotificationResponse, TweetResponse};
+use crate::dto::{NotificationResponse, StreamDelete, TweetResponse};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{authenticate_token, bearer};
 use crate::responses::{AuthRequired, MalformedQuery, Unavailable};
@@ -23,13 +23,6 @@ pub struct StreamQuery {
     /// The access token, for clients that cannot send `Authorization` (a browser's
     /// `EventSource`). Never logged. `Authorization: Bearer` wins when both are sent.
     pub access_token: Option<String>,
-}
-
-/// `data:` of a `delete` event.
-#[derive(Serialize, ToSchema)]
-pub struct StreamDelete {
-    /// The tweet (or repost) that left the home timeline.
-    pub id: String,
 }
 
 /// The events of the stream, for the document: one of these per `event:` (the bare object,

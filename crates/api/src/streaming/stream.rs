@@ -12,7 +12,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
-use crate::dto::{NotificationResponse, TweetResponse};
+use crate::dto::{NotificationResponse, StreamDelete, TweetResponse};
 use crate::streaming::hub::Registration;
 
 /// Events read from the log per round trip.
@@ -21,12 +21,6 @@ const READ_BATCH: usize = 100;
 const RETRY_READ: Duration = Duration::from_secs(1);
 /// When a session's expiry cannot be read (Redis away), the next try.
 const RETRY_SESSION: Duration = Duration::from_secs(5);
-
-/// `data:` of a `delete` event.
-#[derive(Serialize)]
-struct Deleted {
-    id: String,
-}
 
 /// Why a stream ended (a metric label).
 #[derive(Debug, Clone, Copy)]
@@ -143,7 +137,7 @@ impl Stream {
             LiveEvent::Tweet(_, tweet) => ("tweet", to_json(&TweetResponse::from(tweet))),
             LiveEvent::Delete(_, tweet) => (
                 "delete",
-                to_json(&Deleted {
+                to_json(&StreamDelete {
                     id: tweet.get().to_string(),
                 }),
             ),

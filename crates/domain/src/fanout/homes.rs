@@ -44,12 +44,20 @@ pub(super) async fn write_homes(
             inactive: owners.len() - active.len(),
         });
     }
+    // The removals, and in the same round trip which owners have a stream to record them for.
     let mut pipe = redis::pipe();
     for &owner in owners {
-        pipe.zrem(keys::home(owner), tweet.get()).ignore();
+        pipe.zrem(keys::home(owner), tweet.get())
+            .ignore()
+            .exists(keys::live(owner));
     }
-    pipe.query_async::<()>(conn).await?;
-    let live = live::live_among(conn, owners).await?;
+    let live: Vec<bool> = pipe.query_async(conn).await?;
+    let live: Vec<UserId> = owners
+        .iter()
+        .zip(live)
+        .filter(|&(_, l)| l)
+        .map(|(&o, _)| o)
+        .collect();
     record_for(conn, &live, LiveKind::Delete, tweet).await?;
     Ok(Written::default())
 }

@@ -112,6 +112,15 @@ impl LiveRecord {
             values: tweets.iter().map(|t| t.get().to_string()).collect(),
         }
     }
+
+    /// The end of `session`'s streams ([`ALL_SESSIONS`]: of every session of `user`).
+    pub fn end(user: UserId, session: &str) -> Self {
+        Self {
+            user,
+            kind: LiveKind::End,
+            values: vec![session.to_owned()],
+        }
+    }
 }
 
 /// The session value of an `end` event that ends every session of the user.
@@ -201,28 +210,6 @@ fn record_invocation(record: &LiveRecord, now: u64) -> redis::ScriptInvocation<'
         .arg(record.kind.as_str())
         .arg(&record.values);
     inv
-}
-
-/// Which of `users` may have a stream to record for: one `EXISTS live` each, in one pipeline.
-/// What the fan-out asks before recording, so that users without a stream cost nothing more.
-pub async fn live_among<C: ConnectionLike + Send>(
-    conn: &mut C,
-    users: &[UserId],
-) -> Result<Vec<UserId>> {
-    if users.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut pipe = redis::pipe();
-    for &u in users {
-        pipe.exists(keys::live(u));
-    }
-    let live: Vec<bool> = pipe.query_async(conn).await?;
-    Ok(users
-        .iter()
-        .zip(live)
-        .filter(|&(_, l)| l)
-        .map(|(&u, _)| u)
-        .collect())
 }
 
 /// Records `records` (one pipeline of `stream_record.lua`, one call per record) and wakes the
@@ -460,12 +447,7 @@ impl Store {
     /// [`ALL_SESSIONS`]): an `end` event, which closes them within a wake-up. (A logout sends
     /// it with the session's removal, `store::sessions`.)
     pub async fn end_streams(&self, user: UserId, session: &str) -> Result<()> {
-        self.record_live(&[LiveRecord {
-            user,
-            kind: LiveKind::End,
-            values: vec![session.to_owned()],
-        }])
-        .await
+        self.record_live(&[LiveRecord::end(user, session)]).await
     }
 }
 

@@ -10,7 +10,7 @@ use crate::model::UserId;
 use crate::quota::Limit;
 use crate::scripts;
 use crate::store::handle::Store;
-use crate::store::live::{self, LiveKind, LiveRecord};
+use crate::store::live::{self, LiveRecord};
 
 /// Rotated-away refresh-token hashes kept per user for reuse detection (about 6 KB at most, in
 /// Redis's compact encoding): a client refreshing every 15 minutes all day long is covered for
@@ -118,7 +118,7 @@ impl Store {
             .arg(keys::sessions(user))
             .arg(session)
             .ignore();
-        live::record_after(&mut conn, pipe, &[end_of(user, session)]).await
+        live::record_after(&mut conn, pipe, &[LiveRecord::end(user, session)]).await
     }
 
     /// Ends every session of `user`, and their live streams.
@@ -129,7 +129,12 @@ impl Store {
             .arg(keys::sessions(user))
             .arg(keys::rotated_refresh(user))
             .ignore();
-        live::record_after(&mut conn, pipe, &[end_of(user, live::ALL_SESSIONS)]).await
+        live::record_after(
+            &mut conn,
+            pipe,
+            &[LiveRecord::end(user, live::ALL_SESSIONS)],
+        )
+        .await
     }
 
     /// When `session` of `user` expires (ms), or `None` if it is not live. A live stream asks
@@ -144,14 +149,6 @@ impl Store {
         Ok(value
             .and_then(|v| v.rsplit_once(':').and_then(|(_, exp)| exp.parse().ok()))
             .filter(|&exp| exp > clock::now_ms()))
-    }
-}
-
-fn end_of(user: UserId, session: &str) -> LiveRecord {
-    LiveRecord {
-        user,
-        kind: LiveKind::End,
-        values: vec![session.to_owned()],
     }
 }
 
