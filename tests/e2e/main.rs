@@ -4,6 +4,7 @@
 
 mod auth;
 mod blocks;
+mod cache;
 mod cluster;
 mod cluster_pipelines;
 mod durability;

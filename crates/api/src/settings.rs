@@ -83,6 +83,11 @@ pub struct Settings {
     #[arg(long, env = "CHIRP_STREAM_BUFFER", default_value_t = 256,
         value_parser = clap::value_parser!(u32).range(1..=65_536))]
     pub stream_buffer: u32,
+    /// Values of each kind (tweet records, users' names, sessions) the process keeps in memory,
+    /// kept exact by Redis's client tracking (README "The cache"); 0 turns the cache off.
+    #[arg(long, env = "CHIRP_CACHE_ENTRIES", default_value_t = 100_000,
+        value_parser = clap::value_parser!(u32).range(0..=10_000_000))]
+    pub cache_entries: u32,
     /// Most Redis connections per API process, split between the HTTP workers; concurrent
     /// requests share them (pipelined), so few are opened.
     #[arg(long, env = "CHIRP_REDIS_POOL_SIZE", default_value_t = 32,

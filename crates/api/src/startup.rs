@@ -17,6 +17,7 @@ use chirp_domain::migrations;
 use chirp_domain::ratelimit::RateLimiter;
 use chirp_domain::redis_pool::{self, Target};
 use chirp_domain::store::Limits;
+use chirp_domain::store::cached::Caches;
 
 use crate::settings::CorsOrigins;
 use crate::settings::Settings;
@@ -116,10 +117,12 @@ impl Application {
             .max(1);
         let per_worker = (settings.redis_pool_size as usize).div_ceil(workers).max(1);
         // Each with a pool for writes and one for reads (see `Store::read_conn`).
+        // One cache for the process: the workers' stores share it and its tracked connection.
+        let caches = Caches::open(&target, settings.cache_entries as usize);
         let mut stores = Vec::with_capacity(workers);
         for _ in 0..workers {
             let store = Store::open(&target, per_worker, limits, true).await;
-            stores.push(store.map_err(redis_err)?);
+            stores.push(store.map_err(redis_err)?.with_caches(caches.clone()));
         }
         // The factory below is cloned into every worker thread, so what it shares is in an Arc.
         let per_thread = Arc::new((template, stores, AtomicUsize::new(0)));

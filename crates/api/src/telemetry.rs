@@ -11,6 +11,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use chirp_domain::store::PoolStatus;
+use chirp_domain::store::cached::CacheStats;
 use chirp_runtime::LogFormat;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing::Instrument as _;
@@ -48,8 +49,11 @@ pub fn init_metrics() {
 
 /// The metrics text; the pool gauges (this worker's pools for writes and for reads, summed) are
 /// read at scrape time, so they are current.
-pub fn render_metrics(pools: PoolStatus) -> String {
+pub fn render_metrics(pools: PoolStatus, cache: CacheStats) -> String {
     let gauge = |n: usize| n as f64;
+    metrics::counter!("chirp_cache_lookups_total", "outcome" => "hit").absolute(cache.hits);
+    metrics::counter!("chirp_cache_lookups_total", "outcome" => "miss").absolute(cache.misses);
+    metrics::gauge!("chirp_cache_entries").set(gauge(cache.entries));
     metrics::gauge!("chirp_redis_pool_connections", "state" => "in_use").set(gauge(pools.in_use));
     metrics::gauge!("chirp_redis_pool_connections", "state" => "idle").set(gauge(pools.idle));
     metrics::gauge!("chirp_redis_pool_max_connections").set(gauge(pools.max));

@@ -20,6 +20,7 @@ use chirp_domain::auth::sha256_hex;
 use chirp_domain::keys::FanoutShards;
 use chirp_domain::model::{TweetId, UserId};
 use chirp_domain::page::{DEFAULT_LIMIT, PageRequest};
+use chirp_domain::store::cached::Caches;
 use chirp_domain::store::timelines::{self, Timeline};
 use chirp_domain::store::{Limits, Store, sessions, tweets, users};
 use chirp_domain::{keys, scripts};
@@ -56,6 +57,7 @@ pub async fn home_read(conn: &mut Conn, who: &Session) -> Result<usize> {
     session_check(conn, who).await?;
     let read = chirp_domain::store::home::read_home(
         conn,
+        &Caches::off(),
         who.user,
         PageRequest::first(PAGE_LIMIT),
         Limits::default().timeline_cap,
@@ -74,6 +76,7 @@ pub async fn user_read(conn: &mut Conn, who: &Session, username: &str) -> Result
         .ok_or_else(|| format!("no user {username}"))?;
     let read = timelines::read_page(
         conn,
+        &Caches::off(),
         Timeline::User(id),
         PageRequest::first(PAGE_LIMIT),
         Some(who.user),

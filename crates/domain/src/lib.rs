@@ -9,7 +9,8 @@
 //!   (limits and where a subject stands), [`error`] (the domain error), [`keys`] (every Redis
 //!   key name, each with its `{hash-tag}`), [`events`] (the fan-out stream's events), [`page`]
 //!   (pages and exact cursors), [`clock`], [`scripts`] (the Lua scripts of
-//!   `migrations-redis-lua/`), [`redis_pool`] (pools with timeouts on every call).
+//!   `migrations-redis-lua/`), [`redis_pool`] (pools with timeouts on every call), [`cache`]
+//!   (values kept in memory that Redis's client tracking keeps exact).
 //! - Services without Redis: [`auth`] (password hashing, tokens) and [`hashing`] (the bounded
 //!   pool that password hashing runs on).
 //! - [`store`]: the operations of the service on Redis (users, sessions, the follow edge,
@@ -21,6 +22,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod cache;
 pub mod clock;
 pub mod error;
 pub mod events;

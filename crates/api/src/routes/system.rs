@@ -30,7 +30,10 @@ pub async fn ready(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(telemetry::render_metrics(state.store().pool_status()))
+        .body(telemetry::render_metrics(
+            state.store().pool_status(),
+            state.store().caches().stats(),
+        ))
 }
 
 /// This API's OpenAPI 3.1 document.

@@ -13,6 +13,8 @@ use crate::events::FanoutEvent;
 use crate::keys;
 use crate::model::{TweetId, UserId};
 use crate::page::PageRequest;
+use crate::store::cached::Caches;
+pub(crate) use crate::store::record::id_list;
 use crate::store::touched::Touched;
 
 /// Sizes that shape what is stored, and how durably a write is answered.
@@ -141,6 +143,8 @@ pub struct Store {
     shards: keys::FanoutShards,
     /// The activity touches this process wrote lately (`store::activity`).
     pub(crate) touched: Arc<Touched>,
+    /// What this process keeps in memory (`store::cached`); off unless the API turns it on.
+    pub(crate) caches: Caches,
 }
 
 #[derive(Clone)]
@@ -180,7 +184,19 @@ impl Store {
             shards: keys::FanoutShards::new(limits.fanout_shards),
             limits,
             touched: Arc::default(),
+            caches: Caches::off(),
         }
+    }
+
+    /// This store, reading records, names and sessions through `caches` (shared by the
+    /// process's stores).
+    pub fn with_caches(mut self, caches: Caches) -> Self {
+        self.caches = caches;
+        self
+    }
+
+    pub fn caches(&self) -> &Caches {
+        &self.caches
     }
 
     /// A store on `target`: pools of at most `pool_size` connections on one Redis, shared
@@ -418,15 +434,6 @@ pub(crate) async fn tweet_exists<C: ConnectionLike + Send>(
 /// One reply of a pipeline read as `T` (a missing one as nil).
 pub(crate) fn decode<T: redis::FromRedisValue>(v: Option<redis::Value>) -> Result<T> {
     Ok(redis::from_redis_value(v.unwrap_or(redis::Value::Nil)).map_err(redis::RedisError::from)?)
-}
-
-/// Ids stored comma-separated in a record field (mentions, a reply's ancestors); anything
-/// unreadable is skipped.
-pub(crate) fn id_list<T>(raw: Option<&str>, id: impl Fn(u64) -> T) -> Vec<T> {
-    raw.unwrap_or_default()
-        .split(',')
-        .filter_map(|part| part.parse().ok().map(&id))
-        .collect()
 }
 
 /// `ZMSCORE`'s answer: a score or nil per member.

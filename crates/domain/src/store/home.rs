@@ -30,6 +30,7 @@ use crate::keys;
 use crate::model::{Tweet, TweetId, UserId};
 use crate::page::{Page, PageRequest, encode_cursor};
 use crate::scripts;
+use crate::store::cached::Caches;
 use crate::store::handle::{Scores, Store};
 use crate::store::hydrate::{Hide, Viewer, hydrate_tweets};
 
@@ -53,6 +54,7 @@ pub const REBUILD_LOCK_MS: u64 = 30_000;
 /// Reads one page of `user`'s home on `conn` (see the module docs). Reads only.
 pub async fn read_home<C: ConnectionLike + Send>(
     conn: &mut C,
+    caches: &Caches,
     user: UserId,
     req: PageRequest,
     cap: usize,
@@ -113,7 +115,13 @@ pub async fn read_home<C: ConnectionLike + Send>(
         .flatten();
 
     let ids: Vec<TweetId> = candidates.iter().map(|c| TweetId::new(c.0)).collect();
-    let tweets = hydrate_tweets(conn, &ids, Viewer::hiding(user, Hide::BlockedOrMuted)).await?;
+    let tweets = hydrate_tweets(
+        conn,
+        caches,
+        &ids,
+        Viewer::hiding(user, Hide::BlockedOrMuted),
+    )
+    .await?;
     let gone = candidates
         .iter()
         .zip(&tweets)
@@ -199,7 +207,7 @@ impl Store {
     /// stands, with `complete: false`.
     pub async fn home(&self, user: UserId, req: PageRequest) -> Result<HomeRead> {
         let mut conn = self.read_conn().await?;
-        let read = read_home(&mut conn, user, req, self.limits.timeline_cap).await?;
+        let read = read_home(&mut conn, &self.caches, user, req, self.limits.timeline_cap).await?;
         if !read.complete
             && let Err(e) = self.request_rebuild(user).await
         {

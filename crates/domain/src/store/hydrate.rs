@@ -8,16 +8,24 @@
 //!    authors (the filters of [`Hide`]).
 //!
 //! Every command is a read, so on a cluster each round trip is one pipeline per node.
+//!
+//! With the API's cache on ([`Caches`]), records and names come from memory where it holds
+//! them; the rest are read on the cache's tracked connection, the names at the same time as
+//! the viewer's flags, so a page still costs at most three round trips, and usually one.
 
 use std::collections::HashMap;
+
+use std::sync::Arc;
 
 use redis::Value;
 use redis::aio::ConnectionLike;
 
 use crate::error::Result;
 use crate::keys;
-use crate::model::{AuthorSummary, Mention, Tweet, TweetCounts, TweetFlags, TweetId, UserId};
-use crate::store::handle::{decode, id_list};
+use crate::model::{AuthorSummary, Mention, Tweet, TweetFlags, TweetId, UserId};
+use crate::store::cached::{Caches, Names};
+use crate::store::handle::decode;
+use crate::store::record::Record;
 
 /// Whose tweets a read leaves out for its viewer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,42 +66,18 @@ impl Viewer {
     }
 }
 
-const RECORD_FIELDS: [&str; 10] = [
-    "author",
-    "text",
-    "created_at",
-    "reply_to",
-    "reply_to_user",
-    "repost_of",
-    "mentions",
-    "reply_count",
-    "repost_count",
-    "like_count",
-];
-
-/// A tweet record as stored, with its counts.
-struct Record {
-    author: UserId,
-    text: String,
-    created_at: String,
-    reply_to: Option<TweetId>,
-    reply_to_user: Option<UserId>,
-    repost_of: Option<TweetId>,
-    mentions: Vec<UserId>,
-    counts: TweetCounts,
-}
-
 /// Tweets for ids, in order; `None` where the tweet no longer exists (or is a repost of one that
 /// no longer exists), or where the viewer hides its author (see [`Hide`]).
 pub async fn hydrate_tweets<C: ConnectionLike + Send>(
     conn: &mut C,
+    caches: &Caches,
     ids: &[TweetId],
     viewer: Viewer,
 ) -> Result<Vec<Option<Tweet>>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let records = read_records(conn, ids).await?;
+    let records = caches.records(conn, ids).await?;
     let mut originals: Vec<TweetId> = records
         .iter()
         .flatten()
@@ -101,10 +85,10 @@ pub async fn hydrate_tweets<C: ConnectionLike + Send>(
         .collect();
     originals.sort_unstable();
     originals.dedup();
-    let originals: HashMap<TweetId, Record> = originals
+    let originals: HashMap<TweetId, Arc<Record>> = originals
         .iter()
         .copied()
-        .zip(read_records(conn, &originals).await?)
+        .zip(caches.records(conn, &originals).await?)
         .filter_map(|(id, r)| r.map(|r| (id, r)))
         .collect();
 
@@ -122,7 +106,7 @@ pub async fn hydrate_tweets<C: ConnectionLike + Send>(
         .zip(&records)
         .map(|(&id, r)| r.as_ref().and_then(|r| r.repost_of).unwrap_or(id))
         .collect();
-    let seen = read_people(conn, &people, &targets, viewer).await?;
+    let seen = read_people(conn, caches, &people, &targets, viewer).await?;
 
     Ok(ids
         .iter()
@@ -145,62 +129,9 @@ pub async fn hydrate_tweets<C: ConnectionLike + Send>(
         .collect())
 }
 
-/// Round trip 1 (or 2): records and counts; `None` for ids without a record.
-async fn read_records<C: ConnectionLike + Send>(
-    conn: &mut C,
-    ids: &[TweetId],
-) -> Result<Vec<Option<Record>>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut pipe = redis::pipe();
-    for &id in ids {
-        pipe.cmd("HMGET")
-            .arg(keys::tweet(id))
-            .arg(&RECORD_FIELDS[..]);
-    }
-    let records: Vec<Vec<Option<String>>> = pipe.query_async(conn).await?;
-    Ok(records.into_iter().map(parse_record).collect())
-}
-
-fn parse_record(fields: Vec<Option<String>>) -> Option<Record> {
-    let mut fields = fields.into_iter();
-    let mut field = || fields.next().flatten();
-    let (Some(author), Some(text), Some(created_at)) = (field(), field(), field()) else {
-        return None;
-    };
-    let author = UserId::new(author.parse().ok()?);
-    let id = |raw: Option<String>| raw.and_then(|r| r.parse().ok()).map(TweetId::new);
-    let reply_to = id(field());
-    let reply_to_user = field().and_then(|r| r.parse().ok()).map(UserId::new);
-    let repost_of = id(field());
-    let mentions = id_list(field().as_deref(), UserId::new);
-    // Absent until the first like, repost or reply; never below zero.
-    let mut count = || {
-        field()
-            .and_then(|c| c.parse::<i64>().ok())
-            .map_or(0, |c| c.max(0) as u64)
-    };
-    let counts = TweetCounts {
-        replies: count(),
-        reposts: count(),
-        likes: count(),
-    };
-    Some(Record {
-        author,
-        text,
-        created_at,
-        reply_to,
-        reply_to_user,
-        repost_of,
-        mentions,
-        counts,
-    })
-}
-
 /// What round trip 3 found: names, and the viewer's flags and filters.
 struct Seen {
-    names: HashMap<UserId, (String, String)>,
+    names: HashMap<UserId, Arc<Names>>,
     /// Per target tweet (in the page's order): liked, reposted. Empty without a viewer.
     flags: HashMap<TweetId, TweetFlags>,
     hidden: Vec<UserId>,
@@ -209,7 +140,7 @@ struct Seen {
 
 impl Seen {
     fn author(&self, id: UserId) -> Option<AuthorSummary> {
-        let (username, display_name) = self.names.get(&id)?.clone();
+        let (username, display_name) = (**self.names.get(&id)?).clone();
         Some(AuthorSummary {
             id,
             username,
@@ -234,9 +165,9 @@ impl Seen {
                 .mentions
                 .iter()
                 .filter_map(|&m| {
-                    self.names.get(&m).map(|(username, _)| Mention {
+                    self.names.get(&m).map(|names| Mention {
                         id: m,
-                        username: username.clone(),
+                        username: names.0.clone(),
                     })
                 })
                 .collect(),
@@ -252,16 +183,24 @@ impl Seen {
 /// `people` the viewer hides.
 async fn read_people<C: ConnectionLike + Send>(
     conn: &mut C,
+    caches: &Caches,
     people: &[UserId],
     targets: &[TweetId],
     viewer: Viewer,
 ) -> Result<Seen> {
     let mut pipe = redis::pipe();
-    for &p in people {
-        pipe.cmd("HMGET")
-            .arg(keys::profile(p))
-            .arg(&["username", "display_name"]);
-    }
+    // Cache on: the names from memory (or read first, tracked); off: in this round trip.
+    let cached_names = match caches.is_on() {
+        true => Some(caches.names(conn, people).await?),
+        false => {
+            for &p in people {
+                pipe.cmd("HMGET")
+                    .arg(keys::profile(p))
+                    .arg(&["username", "display_name"]);
+            }
+            None
+        }
+    };
     let target_ids: Vec<u64> = targets.iter().map(|t| t.get()).collect();
     let person_ids: Vec<u64> = people.iter().map(|p| p.get()).collect();
     let hide_sets: Vec<String> = match (viewer.user, viewer.hide) {
@@ -288,10 +227,20 @@ async fn read_people<C: ConnectionLike + Send>(
     };
     let mut values = values.into_iter();
     let mut names = HashMap::with_capacity(people.len());
-    for &p in people {
-        let (u, d): (Option<String>, Option<String>) = decode(values.next())?;
-        if let Some(u) = u {
-            names.insert(p, (u, d.unwrap_or_default()));
+    match cached_names {
+        Some(cached) => names.extend(
+            people
+                .iter()
+                .zip(cached)
+                .filter_map(|(&p, n)| Some((p, n?))),
+        ),
+        None => {
+            for &p in people {
+                let (u, d): (Option<String>, Option<String>) = decode(values.next())?;
+                if let Some(u) = u {
+                    names.insert(p, Arc::new((u, d.unwrap_or_default())));
+                }
+            }
         }
     }
     let mut seen = Seen {

@@ -62,7 +62,8 @@ impl Store {
             .filter(|e| e.kind == LiveKind::Tweet)
             .filter_map(|e| e.value.parse().ok().map(TweetId::new))
             .collect();
-        let tweets = hydrate_tweets(&mut conn, &tweet_ids, Viewer::of(Some(user))).await?;
+        let tweets =
+            hydrate_tweets(&mut conn, &self.caches, &tweet_ids, Viewer::of(Some(user))).await?;
         let mut tweets: HashMap<TweetId, Tweet> = tweet_ids
             .into_iter()
             .zip(tweets)
@@ -85,7 +86,7 @@ impl Store {
                 .zip(ids)
                 .filter_map(|(m, id)| id.map(|id| ((*m).to_owned(), id)))
                 .collect();
-            let hydrated = hydrate_notifications(&mut conn, user, &found).await?;
+            let hydrated = hydrate_notifications(&mut conn, &self.caches, user, &found).await?;
             let by_id: HashMap<u64, &String> = found.iter().map(|(m, id)| (*id, m)).collect();
             for n in hydrated {
                 if let Some(m) = by_id.get(&n.id) {

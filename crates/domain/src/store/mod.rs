@@ -18,13 +18,15 @@
 //!   rebuild when it is missing.
 //! - [`live`]: live events for the streaming API: recorded for users with a stream, and the
 //!   wake-ups of the API processes that hold their streams; [`live_read`]: read back, hydrated.
-//! - [`hydrate`]: tweet ids into tweets as a viewer sees them (used by all the reads).
+//! - [`hydrate`]: tweet ids into tweets as a viewer sees them (used by all the reads), from
+//!   [`record`]s and names that [`cached`] may hold in memory.
 
 //! - `touched`: which users this process touched lately (held by [`Store`]).
 //! - [`handle`]: [`Store`] itself, its pools and [`Limits`] (used by all of the above).
 
 pub mod activity;
 pub mod blocks;
+pub mod cached;
 pub mod handle;
 pub mod home;
 pub mod hydrate;
@@ -32,6 +34,7 @@ pub mod likes;
 pub mod live;
 pub mod live_read;
 pub mod notifications;
+pub mod record;
 pub mod reposts;
 pub mod sessions;
 pub mod social;

@@ -11,6 +11,7 @@ use crate::keys;
 use crate::model::{AuthorSummary, Notification, NotificationType, TweetId, UserId};
 use crate::page::{Page, PageRequest, encode_cursor};
 use crate::scripts;
+use crate::store::cached::Caches;
 use crate::store::handle::{Scores, Store, decode};
 use crate::store::hydrate::{Viewer, hydrate_tweets};
 use crate::store::live::{self, LiveKind, LiveRecord};
@@ -129,7 +130,7 @@ impl Store {
         let more = found.len() > req.limit;
         found.truncate(req.limit);
         let next_cursor = more.then(|| encode_cursor(found.last().map_or(0, |f| f.1)));
-        let items = hydrate_notifications(&mut conn, user, &found).await?;
+        let items = hydrate_notifications(&mut conn, &self.caches, user, &found).await?;
         Ok(Page { items, next_cursor })
     }
 
@@ -179,6 +180,7 @@ impl Store {
 /// gone since). Shared by the notifications page and the live stream.
 pub(crate) async fn hydrate_notifications<C: redis::aio::ConnectionLike + Send>(
     conn: &mut C,
+    caches: &Caches,
     user: UserId,
     found: &[(String, u64)],
 ) -> Result<Vec<Notification>> {
@@ -242,7 +244,7 @@ pub(crate) async fn hydrate_notifications<C: redis::aio::ConnectionLike + Send>(
         .collect();
 
     let tweet_ids: Vec<TweetId> = parsed.iter().filter_map(|(_, _, (_, _, t))| *t).collect();
-    let tweets = hydrate_tweets(conn, &tweet_ids, Viewer::of(Some(user))).await?;
+    let tweets = hydrate_tweets(conn, caches, &tweet_ids, Viewer::of(Some(user))).await?;
     let tweets: HashMap<TweetId, _> = tweet_ids.into_iter().zip(tweets).collect();
     let items = parsed
         .iter()

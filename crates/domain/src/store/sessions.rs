@@ -53,12 +53,22 @@ impl Store {
     /// refuses writes. `for_read` picks the connection: a read request's (so that it keeps
     /// working then), or a writing request's own, so that one request's commands share one
     /// socket (fewer, fuller writes for Redis to serve).
+    ///
+    /// With the process's cache on (`store::cached`) the session's expiry usually comes from
+    /// memory, which a logout or a revocation invalidates at once; the budget is then not read
+    /// (`(0, None)`: the count, sent beside it, says where it stands).
     pub async fn check_session(
         &self,
         user: UserId,
         session: &str,
         for_read: bool,
     ) -> Result<(u64, Option<i64>)> {
+        if let Ok(expiry) = self.caches.session_expiry(user, session).await {
+            return match expiry {
+                Some(expiry) if expiry > clock::now_ms() => Ok((0, None)),
+                _ => Err(Error::Unauthorized),
+            };
+        }
         let mut conn = if for_read {
             self.read_conn().await?
         } else {

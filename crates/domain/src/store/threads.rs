@@ -194,7 +194,7 @@ impl Store {
         let more = ids.len() > req.limit;
         let ids: Vec<TweetId> = ids.into_iter().take(req.limit).map(TweetId::new).collect();
         let last = ids.last().copied();
-        let tweets = hydrate_tweets(&mut conn, &ids, hiding_blocked(viewer)).await?;
+        let tweets = hydrate_tweets(&mut conn, &self.caches, &ids, hiding_blocked(viewer)).await?;
         Ok(Page {
             items: tweets.into_iter().flatten().collect(),
             next_cursor: more.then(|| encode_cursor(last.map_or(0, TweetId::get))),
@@ -226,7 +226,8 @@ impl Store {
             .copied()
             .chain(replies.into_iter().map(TweetId::new))
             .collect();
-        let mut tweets = hydrate_tweets(&mut conn, &ids, hiding_blocked(viewer)).await?;
+        let mut tweets =
+            hydrate_tweets(&mut conn, &self.caches, &ids, hiding_blocked(viewer)).await?;
         let replies = tweets.split_off(ancestors.len());
         Ok(TweetContext {
             ancestors: tweets.into_iter().flatten().collect(),

@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::keys;
 use crate::model::{Tweet, TweetId, UserId};
 use crate::page::{Page, PageRequest, encode_cursor};
+use crate::store::cached::Caches;
 use crate::store::handle::{Store, page_desc};
 use crate::store::hydrate::{Viewer, hydrate_tweets};
 
@@ -50,13 +51,14 @@ pub struct PageRead {
 /// it on a connection of its own. It only reads: dropping the gone ids is the caller's choice.
 pub async fn read_page<C: ConnectionLike + Send>(
     conn: &mut C,
+    caches: &Caches,
     timeline: Timeline,
     req: PageRequest,
     viewer: Option<UserId>,
 ) -> Result<PageRead> {
     let (rows, more) = page_desc(conn, &timeline.key(), req).await?;
     let ids: Vec<TweetId> = rows.iter().map(|&(m, _)| TweetId::new(m)).collect();
-    let tweets = hydrate_tweets(conn, &ids, timeline.viewer(viewer)).await?;
+    let tweets = hydrate_tweets(conn, caches, &ids, timeline.viewer(viewer)).await?;
     let gone = ids
         .iter()
         .zip(&tweets)
@@ -84,7 +86,8 @@ impl Store {
         viewer: Option<UserId>,
     ) -> Result<Page<Tweet>> {
         let mut conn = self.read_conn().await?;
-        let PageRead { page, gone } = read_page(&mut conn, timeline, req, viewer).await?;
+        let PageRead { page, gone } =
+            read_page(&mut conn, &self.caches, timeline, req, viewer).await?;
         if !gone.is_empty() {
             self.drop_gone(timeline.key(), &gone);
         }

@@ -208,12 +208,17 @@ impl Store {
             );
             list_reply(&mut pipe, thread.as_ref(), posted_id);
             scripts::run_pipeline::<_, ()>(&mut conn, &pipe).await?;
-            let first = hydrate_tweets(&mut conn, &[posted_id], Viewer::of(Some(author)))
-                .await?
-                .pop()
-                .flatten()
-                // The first tweet was deleted since: say so rather than invent a body.
-                .ok_or(Error::NotFound("tweet"))?;
+            let first = hydrate_tweets(
+                &mut conn,
+                &self.caches,
+                &[posted_id],
+                Viewer::of(Some(author)),
+            )
+            .await?
+            .pop()
+            .flatten()
+            // The first tweet was deleted since: say so rather than invent a body.
+            .ok_or(Error::NotFound("tweet"))?;
             // A replay counts nothing; the headers say where the limit stands.
             return Ok((Posted::Replayed(first), quota(number(3), number(4))));
         }
@@ -246,7 +251,7 @@ impl Store {
     /// One tweet as `viewer` sees it.
     pub async fn tweet(&self, id: TweetId, viewer: Option<UserId>) -> Result<Tweet> {
         let mut conn = self.read_conn().await?;
-        hydrate_tweets(&mut conn, &[id], Viewer::of(viewer))
+        hydrate_tweets(&mut conn, &self.caches, &[id], Viewer::of(viewer))
             .await?
             .pop()
             .flatten()
