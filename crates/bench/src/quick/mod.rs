@@ -2,11 +2,18 @@
 //! `chirp-fanout-worker`, a seeded graph, then each measurement in turn, written to
 //! `target/bench/summary.json` with a latency plot beside it.
 //!
-//! Each API figure is set beside two ceilings measured the same way on the same machine: the
-//! HTTP ceiling (`GET /healthz`: the server and the load generator, no Redis) and the Redis
-//! ceiling (the Redis commands the API sends for that operation, sent straight to Redis without
-//! HTTP, see [`crate::ceiling`]). The lower ceiling bounds what the API could reach here. Every
-//! window is profiled too ([`crate::profile`]): CPU per process and Redis calls per operation.
+//! Each API figure is set beside ceilings measured the same way on the same machine: the HTTP
+//! ceiling (`GET /healthz`: the server and the load generator, no Redis) and the Redis ceiling
+//! of the same commands (the Redis commands the API sends for that operation today, sent
+//! straight to Redis without HTTP, see [`crate::ceiling`]); the figure is reported as a share
+//! of the lower of the two. Home reads and posts also get a fixed Redis ceiling, the least Redis
+//! work the request needs, which does not move with the API's code ([`crate::ceiling::home_fixed`],
+//! [`crate::ceiling::post_fixed`]; a post's includes its fan-out to the seeded graph's mean
+//! follower count), and their share of the lower of it and the HTTP ceiling. Posts are also
+//! measured whole: through the API with the fan-out worker running, the clock running on until
+//! the backlog is drained. summary.json's `targets` say which of the figures meet their targets
+//! ([`report::targets`]). Every window is profiled too ([`crate::profile`]): CPU per process and
+//! Redis calls per operation.
 //!
 //! Two mixes run: the DeathStarBench one (60 % home, 30 % user timeline, 10 % posts) and the
 //! social one (55 % home, 25 % user timeline, 8 % posts, 7 % likes and 3 % reposts of recent
@@ -16,14 +23,14 @@
 //!
 //! With `--cluster` it all runs twice with the same parameters: on one redis-server, then on a
 //! private Redis Cluster of three masters and three replicas (the API and the workers given its
-//! nodes' URLs), and the cluster's share of each ceiling is set against the standalone one's,
-//! beside how evenly the mix's commands spread over the masters.
+//! nodes' URLs), and the cluster's share of each ceiling (the fixed ones included) is set
+//! against the standalone one's, beside how evenly the mix's commands spread over the masters.
 
 //!
 //! # Layout
 //! - [`setup`]: the private Redis or cluster (seeded), its memory, the API, one worker and the
 //!   logins.
-//! - [`windows`]: the load windows, each operation through the API and as its Redis ceiling.
+//! - [`windows`]: the load windows, each operation through the API and as its Redis ceilings.
 //! - [`visible`]: when a post (or a repost) has reached every follower (delivery latency).
 //! - [`fanout`]: the big fan-outs (posts and reposts) and their raw insert ceiling.
 //! - [`large`]: large accounts merged on read: a post's latency and Redis commands, and home
@@ -31,7 +38,7 @@
 //! - [`cache`]: home timelines as a cache: rebuilds, and memory with most users inactive.
 //! - [`streams`]: live streams: memory per open stream, delivery into followers' streams, and
 //!   home reads with 10,000 streams open.
-//! - [`report`]: summary.json's figures, the printed table and the plot.
+//! - [`report`]: summary.json's figures and targets, the printed table and the plot.
 //! - [`procs`]: the processes `quick` starts.
 
 mod cache;
@@ -52,7 +59,7 @@ use serde_json::{Value as Json, json};
 
 use crate::{Result, workspace_root};
 use procs::Binaries;
-use report::{delivery_json, pair_json, print_table, round, window_json};
+use report::{add_fixed, delivery_json, pair_json, print_table, round, whole_json, window_json};
 use setup::Setup;
 
 /// What `quick` can measure; `--only` picks some.
@@ -60,11 +67,15 @@ use setup::Setup;
 pub enum Section {
     /// GET /healthz: the HTTP ceiling.
     Healthz,
-    /// Home timeline reads, API and Redis ceiling.
+    /// Home timeline reads: API, the same commands' Redis ceiling, and the fixed Redis ceiling
+    /// (session `HGET` and `ZREVRANGE` of the page, then the 20 records' `HGETALL`s).
     Home,
     /// User timeline reads, API and Redis ceiling.
     User,
-    /// Posts, API and Redis ceiling.
+    /// Posts: API and the same commands' Redis ceiling with the fan-out paused; posts measured
+    /// whole (API with the fan-out running, then its backlog drained: answered and drained
+    /// posts/s); and the fixed Redis ceiling (a post's own writes and `F` followers' homes,
+    /// `F` the seeded mean follower count).
     Post,
     /// The DeathStarBench mix (60 % home, 30 % user timeline, 10 % posts), with delivery
     /// latency measured while it runs.
@@ -243,17 +254,26 @@ async fn measure(args: &QuickArgs, bins: &Binaries, cluster: bool) -> Result<Jso
         None
     };
     if args.wants(Section::Home) {
-        let (api, red) = bench.home().await?;
-        summary.insert("home_timeline".into(), pair_json(&api, &red, healthz));
+        let (api, red, fixed) = bench.home().await?;
+        let mut j = pair_json(&api, &red, healthz);
+        add_fixed(&mut j, api.rps(), &fixed, healthz);
+        summary.insert("home_timeline".into(), j);
     }
     if args.wants(Section::User) {
         let (api, red) = bench.user_timeline().await?;
         summary.insert("user_timeline".into(), pair_json(&api, &red, healthz));
     }
     if args.wants(Section::Post) {
-        let (api, red, drains) = bench.post().await?;
-        let mut j = pair_json(&api, &red, healthz);
-        j["fanout_backlog_seconds"] = drains;
+        let p = bench.post(&seeded, args.seed).await?;
+        let mut j = pair_json(&p.api, &p.red, healthz);
+        j["fanout_backlog_seconds"] = p.drains;
+        let whole = whole_json(&p.whole, p.whole_drain);
+        let drained = report::drained_rps(p.whole.ok, p.whole.seconds, p.whole_drain);
+        add_fixed(&mut j, drained, &p.fixed, healthz);
+        j["whole"] = whole;
+        j["followers_per_post"] = json!(p.followers_per_post);
+        j["fixed_ceiling_padded_authors"] = json!(p.padded);
+        j["logged_in_mean_followers"] = json!(round(p.logged_in_mean_followers));
         summary.insert("post_tweet".into(), j);
     }
 
@@ -402,7 +422,8 @@ async fn measure(args: &QuickArgs, bins: &Binaries, cluster: bool) -> Result<Jso
         setup["masters"] = json!(bench.masters.urls());
     }
     summary.insert("setup".into(), setup);
-    let summary = Json::Object(summary);
+    let mut summary = Json::Object(summary);
+    summary["targets"] = report::targets(&summary);
 
     // 11. The plot.
     let title = format!(

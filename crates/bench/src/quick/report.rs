@@ -49,6 +49,218 @@ pub(super) fn pair_json(api: &Outcome, red: &Outcome, http: Option<f64>) -> Json
     })
 }
 
+/// The lower of a Redis ceiling and the HTTP ceiling (when measured).
+fn lower_ceiling(redis: f64, http: Option<f64>) -> f64 {
+    http.map_or(redis, |h| h.min(redis))
+}
+
+/// A fixed ceiling ([`crate::ceiling::home_fixed`], [`crate::ceiling::post_fixed`]) added to
+/// a figure's `j`: its rate, p99 and errors, and `rate`'s share of the lower of it and the HTTP
+/// ceiling.
+pub(super) fn add_fixed(j: &mut Json, rate: f64, fixed: &Outcome, http: Option<f64>) {
+    j["fixed_ceiling_rps"] = json!(round(fixed.rps()));
+    j["fixed_ceiling_p99_ms"] = json!(round(fixed.p99_ms()));
+    j["fixed_ceiling_errors"] = json!(fixed.errors);
+    j["share_of_fixed_ceiling"] = json!(round(rate / lower_ceiling(fixed.rps(), http)));
+}
+
+/// Posts per second over the window and the time its backlog took to work off after it: what
+/// the system sustains, every post fanned out.
+pub(super) fn drained_rps(posts: u64, window_s: f64, drain_s: f64) -> f64 {
+    posts as f64 / (window_s + drain_s).max(1e-9)
+}
+
+/// Posts measured whole (the worker running): answered per second of the window, and per
+/// second of the window and the drain after it.
+pub(super) fn whole_json(o: &Outcome, drain_s: f64) -> Json {
+    json!({
+        "answered_rps": round(o.rps()),
+        "drained_rps": round(drained_rps(o.ok, o.seconds, drain_s)),
+        "drain_seconds": round(drain_s),
+        "window_seconds": round(o.seconds),
+        "posts": o.ok,
+        "errors": o.errors,
+        "p50_ms": round(o.p50_ms()),
+        "p99_ms": round(o.p99_ms()),
+        "p999_ms": round(o.p999_ms()),
+    })
+}
+
+/// The home share of its fixed ceiling `quick` aims at.
+pub(super) const HOME_FIXED_TARGET: f64 = 0.5;
+/// The drained posts' share of their fixed ceiling `quick` aims at.
+pub(super) const POST_FIXED_TARGET: f64 = 0.7;
+/// The mix's p99 `quick` aims at, ms.
+pub(super) const MIX_P99_TARGET_MS: f64 = 20.0;
+/// The fan-out to 1M followers' share of its raw insert ceiling `quick` aims at.
+pub(super) const FANOUT_SHARE_TARGET: f64 = 0.8;
+/// The fan-out size the fan-out target is for.
+pub(super) const FANOUT_TARGET_FOLLOWERS: u64 = 1_000_000;
+/// The Redis memory per user `quick` aims at, bytes, at [`MEMORY_TARGET_USERS`].
+pub(super) const MEMORY_TARGET_BYTES: f64 = 5_900.0;
+/// The number of users the memory target is for (fewer share the fixed costs among fewer).
+pub(super) const MEMORY_TARGET_USERS: u64 = 100_000;
+
+/// Which way a target goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    AtLeast,
+    AtMost,
+}
+
+/// One target: `value` against `target`; `met` null when the figure was measured in a setting
+/// the target is not for (`judged` false). `met` is decided on `value` unrounded.
+fn target(name: String, value: f64, rule: Rule, target: f64, judged: bool) -> Json {
+    let (met, rule) = match rule {
+        Rule::AtLeast => (value >= target, ">="),
+        Rule::AtMost => (value <= target, "<="),
+    };
+    json!({
+        "name": name,
+        "value": round(value),
+        "rule": rule,
+        "target": target,
+        "met": if judged { json!(met) } else { Json::Null },
+    })
+}
+
+/// A figure set beside a fixed ceiling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fixed {
+    /// Home reads through the API.
+    Home,
+    /// Posts measured whole, their drained rate.
+    Post,
+}
+
+impl Fixed {
+    /// Its name in the cluster comparison.
+    fn key(self) -> &'static str {
+        match self {
+            Fixed::Home => "home_timeline_fixed",
+            Fixed::Post => "post_tweet_whole_fixed",
+        }
+    }
+
+    /// Its rate in `s` and the lower of its fixed ceiling and the HTTP ceiling (when
+    /// measured), if `s` holds them.
+    fn pair(self, s: &Json) -> Option<(f64, f64)> {
+        let (figure, rate) = match self {
+            Fixed::Home => (&s["home_timeline"], &s["home_timeline"]["api_rps"]),
+            Fixed::Post => (&s["post_tweet"], &s["post_tweet"]["whole"]["drained_rps"]),
+        };
+        let positive = |j: &Json| j.as_f64().filter(|x| *x > 0.0);
+        let fixed = positive(&figure["fixed_ceiling_rps"])?;
+        Some((
+            rate.as_f64()?,
+            lower_ceiling(fixed, positive(&s["http_ceiling_rps"])),
+        ))
+    }
+}
+
+/// summary.json's `targets`: each target whose figure `s` holds (a skipped section's are left
+/// out), in a fixed order.
+pub(super) fn targets(s: &Json) -> Json {
+    let mut out = Vec::new();
+    if let Some((rate, lower)) = Fixed::Home.pair(s) {
+        out.push(target(
+            "home timeline: API req/s over the lower of its fixed Redis ceiling and the HTTP \
+             ceiling"
+                .into(),
+            rate / lower,
+            Rule::AtLeast,
+            HOME_FIXED_TARGET,
+            true,
+        ));
+    }
+    if let Some((rate, lower)) = Fixed::Post.pair(s) {
+        out.push(target(
+            "posts whole: drained posts/s over the lower of their fixed Redis ceiling and the \
+             HTTP ceiling"
+                .into(),
+            rate / lower,
+            Rule::AtLeast,
+            POST_FIXED_TARGET,
+            true,
+        ));
+    }
+    if let Some(p99) = s["mixed"]["p99_ms"].as_f64() {
+        out.push(target(
+            "mix 60/30/10: p99 ms".into(),
+            p99,
+            Rule::AtMost,
+            MIX_P99_TARGET_MS,
+            true,
+        ));
+    }
+    let sizes: Vec<&Json> = s["fanout"]["sizes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
+    let size = sizes
+        .iter()
+        .find(|z| z["followers"].as_u64() == Some(FANOUT_TARGET_FOLLOWERS))
+        .or_else(|| sizes.iter().max_by_key(|z| z["followers"].as_u64()));
+    if let Some(z) = size
+        && let (Some(rate), Some(ceiling)) = (
+            z["one_worker"]["inserts_per_s"].as_f64(),
+            z["ceiling"]["inserts_per_s"].as_f64().filter(|c| *c > 0.0),
+        )
+    {
+        let followers = z["followers"].as_u64().unwrap_or(0);
+        let measured = if followers == FANOUT_TARGET_FOLLOWERS {
+            String::new()
+        } else {
+            format!(" (the target is for {FANOUT_TARGET_FOLLOWERS})")
+        };
+        out.push(target(
+            format!(
+                "fan-out to {followers} followers{measured}, one worker: inserts/s over its raw \
+                 insert ceiling"
+            ),
+            rate / ceiling,
+            Rule::AtLeast,
+            FANOUT_SHARE_TARGET,
+            true,
+        ));
+    }
+    if let Some(bytes) = s["memory"]["bytes_per_user"].as_f64() {
+        let users = s["memory"]["users"].as_u64().unwrap_or(0);
+        out.push(target(
+            format!(
+                "Redis memory per user, bytes (judged at {MEMORY_TARGET_USERS} users or more; \
+                 {users} here)"
+            ),
+            bytes,
+            Rule::AtMost,
+            MEMORY_TARGET_BYTES,
+            users >= MEMORY_TARGET_USERS,
+        ));
+    }
+    Json::from(out)
+}
+
+/// A target's line: ✅, ❌, or – (not judged here), the name, the value and the target.
+fn target_line(t: &Json) -> String {
+    let sign = match t["met"].as_bool() {
+        Some(met) => mark(met),
+        None => "– ",
+    };
+    let rule = if t["rule"] == ">=" { "≥" } else { "≤" };
+    let judged = if t["met"].is_null() {
+        ", not judged"
+    } else {
+        ""
+    };
+    format!(
+        "{sign} {}: {} (target {rule} {}{judged})",
+        t["name"].as_str().unwrap_or("?"),
+        t["value"],
+        t["target"],
+    )
+}
+
 pub(super) fn delivery_json(samples: &[visible::Timing], followers: usize) -> Json {
     let mut visible = load::histogram();
     let mut answered = load::histogram();
@@ -69,37 +281,84 @@ pub(super) fn delivery_json(samples: &[visible::Timing], followers: usize) -> Js
 pub(super) fn print_table(summary: &Json) {
     println!();
     println!(
-        "{:<30} {:>10} {:>14} {:>9} {:>9} {:>9}",
-        "operation", "API req/s", "Redis ceiling", "p50 ms", "p99 ms", "API/lower"
+        "{:<34} {:>10} {:>14} {:>9} {:>9} {:>9} {:>13} {:>9}",
+        "operation",
+        "API req/s",
+        "Redis ceiling",
+        "p50 ms",
+        "p99 ms",
+        "API/lower",
+        "fixed ceiling",
+        "API/fixed"
     );
     let num = |j: &Json| j.as_f64().unwrap_or(f64::NAN);
+    // The fixed ceiling's columns of a figure: its rate and the share, or dashes.
+    let fixed_columns = |j: &Json| match j["fixed_ceiling_rps"].as_f64() {
+        Some(f) => format!(
+            "{f:>13.0} {:>8.0}%",
+            num(&j["share_of_fixed_ceiling"]) * 100.0
+        ),
+        None => format!("{:>13} {:>9}", "-", "-"),
+    };
     if let Some(h) = summary.get("http_ceiling") {
         println!(
-            "{:<30} {:>10.0} {:>14} {:>9.2} {:>9.2} {:>9}",
+            "{:<34} {:>10.0} {:>14} {:>9.2} {:>9.2} {:>9} {:>13} {:>9}",
             "GET /healthz (HTTP ceiling)",
             num(&h["rps"]),
             "-",
             num(&h["p50_ms"]),
             num(&h["p99_ms"]),
+            "-",
+            "-",
             "-"
         );
     }
     for (key, name) in [
         ("home_timeline", "GET /v1/timelines/home"),
         ("user_timeline", "GET /v1/users/{name}/tweets"),
-        ("post_tweet", "POST /v1/tweets"),
+        ("post_tweet", "POST /v1/tweets, fan-out paused"),
         ("mixed", "mix 60/30/10"),
         ("social_mix", "social mix 55/25/8/7/3/2"),
     ] {
-        if let Some(j) = summary.get(key) {
+        let Some(j) = summary.get(key) else { continue };
+        // The posts' fixed ceiling is set beside the posts measured whole, below.
+        let fixed = if key == "post_tweet" {
+            fixed_columns(&Json::Null)
+        } else {
+            fixed_columns(j)
+        };
+        println!(
+            "{:<34} {:>10.0} {:>14.0} {:>9.2} {:>9.2} {:>8.0}% {fixed}",
+            name,
+            num(&j["api_rps"]),
+            num(&j["redis_ceiling_rps"]),
+            num(&j["p50_ms"]),
+            num(&j["p99_ms"]),
+            num(&j["share_of_lower_ceiling"]) * 100.0
+        );
+        if key == "post_tweet"
+            && let Some(w) = j.get("whole")
+        {
             println!(
-                "{:<30} {:>10.0} {:>14.0} {:>9.2} {:>9.2} {:>8.0}%",
-                name,
-                num(&j["api_rps"]),
-                num(&j["redis_ceiling_rps"]),
-                num(&j["p50_ms"]),
-                num(&j["p99_ms"]),
-                num(&j["share_of_lower_ceiling"]) * 100.0
+                "{:<34} {:>10.0} {:>14} {:>9.2} {:>9.2} {:>9} {}",
+                "POST /v1/tweets, whole (drained)",
+                num(&w["drained_rps"]),
+                "-",
+                num(&w["p50_ms"]),
+                num(&w["p99_ms"]),
+                "-",
+                fixed_columns(j)
+            );
+            println!(
+                "  posts whole: {} answered in {} s with the fan-out running ({:.0}/s), the \
+                 backlog worked off {} s after: {:.0} posts/s drained; the fixed ceiling writes \
+                 {} followers' homes a post",
+                w["posts"],
+                w["window_seconds"],
+                num(&w["answered_rps"]),
+                w["drain_seconds"],
+                num(&w["drained_rps"]),
+                j["followers_per_post"],
             );
         }
     }
@@ -131,6 +390,18 @@ pub(super) fn print_table(summary: &Json) {
     print_issue_14(summary);
     print_streams(summary);
     println!("memory: {}", summary["memory"]);
+    print_targets("targets:", &summary["targets"]);
+}
+
+/// A `targets` array, one line each, under `title` (nothing when there are none).
+fn print_targets(title: &str, targets: &Json) {
+    let Some(list) = targets.as_array().filter(|l| !l.is_empty()) else {
+        return;
+    };
+    println!("{title}");
+    for t in list {
+        println!("  {}", target_line(t));
+    }
 }
 
 fn mark(met: bool) -> &'static str {
@@ -333,7 +604,8 @@ const SHARE_RATIO_TARGET: f64 = 0.8;
 const BALANCE_TARGET: f64 = 1.5;
 
 /// Each throughput figure's share of its ceiling in `s`: the API over the lower of its ceilings
-/// (the pairs), or the inserts over the raw insert ceiling (each fan-out size, one worker and
+/// (the pairs, against the same commands' Redis ceiling; home reads and posts whole also against
+/// the fixed one), or the inserts over the raw insert ceiling (each fan-out size, one worker and
 /// two, and the repost with one), by name.
 fn shares(s: &Json) -> Vec<(String, f64, f64)> {
     let num = |j: &Json| j.as_f64().filter(|x| *x > 0.0);
@@ -354,6 +626,13 @@ fn shares(s: &Json) -> Vec<(String, f64, f64)> {
             .and_then(num)
             .map_or(red, |h| h.min(red));
         out.push((key.to_owned(), api, lower));
+    }
+    // The fixed ceilings: home reads, and posts whole (drained), over the lower of each and the
+    // HTTP ceiling.
+    for fixed in [Fixed::Home, Fixed::Post] {
+        if let Some((rate, lower)) = fixed.pair(s).filter(|(rate, _)| *rate > 0.0) {
+            out.push((fixed.key().to_owned(), rate, lower));
+        }
     }
     for size in s["fanout"]["sizes"].as_array().into_iter().flatten() {
         let Some(ceiling) = num(&size["ceiling"]["inserts_per_s"]) else {
@@ -388,11 +667,13 @@ fn balance(profile: &Json) -> Option<Json> {
 
 /// `--cluster`'s comparison: for each figure with a ceiling, in the table's order, the cluster's
 /// share of it over the standalone run's (and the ratios of the rates and of the ceilings
-/// themselves beside), and the commands per master during the mix (its API window and its
-/// Redis ceiling window).
+/// themselves beside); as `targets`, that ratio of the home reads' and the whole posts' shares
+/// of their fixed ceilings against [`SHARE_RATIO_TARGET`]; and the commands per master during
+/// the mix (its API window and its Redis ceiling window).
 pub(super) fn compare(standalone: &Json, cluster: &Json) -> Json {
     let before = shares(standalone);
     let mut figures = Vec::new();
+    let mut targets = Vec::new();
     for (key, api, ceiling) in shares(cluster) {
         let Some((_, api0, ceiling0)) = before.iter().find(|(k, ..)| *k == key) else {
             continue;
@@ -406,11 +687,29 @@ pub(super) fn compare(standalone: &Json, cluster: &Json) -> Json {
                 "rate_ratio": round(api / api0),
                 "ceiling_ratio": round(ceiling / ceiling0),
         }));
+        for (fixed, what) in [
+            (Fixed::Home, "home timeline"),
+            (Fixed::Post, "posts whole (drained)"),
+        ] {
+            if key == fixed.key() {
+                targets.push(target(
+                    format!(
+                        "{what}: the cluster's share of its fixed ceiling over the standalone \
+                         share"
+                    ),
+                    share / share0,
+                    Rule::AtLeast,
+                    SHARE_RATIO_TARGET,
+                    true,
+                ));
+            }
+        }
     }
     let profile = &cluster["profile"];
     json!({
         "share_of_ceiling": figures,
         "target_ratio": SHARE_RATIO_TARGET,
+        "targets": targets,
         "mix_commands_per_master": {
             "api": profile.get("mix_api").and_then(balance),
             "ceiling": profile.get("mix_redis").and_then(balance),
@@ -446,6 +745,7 @@ pub(super) fn print_comparison(c: &Json) {
             num(&f["ceiling_ratio"]),
         );
     }
+    print_targets("cluster targets:", &c["targets"]);
     for (mix, window, name) in [
         ("mix_commands_per_master", "api", "the mix, API"),
         (
@@ -484,5 +784,143 @@ pub(super) fn print_comparison(c: &Json) {
                 "✗"
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn by_name<'a>(targets: &'a Json, start: &str) -> &'a Json {
+        targets
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"].as_str().unwrap().starts_with(start))
+            .unwrap_or_else(|| panic!("no target {start:?} in {targets}"))
+    }
+
+    fn summary() -> Json {
+        json!({
+            "http_ceiling_rps": 40000.0,
+            "home_timeline": {"api_rps": 6000.0, "fixed_ceiling_rps": 10000.0},
+            "post_tweet": {"api_rps": 9000.0, "fixed_ceiling_rps": 3000.0,
+                           "whole": {"drained_rps": 2000.0}},
+            "mixed": {"p99_ms": 20.5},
+            "fanout": {"sizes": [
+                {"followers": 1000000, "one_worker": {"inserts_per_s": 400000.0},
+                 "ceiling": {"inserts_per_s": 500000.0}},
+                {"followers": 100000, "one_worker": {"inserts_per_s": 10.0},
+                 "ceiling": {"inserts_per_s": 500000.0}},
+            ]},
+            "memory": {"bytes_per_user": 5800.0, "users": 100000},
+        })
+    }
+
+    #[test]
+    fn every_measured_target_is_judged() {
+        let t = targets(&summary());
+        assert_eq!(t.as_array().unwrap().len(), 5, "{t}");
+        let home = by_name(&t, "home timeline");
+        assert_eq!(home["value"], json!(0.6));
+        assert_eq!(home["rule"], ">=");
+        assert_eq!(home["met"], json!(true));
+        // 2,000 drained over 3,000: 0.67 < 0.7.
+        let post = by_name(&t, "posts whole");
+        assert_eq!(post["value"], json!(0.67));
+        assert_eq!(post["met"], json!(false));
+        let mix = by_name(&t, "mix");
+        assert_eq!(
+            (mix["rule"].as_str(), &mix["met"]),
+            (Some("<="), &json!(false))
+        );
+        // The 1M size, not the last one listed: 400k of 500k = 0.8.
+        let fanout = by_name(&t, "fan-out to 1000000 followers, one worker");
+        assert_eq!(
+            (&fanout["value"], &fanout["met"]),
+            (&json!(0.8), &json!(true))
+        );
+        let memory = by_name(&t, "Redis memory per user");
+        assert_eq!(memory["met"], json!(true));
+    }
+
+    #[test]
+    fn the_lower_ceiling_may_be_the_http_one() {
+        let mut s = summary();
+        s["http_ceiling_rps"] = json!(8000.0);
+        assert_eq!(by_name(&targets(&s), "home timeline")["value"], json!(0.75));
+        // Without the HTTP ceiling, the fixed one alone.
+        s.as_object_mut().unwrap().remove("http_ceiling_rps");
+        assert_eq!(by_name(&targets(&s), "home timeline")["value"], json!(0.6));
+    }
+
+    #[test]
+    fn skipped_sections_leave_their_targets_out() {
+        let s = json!({"memory": {"bytes_per_user": 9000.0, "users": 20000}});
+        let t = targets(&s);
+        assert_eq!(t.as_array().unwrap().len(), 1, "{t}");
+        // Fewer users than the target is for: reported, not judged.
+        assert_eq!(by_name(&t, "Redis memory per user")["met"], Json::Null);
+        // Same-commands figures alone (no fixed ceiling) judge nothing either.
+        let s = json!({"home_timeline": {"api_rps": 1.0, "redis_ceiling_rps": 2.0}});
+        assert_eq!(targets(&s), json!([]));
+    }
+
+    #[test]
+    fn without_the_1m_fan_out_the_largest_size_is_judged() {
+        let mut s = summary();
+        s["fanout"]["sizes"] = json!([
+            {"followers": 100000, "one_worker": {"inserts_per_s": 90.0},
+             "ceiling": {"inserts_per_s": 100.0}},
+            {"followers": 10000, "one_worker": {"inserts_per_s": 10.0},
+             "ceiling": {"inserts_per_s": 100.0}},
+        ]);
+        let t = targets(&s);
+        let fanout = by_name(
+            &t,
+            "fan-out to 100000 followers (the target is for 1000000)",
+        );
+        assert_eq!(
+            (&fanout["value"], &fanout["met"]),
+            (&json!(0.9), &json!(true))
+        );
+    }
+
+    #[test]
+    fn a_target_is_decided_on_the_unrounded_value() {
+        let t = target("x".into(), 0.4996, Rule::AtLeast, 0.5, true);
+        assert_eq!((&t["value"], &t["met"]), (&json!(0.5), &json!(false)));
+        let t = target("x".into(), 20.0, Rule::AtMost, 20.0, true);
+        assert_eq!(t["met"], json!(true));
+    }
+
+    #[test]
+    fn the_drained_rate_counts_the_drain() {
+        assert_eq!(drained_rps(3000, 10.0, 5.0), 200.0);
+        assert_eq!(drained_rps(3000, 10.0, 0.0), 300.0);
+    }
+
+    #[test]
+    fn the_cluster_comparison_judges_the_fixed_shares() {
+        let standalone = summary();
+        let mut cluster = summary();
+        // Home: 0.6 → 0.45 of the fixed ceiling (0.75×); posts: the same share.
+        cluster["home_timeline"]["api_rps"] = json!(4500.0);
+        let c = compare(&standalone, &cluster);
+        let figures: Vec<&str> = c["share_of_ceiling"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["figure"].as_str().unwrap())
+            .collect();
+        assert!(figures.contains(&"home_timeline_fixed"), "{figures:?}");
+        assert!(figures.contains(&"post_tweet_whole_fixed"), "{figures:?}");
+        let home = by_name(&c["targets"], "home timeline");
+        assert_eq!(
+            (&home["value"], &home["met"]),
+            (&json!(0.75), &json!(false))
+        );
+        let post = by_name(&c["targets"], "posts whole");
+        assert_eq!((&post["value"], &post["met"]), (&json!(1.0), &json!(true)));
     }
 }

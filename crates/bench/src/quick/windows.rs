@@ -5,9 +5,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chirp_domain::keys;
 use chirp_domain::store::Store;
 use chirp_testkit::try_send_signal;
 use hdrhistogram::Histogram;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use redis::aio::MultiplexedConnection;
 use serde_json::{Value as Json, json};
 
@@ -18,6 +21,7 @@ use crate::backend::{Backend, Conn, Masters};
 use crate::ceiling::{self, PAGE_LIMIT, Session};
 use crate::load::{self, Outcome};
 use crate::profile::{self, Pids};
+use crate::seed::Seeded;
 
 /// Everything the measurements share.
 pub(super) struct Bench {
@@ -79,13 +83,20 @@ impl Bench {
         Ok(o)
     }
 
-    pub(super) async fn home(&mut self) -> Result<(Outcome, Outcome)> {
-        eprintln!("measuring GET /v1/timelines/home?limit={PAGE_LIMIT}, API then Redis ceiling");
+    /// Home reads: through the API (`home_api`), as the API's Redis commands (`home_redis`) and
+    /// as the fixed ceiling (`home_fixed`, [`ceiling::home_fixed`]). Returns the three in that
+    /// order.
+    pub(super) async fn home(&mut self) -> Result<(Outcome, Outcome, Outcome)> {
+        eprintln!(
+            "measuring GET /v1/timelines/home?limit={PAGE_LIMIT}, API, then its Redis ceilings \
+             (the same commands, then fixed)"
+        );
         let api = self.api_window("home_api", Op::Home).await?;
         self.plotted
             .push(("GET /v1/timelines/home", api.latency_us.clone()));
         let red = self.redis_window("home_redis", Op::Home).await?;
-        Ok((api, red))
+        let fixed = self.home_fixed_window().await?;
+        Ok((api, red, fixed))
     }
 
     pub(super) async fn user_timeline(&mut self) -> Result<(Outcome, Outcome)> {
@@ -99,9 +110,15 @@ impl Bench {
         Ok((api, red))
     }
 
-    /// Posting, with the worker paused during both windows so that each measures the post
-    /// itself; the fan-out backlog each left is then worked off and timed.
-    pub(super) async fn post(&mut self) -> Result<(Outcome, Outcome, Json)> {
+    /// Posting, four windows. With the worker paused, so that each measures the post itself:
+    /// through the API (`post_api`) and as the API's Redis commands (`post_redis`), the fan-out
+    /// backlog each left then worked off and timed. Then posts measured whole: through the API
+    /// with the worker running (`post_whole`, without warm-up, from drained streams), the clock
+    /// running on after the window until the backlog is drained. Last the fixed ceiling
+    /// (`post_fixed`, [`ceiling::post_fixed`]): each post written to the homes of `F`
+    /// ([`ceiling::followers_per_post`] of the seeded graph) of the posting user's followers,
+    /// padded with random seeded users when it has fewer.
+    pub(super) async fn post(&mut self, seeded: &Seeded, seed: u64) -> Result<Posts> {
         eprintln!("measuring POST /v1/tweets, API then Redis ceiling (fan-out paused)");
         try_send_signal(self.worker_pid, "STOP")?;
         let api = self.api_window("post_api", Op::Post).await;
@@ -115,11 +132,80 @@ impl Bench {
         try_send_signal(self.worker_pid, "CONT")?;
         let red = red?;
         let after_ceiling = self.fanout.wait_drained().await?;
-        Ok((
+
+        eprintln!("measuring POST /v1/tweets whole: fan-out running, backlog drained after");
+        // No warm-up (the API and the client are warm from the windows before): the clock runs
+        // from the first post, sent with the streams drained, so that the backlog worked off
+        // after the window is that of the posts counted (and of the at most `concurrency` in
+        // flight when it closed), not also of a warm-up's.
+        let warmup = std::mem::replace(&mut self.meter.warmup, Duration::ZERO);
+        let whole = self.api_window("post_whole", Op::Post).await;
+        self.meter.warmup = warmup;
+        let whole = whole?;
+        let whole_drain = self.fanout.wait_drained().await?;
+        self.plotted
+            .push(("POST /v1/tweets, fan-out running", whole.latency_us.clone()));
+
+        let followers_per_post = ceiling::followers_per_post(seeded.edges, seeded.users.len());
+        eprintln!(
+            "measuring the fixed post ceiling: each post and {followers_per_post} followers' homes"
+        );
+        let (homes, padded, logged_in_mean_followers) = self
+            .post_homes(followers_per_post, &seeded.users, seed)
+            .await?;
+        let fixed = self.post_fixed_window(homes).await?;
+        Ok(Posts {
             api,
             red,
-            json!({ "after_api": round(after_api), "after_ceiling": round(after_ceiling) }),
-        ))
+            drains: json!({ "after_api": round(after_api), "after_ceiling": round(after_ceiling) }),
+            whole,
+            whole_drain,
+            fixed,
+            followers_per_post,
+            padded,
+            logged_in_mean_followers,
+        })
+    }
+
+    /// The homes each logged-in user's fixed-ceiling posts write (by the place of its session in
+    /// `sessions`): its first `f` followers (`ZRANGE`, read once here), padded with random users
+    /// of `pool` (from `seed`) to `f`; how many users needed padding; and the users' mean
+    /// follower count (what the API's posts by them fan out to).
+    async fn post_homes(
+        &mut self,
+        f: usize,
+        pool: &[u64],
+        seed: u64,
+    ) -> Result<(Vec<Vec<u64>>, usize, f64)> {
+        let mut rng = StdRng::seed_from_u64(seed ^ 0xf1ced);
+        let mut homes = Vec::with_capacity(self.sessions.len());
+        let (mut padded, mut all_followers) = (0, 0u64);
+        for who in self.sessions.iter() {
+            all_followers += redis::cmd("ZCARD")
+                .arg(keys::followers(who.user))
+                .query_async::<u64>(&mut self.conn)
+                .await?;
+            let followers: Vec<u64> = if f == 0 {
+                Vec::new()
+            } else {
+                redis::cmd("ZRANGE")
+                    .arg(keys::followers(who.user))
+                    .arg(0)
+                    .arg(f as i64 - 1)
+                    .query_async(&mut self.conn)
+                    .await?
+            };
+            padded += usize::from(followers.len() < f);
+            homes.push(ceiling::post_homes(
+                who.user.get(),
+                &followers,
+                f,
+                pool,
+                &mut rng,
+            ));
+        }
+        let mean = all_followers as f64 / self.sessions.len().max(1) as f64;
+        Ok((homes, padded, mean))
     }
 
     /// The mix, with the worker running; meanwhile an author with about 1,000 followers posts
@@ -322,6 +408,67 @@ impl Bench {
             })
             .await
     }
+
+    /// The fixed home ceiling ([`ceiling::home_fixed`]) in a window named `home_fixed`, from
+    /// `concurrency` tasks on the ceilings' shared connections, for the same sessions.
+    async fn home_fixed_window(&mut self) -> Result<Outcome> {
+        let conns = self.redis_conns.clone();
+        let sessions = self.sessions.clone();
+        self.meter
+            .run("home_fixed", move |task, n| {
+                let mut conn = conns[task % conns.len()].clone();
+                let sessions = sessions.clone();
+                async move {
+                    let who = &sessions[(task + n as usize * 7) % sessions.len()];
+                    ceiling::home_fixed(&mut conn, who).await.is_ok()
+                }
+            })
+            .await
+    }
+
+    /// The fixed post ceiling ([`ceiling::post_fixed`]) in a window named `post_fixed`: each
+    /// post by the user of the session at its place, to `homes` at the same place.
+    async fn post_fixed_window(&mut self, homes: Vec<Vec<u64>>) -> Result<Outcome> {
+        let conns = self.redis_conns.clone();
+        let sessions = self.sessions.clone();
+        let homes = Arc::new(homes);
+        self.meter
+            .run("post_fixed", move |task, n| {
+                let mut conn = conns[task % conns.len()].clone();
+                let sessions = sessions.clone();
+                let homes = homes.clone();
+                async move {
+                    let i = (task + n as usize * 7) % sessions.len();
+                    let text = format!("bench fixed {task}-{n}");
+                    ceiling::post_fixed(&mut conn, &sessions[i], &homes[i], &text)
+                        .await
+                        .is_ok()
+                }
+            })
+            .await
+    }
+}
+
+/// What [`Bench::post`] measured.
+pub(super) struct Posts {
+    /// Through the API, the worker paused.
+    pub api: Outcome,
+    /// The API's Redis commands, the worker paused.
+    pub red: Outcome,
+    /// The seconds the paused windows' backlogs took to work off.
+    pub drains: Json,
+    /// Through the API, the worker running.
+    pub whole: Outcome,
+    /// The seconds from the end of `whole` until its backlog was worked off.
+    pub whole_drain: f64,
+    /// The fixed ceiling.
+    pub fixed: Outcome,
+    /// `F`: the homes each post of `fixed` writes.
+    pub followers_per_post: usize,
+    /// The logged-in users with fewer than `F` followers, whose posts' homes were padded.
+    pub padded: usize,
+    /// The logged-in users' mean follower count: what the API's posts fan out to.
+    pub logged_in_mean_followers: f64,
 }
 
 /// What one load operation does.
