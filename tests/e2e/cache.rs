@@ -23,9 +23,9 @@ async fn get(app: &TestApp, base: &str, path: &str, token: &str) -> (StatusCode,
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-/// Connections with client tracking on, over every master: the API processes' caches.
-async fn tracking_clients(app: &TestApp) -> usize {
-    let mut n = 0;
+/// The ids of the connections with client tracking on, per master: the API processes' caches.
+async fn tracking_ids(app: &TestApp) -> Vec<(String, Vec<String>)> {
+    let mut found = Vec::new();
     for url in app.redis.master_urls() {
         let mut conn = chirp_testkit::connect(&url).await.expect("connect");
         let list: String = redis::cmd("CLIENT")
@@ -33,15 +33,26 @@ async fn tracking_clients(app: &TestApp) -> usize {
             .query_async(&mut conn)
             .await
             .expect("CLIENT LIST");
-        n += list
+        let ids = list
             .lines()
             .filter(|l| {
                 l.split(' ')
                     .any(|f| f.strip_prefix("flags=").is_some_and(|f| f.contains('t')))
             })
-            .count();
+            .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("id=")))
+            .map(str::to_owned)
+            .collect();
+        found.push((url, ids));
     }
-    n
+    found
+}
+
+async fn tracking_clients(app: &TestApp) -> usize {
+    tracking_ids(app)
+        .await
+        .iter()
+        .map(|(_, ids)| ids.len())
+        .sum()
 }
 
 #[tokio::test]
@@ -145,4 +156,50 @@ async fn with_the_cache_off_every_read_is_served_from_redis_and_stays_exact() {
         (StatusCode::OK, json!("uncached"))
     );
     assert_eq!(tracking_clients(&app).await, 0);
+}
+
+#[tokio::test]
+async fn a_change_made_while_the_tracked_connection_is_lost_is_not_hidden_by_the_cache() {
+    let app = TestApp::spawn_without_worker().await;
+    let alice = app.token("alice").await;
+    let tweet = app.tweet(&alice, "warm").await;
+    let path = format!("/v1/tweets/{tweet}");
+    for _ in 0..2 {
+        let (_, body) = get(&app, &app.address, &path, &alice).await;
+        assert_eq!(body["author"]["display_name"], "alice");
+    }
+    // The tracked connection dies (a network cut, a proxy restart): Redis forgets what this
+    // process caches, and a write made now is announced to nobody.
+    for (url, ids) in tracking_ids(&app).await {
+        let mut conn = chirp_testkit::connect(&url).await.expect("connect");
+        for id in ids {
+            let _: () = redis::cmd("CLIENT")
+                .arg("KILL")
+                .arg("ID")
+                .arg(&id)
+                .query_async(&mut conn)
+                .await
+                .expect("CLIENT KILL");
+        }
+    }
+    let mut conn = app.redis.async_conn().await;
+    let _: () = redis::cmd("HSET")
+        .arg(chirp_domain::keys::profile(app.user_id(&alice).await))
+        .arg("display_name")
+        .arg("Changed Meanwhile")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    // The API forgets everything once it sees the connection gone, and reads anew.
+    chirp_testkit::eventually("the new name is served", || async {
+        let (_, body) = get(&app, &app.address, &path, &alice).await;
+        body["author"]["display_name"] == "Changed Meanwhile"
+    })
+    .await;
+    // And it caches again, tracked.
+    chirp_testkit::eventually("a tracked connection again", || async {
+        let _ = get(&app, &app.address, &path, &alice).await;
+        tracking_clients(&app).await > 0
+    })
+    .await;
 }

@@ -10,6 +10,7 @@
 //! `Disconnection`), a read on it failing, a `FLUSHALL` (an invalidation with no keys).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster::ClusterClient;
@@ -30,8 +31,14 @@ pub type OnInvalidate = Arc<dyn Fn(Option<Vec<String>>) + Send + Sync>;
 pub struct Tracker {
     target: Target,
     conn: tokio::sync::Mutex<Option<Tracked>>,
+    /// After a failure, no new connection before this: reads go uncached meanwhile, rather
+    /// than every request reconnecting to a Redis that is down or refusing.
+    retry_after: std::sync::Mutex<Option<Instant>>,
     on_invalidate: OnInvalidate,
 }
+
+/// How long a failed tracked connection is left alone before the next attempt.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 enum Tracked {
@@ -45,6 +52,7 @@ impl Tracker {
         Self {
             target,
             conn: tokio::sync::Mutex::new(None),
+            retry_after: std::sync::Mutex::new(None),
             on_invalidate,
         }
     }
@@ -52,6 +60,17 @@ impl Tracker {
     /// `HMGET key fields...` for each of `reads`, in order, tracked. On any failure the
     /// connection is dropped and everything cached is forgotten (see the module docs).
     pub async fn hmget(&self, reads: &[(&str, &[&str])]) -> RedisResult<Vec<Vec<Option<String>>>> {
+        let backing_off = self
+            .retry_after
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|t| Instant::now() < t);
+        if backing_off {
+            return Err(redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "the cache's tracked connection failed lately",
+            )));
+        }
         let result = async {
             let conn = self.connection().await?;
             match conn {
@@ -64,6 +83,8 @@ impl Tracker {
             .unwrap_or_else(|_| Err(timed_out()));
         if result.is_err() {
             *self.conn.lock().await = None;
+            *self.retry_after.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(Instant::now() + RETRY_AFTER);
             (self.on_invalidate)(None);
         }
         result
@@ -74,6 +95,7 @@ impl Tracker {
         if let Some(conn) = &*held {
             return Ok(conn.clone());
         }
+
         let on = self.on_invalidate.clone();
         let pushed = move |info: PushInfo| {
             on_push(&on, info);
