@@ -10,6 +10,7 @@ mod load;
 mod plot;
 mod profile;
 mod quick;
+mod rbench;
 mod seed;
 
 use std::path::PathBuf;

@@ -57,7 +57,10 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 use serde_json::{Value as Json, json};
 
-use crate::{Result, workspace_root};
+use chirp_domain::keys;
+use chirp_domain::model::TweetId;
+
+use crate::{Result, ceiling, rbench, workspace_root};
 use procs::Binaries;
 use report::{add_fixed, delivery_json, pair_json, print_table, round, whole_json, window_json};
 use setup::Setup;
@@ -226,6 +229,21 @@ pub async fn run(args: QuickArgs) -> Result<()> {
     Ok(())
 }
 
+/// The fixed ceiling of `parts` (for the first logged-in user) from redis-benchmark, on one
+/// server when it is installed; `None` on a cluster or without it.
+fn redis_benchmark(
+    bench: &windows::Bench,
+    cluster: bool,
+    parts: impl Fn(&ceiling::Session) -> Vec<rbench::Part>,
+) -> Result<Option<f64>> {
+    if cluster || !rbench::available() {
+        return Ok(None);
+    }
+    eprintln!("  and the same fixed ceiling from redis-benchmark -P 64 -c 50");
+    let (rate, _) = rbench::ceiling(&bench.redis.url(), &parts(&bench.sessions[0]))?;
+    Ok(Some(rate))
+}
+
 /// One whole run on a private Redis (a cluster if `cluster`): its summary, its plot written.
 async fn measure(args: &QuickArgs, bins: &Binaries, cluster: bool) -> Result<Json> {
     let started = Instant::now();
@@ -257,6 +275,16 @@ async fn measure(args: &QuickArgs, bins: &Binaries, cluster: bool) -> Result<Jso
         let (api, red, fixed) = bench.home().await?;
         let mut j = pair_json(&api, &red, healthz);
         add_fixed(&mut j, api.rps(), &fixed, healthz);
+        if let Some(ceiling) = redis_benchmark(&bench, cluster, |who| {
+            rbench::home_parts(
+                &keys::sessions(who.user),
+                &who.sid,
+                &keys::home(who.user),
+                &keys::tweet(TweetId::new(bench.recent[0])),
+            )
+        })? {
+            report::add_redis_benchmark(&mut j, api.rps(), ceiling, healthz);
+        }
         summary.insert("home_timeline".into(), j);
     }
     if args.wants(Section::User) {
@@ -274,6 +302,17 @@ async fn measure(args: &QuickArgs, bins: &Binaries, cluster: bool) -> Result<Jso
         j["followers_per_post"] = json!(p.followers_per_post);
         j["fixed_ceiling_padded_authors"] = json!(p.padded);
         j["logged_in_mean_followers"] = json!(round(p.logged_in_mean_followers));
+        let parts = |who: &ceiling::Session| {
+            rbench::post_parts(&keys::sessions(who.user), &who.sid, p.followers_per_post)
+        };
+        if let Some(ceiling) = redis_benchmark(&bench, cluster, parts)? {
+            report::add_redis_benchmark(&mut j, drained, ceiling, healthz);
+            let mut conn = bench.conn.clone();
+            let _: () = redis::cmd("DEL")
+                .arg(&rbench::SCRATCH[..])
+                .query_async(&mut conn)
+                .await?;
+        }
         summary.insert("post_tweet".into(), j);
     }
 

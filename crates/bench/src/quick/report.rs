@@ -64,6 +64,13 @@ pub(super) fn add_fixed(j: &mut Json, rate: f64, fixed: &Outcome, http: Option<f
     j["share_of_fixed_ceiling"] = json!(round(rate / lower_ceiling(fixed.rps(), http)));
 }
 
+/// The same fixed ceiling from redis-benchmark ([`crate::rbench`]), added to `j`: its rate and
+/// `rate`'s share of the lower of it and the HTTP ceiling.
+pub(super) fn add_redis_benchmark(j: &mut Json, rate: f64, ceiling: f64, http: Option<f64>) {
+    j["redis_benchmark_ceiling_rps"] = json!(round(ceiling));
+    j["share_of_redis_benchmark_ceiling"] = json!(round(rate / lower_ceiling(ceiling, http)));
+}
+
 /// Posts per second over the window and the time its backlog took to work off after it: what
 /// the system sustains, every post fanned out.
 pub(super) fn drained_rps(posts: u64, window_s: f64, drain_s: f64) -> f64 {
@@ -150,7 +157,9 @@ impl Fixed {
             Fixed::Post => (&s["post_tweet"], &s["post_tweet"]["whole"]["drained_rps"]),
         };
         let positive = |j: &Json| j.as_f64().filter(|x| *x > 0.0);
-        let fixed = positive(&figure["fixed_ceiling_rps"])?;
+        // The higher of the bench's own and redis-benchmark's: the stricter yardstick.
+        let fixed = positive(&figure["fixed_ceiling_rps"])?
+            .max(positive(&figure["redis_benchmark_ceiling_rps"]).unwrap_or(0.0));
         Some((
             rate.as_f64()?,
             lower_ceiling(fixed, positive(&s["http_ceiling_rps"])),
@@ -359,6 +368,18 @@ pub(super) fn print_table(summary: &Json) {
                 w["drain_seconds"],
                 num(&w["drained_rps"]),
                 j["followers_per_post"],
+            );
+        }
+    }
+    for (key, what, rate) in [
+        ("home_timeline", "home pages/s", "API req/s"),
+        ("post_tweet", "posts/s", "drained posts/s"),
+    ] {
+        if let Some(rb) = summary[key]["redis_benchmark_ceiling_rps"].as_f64() {
+            println!(
+                "  redis-benchmark -P 64 fixed ceiling: {rb:.0} {what}; {rate} over it (or the \
+                 HTTP ceiling): {:.0}%",
+                num(&summary[key]["share_of_redis_benchmark_ceiling"]) * 100.0
             );
         }
     }
