@@ -23,6 +23,12 @@ async fn get(app: &TestApp, base: &str, path: &str, token: &str) -> (StatusCode,
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// `method path` on the first process with `token`: the status.
+async fn send(app: &TestApp, method: reqwest::Method, path: &str, token: &str) -> StatusCode {
+    let response = app.request(method, path).bearer_auth(token).send().await;
+    response.expect("request sent").status()
+}
+
 /// The ids of the connections with client tracking on, per master: the API processes' caches.
 async fn tracking_ids(app: &TestApp) -> Vec<(String, Vec<String>)> {
     let mut found = Vec::new();
@@ -117,26 +123,20 @@ async fn a_profile_change_a_like_a_delete_and_a_logout_are_seen_at_once_by_a_war
     // A logout through the first process ends the session on the other at once.
     let (status, _) = get(&app, &other, home, &alice).await;
     assert_eq!(status, StatusCode::OK);
-    let response = app
-        .request(reqwest::Method::POST, "/v1/auth/logout")
-        .bearer_auth(&alice)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        send(&app, reqwest::Method::POST, "/v1/auth/logout", &alice).await,
+        StatusCode::NO_CONTENT
+    );
     let (status, problem) = get(&app, &other, home, &alice).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
 
     // And logout-all ends every session of bob's, read warm on the other process first.
     let (status, _) = get(&app, &other, home, &bob).await;
     assert_eq!(status, StatusCode::OK);
-    let response = app
-        .request(reqwest::Method::POST, "/v1/auth/logout-all")
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        send(&app, reqwest::Method::POST, "/v1/auth/logout-all", &bob).await,
+        StatusCode::NO_CONTENT
+    );
     let (status, _) = get(&app, &other, home, &bob).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

@@ -256,13 +256,7 @@ pub async fn post_fixed(conn: &mut Conn, who: &Session, homes: &[u64], text: &st
         .ignore();
     let keep_newest = -(limits.timeline_cap as i64) - 1;
     for &f in homes {
-        let home = keys::home(UserId::new(f));
-        pipe.zadd(&home, id, id).ignore();
-        pipe.cmd("ZREMRANGEBYRANK")
-            .arg(&home)
-            .arg(keys::HOME_TRIM_FROM)
-            .arg(keep_newest)
-            .ignore();
+        insert_and_trim(&mut pipe, f, id, keep_newest);
     }
     pipe.query_async::<()>(conn).await?;
     Ok(())
@@ -347,13 +341,7 @@ pub async fn raw_fanout(
                 for chunk in chunks.iter().skip(lane).step_by(lanes) {
                     let mut pipe = redis::pipe();
                     for &f in chunk {
-                        let home = keys::home(UserId::new(f));
-                        pipe.zadd(&home, id, id).ignore();
-                        pipe.cmd("ZREMRANGEBYRANK")
-                            .arg(&home)
-                            .arg(keys::HOME_TRIM_FROM)
-                            .arg(keep_newest)
-                            .ignore();
+                        insert_and_trim(&mut pipe, f, id, keep_newest);
                     }
                     pipe.query_async::<()>(&mut conn).await?;
                 }
@@ -376,6 +364,18 @@ pub async fn raw_fanout(
         }
     }
     Ok(secs)
+}
+
+/// The raw insert of `id` into follower `f`'s home and its trim to the cap (`keep_newest`:
+/// the rank to keep from, negative), as the raw ceilings write a home.
+fn insert_and_trim(pipe: &mut redis::Pipeline, f: u64, id: u64, keep_newest: i64) {
+    let home = keys::home(UserId::new(f));
+    pipe.zadd(&home, id, id).ignore();
+    pipe.cmd("ZREMRANGEBYRANK")
+        .arg(&home)
+        .arg(keys::HOME_TRIM_FROM)
+        .arg(keep_newest)
+        .ignore();
 }
 
 #[cfg(test)]
