@@ -62,14 +62,29 @@ impl RedisCluster {
         {
             node_args.extend(["--masterauth".to_owned(), password.clone()]);
         }
-        let nodes = (0..MASTERS * 2)
-            .map(|_| start_node(&node_args))
-            .collect::<io::Result<Vec<_>>>()?;
         let password = password_of(args);
-        let cluster = Self { nodes };
-        cluster.create(password.as_deref())?;
-        cluster.wait_ready(password.as_deref())?;
-        Ok(cluster)
+        // A fresh node can be found by another test's cluster before ours is made: a port freed
+        // by a killed node of that cluster and given to ours, which its nodes keep calling on.
+        // Then `SET-CONFIG-EPOCH` refuses ("the node ... knows other nodes"): start again, on
+        // other ports.
+        let mut attempt = 1;
+        loop {
+            let nodes = (0..MASTERS * 2)
+                .map(|_| start_node(&node_args))
+                .collect::<io::Result<Vec<_>>>()?;
+            let cluster = Self { nodes };
+            match cluster.create(password.as_deref()) {
+                Ok(()) => {
+                    cluster.wait_ready(password.as_deref())?;
+                    return Ok(cluster);
+                }
+                Err(e) if attempt < 3 => {
+                    eprintln!("a test cluster could not be made ({e}); starting another");
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Every node's URL, comma-separated: what `CHIRP_REDIS_URL` takes for a cluster.
