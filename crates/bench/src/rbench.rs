@@ -6,7 +6,10 @@
 //!
 //! One server only: `redis-benchmark --cluster` sends a fixed key to one master, which says
 //! nothing about three. The post's writes go to scratch keys under `chirp:{bench}:`, deleted
-//! afterwards.
+//! afterwards. Its home inserts go to [`SCRATCH_HOMES`] copies of the real homes the bench's own
+//! fixed ceiling writes: a home is a listpack of up to 800 entries, where an insert scans it
+//! (docs/capacity.md), so inserts into one scratch zset (which outgrows the listpack limit and
+//! becomes a skip list) would measure cheaper work than a fan-out does.
 
 use std::process::Command;
 
@@ -15,29 +18,89 @@ use crate::Result;
 /// Requests per command: about half a second each here.
 const REQUESTS: usize = 200_000;
 
-/// A command of the unit measured and how many times one unit sends it.
+/// `-r` of a part: how many values its `__rand_int__`s take.
+const FRESH: usize = 1_000_000;
+
+/// A command of the unit measured, how many times one unit sends it, and the range of its
+/// `__rand_int__`s (`-r`).
 pub struct Part {
     pub args: Vec<String>,
     pub count: usize,
+    pub random: usize,
 }
 
 impl Part {
+    /// A part whose `__rand_int__`s are (nearly always) fresh values.
     pub fn new(count: usize, args: &[&str]) -> Self {
+        Self::over(count, args, FRESH)
+    }
+
+    pub fn over(count: usize, args: &[&str], random: usize) -> Self {
         Self {
             args: args.iter().map(|a| a.to_string()).collect(),
             count,
+            random,
         }
     }
 }
 
-/// Scratch keys of the post's parts (one slot), deleted after.
-pub const SCRATCH: [&str; 5] = [
+/// Scratch keys of the post's parts (one slot), deleted after; and the home copies
+/// ([`scratch_home`]).
+pub const SCRATCH: [&str; 4] = [
     "chirp:{bench}:seq",
     "chirp:{bench}:tweet",
     "chirp:{bench}:tweets",
     "chirp:{bench}:global",
-    "chirp:{bench}:home",
 ];
+
+/// How many home copies the post's inserts cycle through: enough that 200,000 inserts add
+/// about ten entries to each, so they stay the size of the homes copied.
+pub const SCRATCH_HOMES: usize = 20_000;
+
+/// The scratch copy `i` of a home, named as redis-benchmark spells `__rand_int__` (12 digits).
+pub fn scratch_home(i: usize) -> String {
+    format!("chirp:{{bench}}:home:{i:012}")
+}
+
+/// Fills the [`SCRATCH_HOMES`] copies, copy `i` from `homes[i % len]` (an absent home leaves
+/// its copy absent, as the fan-out finds it).
+pub async fn copy_homes(conn: &mut crate::backend::Conn, homes: &[u64]) -> Result<()> {
+    if homes.is_empty() {
+        return Ok(());
+    }
+    for start in (0..SCRATCH_HOMES).step_by(1000) {
+        let mut pipe = redis::pipe();
+        for i in start..(start + 1000).min(SCRATCH_HOMES) {
+            let home =
+                chirp_domain::keys::home(chirp_domain::model::UserId::new(homes[i % homes.len()]));
+            pipe.cmd("COPY")
+                .arg(home)
+                .arg(scratch_home(i))
+                .arg("REPLACE")
+                .ignore();
+        }
+        pipe.query_async::<()>(conn).await?;
+    }
+    Ok(())
+}
+
+/// Deletes the scratch keys and home copies.
+pub async fn delete_scratch(conn: &mut crate::backend::Conn) -> Result<()> {
+    redis::cmd("DEL")
+        .arg(&SCRATCH[..])
+        .query_async::<()>(conn)
+        .await?;
+    for start in (0..SCRATCH_HOMES).step_by(1000) {
+        let copies: Vec<String> = (start..(start + 1000).min(SCRATCH_HOMES))
+            .map(scratch_home)
+            .collect();
+        redis::cmd("UNLINK")
+            .arg(copies)
+            .query_async::<()>(conn)
+            .await?;
+    }
+    Ok(())
+}
 
 /// A home page: the session `HGET`, `ZREVRANGE` of 20 ids, 20 `HGETALL`s of a tweet record
 /// (real keys: a logged-in user's session and home, a seeded tweet).
@@ -50,10 +113,15 @@ pub fn home_parts(sessions_key: &str, sid: &str, home: &str, tweet: &str) -> Vec
 }
 
 /// A post: the session `HGET`, `INCR`, the record's `HSET`, the author's timeline, the global
-/// timeline and its trim, and `followers` homes' `ZADD` + trim (800), fresh random members.
+/// timeline and its trim, and `followers` homes' `ZADD` + trim (800). The inserts go to the
+/// home copies ([`copy_homes`]), with the highest score, so each lands where a new tweet does:
+/// after every entry.
 pub fn post_parts(sessions_key: &str, sid: &str, followers: usize) -> Vec<Part> {
-    let [seq, tweet, tweets, global, home] = SCRATCH;
+    let [seq, tweet, tweets, global] = SCRATCH;
     let text = "a post of the usual length, some sixty characters of text..";
+    let home = scratch_home(0).replace("000000000000", "__rand_int__");
+    // 2^53 - 1: above every tweet id.
+    let newest = "9007199254740991";
     vec![
         Part::new(1, &["HGET", sessions_key, sid]),
         Part::new(1, &["INCR", seq]),
@@ -73,8 +141,16 @@ pub fn post_parts(sessions_key: &str, sid: &str, followers: usize) -> Vec<Part> 
         Part::new(1, &["ZADD", tweets, "__rand_int__", "__rand_int__"]),
         Part::new(1, &["ZADD", global, "__rand_int__", "__rand_int__"]),
         Part::new(1, &["ZREMRANGEBYRANK", global, "0", "-1001"]),
-        Part::new(followers, &["ZADD", home, "__rand_int__", "__rand_int__"]),
-        Part::new(followers, &["ZREMRANGEBYRANK", home, "1", "-801"]),
+        Part::over(
+            followers,
+            &["ZADD", &home, newest, "__rand_int__"],
+            SCRATCH_HOMES,
+        ),
+        Part::over(
+            followers,
+            &["ZREMRANGEBYRANK", &home, "1", "-801"],
+            SCRATCH_HOMES,
+        ),
     ]
 }
 
@@ -97,7 +173,13 @@ pub fn ceiling(url: &str, parts: &[Part]) -> Result<(f64, Vec<f64>)> {
     for part in parts {
         let out = Command::new("redis-benchmark")
             .args(["-h", &host, "-p", &port, "-P", "64", "-c", "50"])
-            .args(["-n", &REQUESTS.to_string(), "-r", "1000000", "--csv"])
+            .args([
+                "-n",
+                &REQUESTS.to_string(),
+                "-r",
+                &part.random.to_string(),
+                "--csv",
+            ])
             .args(&part.args)
             .output()?;
         if !out.status.success() {

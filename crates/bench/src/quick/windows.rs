@@ -153,6 +153,7 @@ impl Bench {
         let (homes, padded, logged_in_mean_followers) = self
             .post_homes(followers_per_post, &seeded.users, seed)
             .await?;
+        let fixed_homes = homes.iter().flatten().copied().collect();
         let fixed = self.post_fixed_window(homes).await?;
         Ok(Posts {
             api,
@@ -161,6 +162,7 @@ impl Bench {
             whole,
             whole_drain,
             fixed,
+            fixed_homes,
             followers_per_post,
             padded,
             logged_in_mean_followers,
@@ -463,6 +465,8 @@ pub(super) struct Posts {
     pub whole_drain: f64,
     /// The fixed ceiling.
     pub fixed: Outcome,
+    /// The homes `fixed` wrote, every post's in turn (the redis-benchmark ceiling copies them).
+    pub fixed_homes: Vec<u64>,
     /// `F`: the homes each post of `fixed` writes.
     pub followers_per_post: usize,
     /// The logged-in users with fewer than `F` followers, whose posts' homes were padded.
