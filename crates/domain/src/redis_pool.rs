@@ -183,12 +183,6 @@ impl Connection {
         }
     }
 
-    /// Whether this is a cluster connection: there a multi-key command must keep to one slot,
-    /// while one Redis takes any keys together.
-    pub fn is_cluster(&self) -> bool {
-        matches!(self.inner, Inner::Cluster(..))
-    }
-
     pub fn has_failed(&self) -> bool {
         self.failed.load(Ordering::Relaxed)
     }

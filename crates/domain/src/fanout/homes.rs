@@ -78,32 +78,21 @@ async fn record_for(
 
 /// Of `owners`, those the fan-out writes to: all but users inactive for
 /// `CHIRP_INACTIVE_AFTER_SECS` (`store::activity`; the author's own home is always written),
-/// and of those, the ones with a live stream to record for (`store::live`). Read before
-/// writing: an inactive user's home is left to expire, and when they return their touch marks
-/// it for a rebuild, which reads the tweets skipped here.
-///
-/// Both are strings in the owner's slot, so they are read with `MGET`: on one Redis a single
-/// `MGET` for every owner; on a cluster one per owner (a slot each). Redis spends most of a
-/// small command on the command itself, so this is a fraction of the `GET` and `EXISTS` per
-/// owner it replaces (BENCHMARKS.md, issue 17).
+/// and of those, the ones with a live stream to record for (`store::live`). One pipeline of a
+/// `GET` and an `EXISTS` per owner, read before writing: an inactive user's home is left to
+/// expire, and when they return their touch marks it for a rebuild, which reads the tweets
+/// skipped here.
 async fn active_only(
     conn: &mut Connection,
     fanout: &Fanout,
     owners: &[UserId],
     author: UserId,
 ) -> Result<(Vec<UserId>, Vec<UserId>)> {
-    let keys = |owner: UserId| [keys::active(owner), keys::live(owner)];
-    // Per owner: (the last activity in ms, the `live` marker).
-    let seen: Vec<(Option<u64>, Option<String>)> = if conn.is_cluster() {
-        let mut pipe = redis::pipe();
-        for &owner in owners {
-            pipe.mget(&keys(owner));
-        }
-        pipe.query_async(conn).await?
-    } else {
-        let all: Vec<String> = owners.iter().flat_map(|&o| keys(o)).collect();
-        redis::cmd("MGET").arg(&all).query_async(conn).await?
-    };
+    let mut pipe = redis::pipe();
+    for &owner in owners {
+        pipe.get(keys::active(owner)).exists(keys::live(owner));
+    }
+    let seen: Vec<(Option<u64>, bool)> = pipe.query_async(conn).await?;
     let now = crate::clock::now_ms();
     let limits = &fanout.store.limits;
     let active: Vec<(UserId, bool)> = owners
@@ -112,7 +101,7 @@ async fn active_only(
         .filter(|&(&owner, (last, _))| {
             owner == author || !limits.is_inactive(last.unwrap_or(0), now)
         })
-        .map(|(&owner, (_, live))| (owner, live.is_some()))
+        .map(|(&owner, (_, live))| (owner, live))
         .collect();
     let live = active.iter().filter(|a| a.1).map(|a| a.0).collect();
     Ok((active.into_iter().map(|a| a.0).collect(), live))
