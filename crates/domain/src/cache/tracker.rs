@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{Route, SingleNodeRoutingInfo, SlotAddr};
+use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr};
 use redis::{
     AsyncConnectionConfig, Pipeline, ProtocolVersion, PushInfo, PushKind, RedisResult, Value,
 };
@@ -60,6 +60,44 @@ impl Tracker {
     /// `HMGET key fields...` for each of `reads`, in order, tracked. On any failure the
     /// connection is dropped and everything cached is forgotten (see the module docs).
     pub async fn hmget(&self, reads: &[(&str, &[&str])]) -> RedisResult<Vec<Vec<Option<String>>>> {
+        self.guarded(|conn| async move {
+            match conn {
+                Tracked::Single(mut c) => read_on(&mut c, reads.iter().copied()).await,
+                Tracked::Cluster(c) => read_by_slot(c, reads).await,
+            }
+        })
+        .await
+    }
+
+    /// Returns once every invalidation that `key`'s server sent this process before now has
+    /// been applied: a `PING` on the tracked connection to that server, whose answer comes after
+    /// them on the same connection (and redis-rs hands each push to us as it reads it). So a
+    /// value still cached after this was not changed by any write Redis had done when we asked:
+    /// a logout answered to anyone before this request came is seen (the session check).
+    pub async fn sync(&self, key: &str) -> RedisResult<()> {
+        self.guarded(|conn| async move {
+            let ping = redis::cmd("PING");
+            match conn {
+                Tracked::Single(mut c) => ping.query_async::<()>(&mut c).await,
+                Tracked::Cluster(mut c) => {
+                    let route = Route::new(key_slot(key.as_bytes()), SlotAddr::Master);
+                    let routing =
+                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route));
+                    c.route_command(ping, routing).await.map(drop)
+                }
+            }
+        })
+        .await
+    }
+
+    /// `call` on the tracked connection, within the response timeout. While backing off after
+    /// a failure, an error at once; on a failure, the connection is dropped, the back-off
+    /// starts and everything cached is forgotten.
+    async fn guarded<T, F, Fut>(&self, call: F) -> RedisResult<T>
+    where
+        F: FnOnce(Tracked) -> Fut,
+        Fut: std::future::Future<Output = RedisResult<T>>,
+    {
         let backing_off = self
             .retry_after
             .lock()
@@ -71,13 +109,7 @@ impl Tracker {
                 "the cache's tracked connection failed lately",
             )));
         }
-        let result = async {
-            let conn = self.connection().await?;
-            match conn {
-                Tracked::Single(mut c) => read_on(&mut c, reads.iter().copied()).await,
-                Tracked::Cluster(c) => read_by_slot(c, reads).await,
-            }
-        };
+        let result = async { call(self.connection().await?).await };
         let result = tokio::time::timeout(RESPONSE_TIMEOUT, result)
             .await
             .unwrap_or_else(|_| Err(timed_out()));

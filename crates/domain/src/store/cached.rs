@@ -1,6 +1,7 @@
 //! What an API process keeps in memory ([`Caches`]): tweet records, users' names and session
 //! expiries, the values nearly every read needs and that rarely change, so that most of a
-//! page's hydration and every session check are answered without Redis.
+//! page's hydration is answered without Redis and a session check with one `PING` (see
+//! [`Caches::session_expiry`]).
 //!
 //! Every value is read on the [`Tracker`]'s connection, so Redis pushes an invalidation to this
 //! process when the key changes (a like changing a record's count, a delete, a profile edit, a
@@ -166,6 +167,12 @@ impl Caches {
     ) -> std::result::Result<Option<u64>, ()> {
         let inner = self.0.as_ref().ok_or(())?;
         let key = keys::sessions(user);
+        // A session held is trusted only once every invalidation sent before this request has
+        // been applied (`Tracker::sync`: one `PING`), so that a logout through another process
+        // takes effect at once here too; records and names are served without it.
+        if inner.tables.sessions.get(&key, session).is_ok() {
+            inner.tracker.sync(&key).await.map_err(|_| ())?;
+        }
         let ticket = match inner.tables.sessions.get(&key, session) {
             Ok(expiry) => {
                 inner.hits.fetch_add(1, Ordering::Relaxed);
