@@ -125,9 +125,9 @@ pub async fn post(conn: &mut Conn, shards: &FanoutShards, who: &Session, text: &
     );
     let (_outcome,): (Vec<String>,) = scripts::run_pipeline(&mut conn.in_order(), &pipe).await?;
     let events = &shards.for_user(author).events;
-    let pipe = tweets::publish_pipeline(&limits, events, author, id, true);
+    let pipe = tweets::publish_pipeline(&limits, events, author, id, true, None);
     let ((_username, _display_name),): ((Option<String>, Option<String>),) =
-        scripts::run_pipeline(conn, &pipe).await?;
+        scripts::run_pipeline(&mut conn.in_order(), &pipe).await?;
     Ok(())
 }
 

@@ -4,8 +4,6 @@ use crate::error::Result;
 use crate::events::{FanoutEvent, SliceAction};
 use crate::keys;
 use crate::model::{NotificationType, TweetId, UserId};
-use crate::scripts;
-use crate::store::handle::tweet_exists;
 use crate::store::live::{self, LiveKind, LiveRecord};
 use crate::store::notifications::Notice;
 
@@ -14,7 +12,6 @@ use super::celebrity::{Passage, State, pass};
 use super::config::Fanout;
 use super::follow::reconcile;
 use super::hide::purge_hidden;
-use super::homes::home_insert;
 use super::rebuild::rebuild;
 use super::reposts::remove_reposts_of;
 use super::shape::{Carried, HomeWrite, Shape, read_carried, read_carried_and_followers};
@@ -92,43 +89,12 @@ async fn apply_posted(fanout: &Fanout, tweet: TweetId, author: UserId) -> Result
     else {
         return Ok(Applied::Skipped);
     };
-    // The API did these already; redoing them repairs a post whose API process died midway.
-    // Reposts stay out of the global timeline.
-    let mut pipe = redis::pipe();
-    pipe.zadd(keys::user_tweets(author), tweet.get(), tweet.get())
-        .ignore()
-        .invoke_script(&home_insert(
-            author,
-            author,
-            fanout.store.limits.timeline_cap,
-            &[tweet.get()],
-        ))
-        .ignore();
-    if !matches!(carried.shape, Shape::Repost { .. }) {
-        pipe.invoke_script(
-            scripts::CAPPED_INSERT
-                .key(keys::GLOBAL_TIMELINE)
-                .arg(fanout.store.limits.global_cap)
-                .arg(tweet.get()),
-        )
-        .ignore();
-    }
+    // The author's own lists and the global timeline were written before the event was
+    // appended (in order: `tweets::publish_pipeline`, `Store::repost`), so nothing here repeats
+    // them; that repair cost Redis two listpack inserts and two scripts a post (BENCHMARKS.md,
+    // issue 17). The author's own live stream learns of the tweet here.
     let own = LiveRecord::tweets(author, LiveKind::Tweet, &[tweet]);
-    live::record_after(&mut conn, pipe, &[own]).await?;
-    // Deleted meanwhile? Then the repair must not outlive the delete (as `homes::write_homes`
-    // argues for followers' homes), and there is nothing to spread.
-    if !tweet_exists(&mut conn, tweet).await? {
-        redis::pipe()
-            .zrem(keys::user_tweets(author), tweet.get())
-            .ignore()
-            .zrem(keys::home(author), tweet.get())
-            .ignore()
-            .zrem(keys::GLOBAL_TIMELINE, tweet.get())
-            .ignore()
-            .query_async::<()>(&mut conn)
-            .await?;
-        return Ok(Applied::Skipped);
-    }
+    live::record(&mut conn, &[own]).await?;
     fanout.store.notify(&notices(tweet, &carried)).await?;
     // A large account's post is merged into its followers' home reads instead (`celebrity`).
     let applied = if passage.pulled(tweet) {

@@ -67,34 +67,48 @@ pub fn record_pipeline(
     pipe
 }
 
-/// Round trip (3) of a post: the fan-out event and the global timeline, and for a new tweet
-/// the author's names for the answer (the pipeline's one reply). Public for chirp-bench, as
-/// [`record_pipeline`].
+/// Round trip (3) of a post: the global timeline, for a new tweet the author's names for the
+/// answer (the pipeline's one reply), for a reply its place in the parent's replies, and last
+/// the fan-out event. Sent in order (on a cluster, run after run: [`Connection::in_order`]), so
+/// that an event that exists says everything before it was written: the worker repairs
+/// nothing. Public for chirp-bench, as [`record_pipeline`].
+///
+/// [`Connection::in_order`]: crate::redis_pool::Connection::in_order
 pub fn publish_pipeline(
     limits: &Limits,
     events_stream: &str,
     author: UserId,
     tweet: TweetId,
     with_names: bool,
+    reply_to: Option<TweetId>,
 ) -> redis::Pipeline {
     let mut pipe = redis::pipe();
-    pipe.cmd("XADD")
-        .arg(events_stream)
-        .arg("*")
-        .arg(FanoutEvent::Posted { tweet, author }.to_fields())
-        .ignore()
-        .invoke_script(
-            scripts::CAPPED_INSERT
-                .key(keys::GLOBAL_TIMELINE)
-                .arg(limits.global_cap)
-                .arg(tweet.get()),
-        )
-        .ignore();
+    pipe.invoke_script(
+        scripts::CAPPED_INSERT
+            .key(keys::GLOBAL_TIMELINE)
+            .arg(limits.global_cap)
+            .arg(tweet.get()),
+    )
+    .ignore();
     if with_names {
         pipe.cmd("HMGET")
             .arg(keys::profile(author))
             .arg(&["username", "display_name"]);
     }
+    if let Some(parent) = reply_to {
+        pipe.invoke_script(
+            scripts::ADD_REPLY
+                .key(keys::tweet(parent))
+                .key(keys::tweet_replies(parent))
+                .arg(tweet.get()),
+        )
+        .ignore();
+    }
+    pipe.cmd("XADD")
+        .arg(events_stream)
+        .arg("*")
+        .arg(FanoutEvent::Posted { tweet, author }.to_fields())
+        .ignore();
     pipe
 }
 
@@ -107,8 +121,8 @@ impl Store {
     ///
     /// Steps, each idempotent, three round trips in all: (1) take an id; (2) store the tweet
     /// record and, in one script in the author's slot, settle the idempotency key and add the id
-    /// to the author's timelines; (3) append the fan-out event, add to the global timeline, and
-    /// read the author's names for the answer. A retry with the same key
+    /// to the author's timelines; (3) add to the global timeline, read the author's names for
+    /// the answer, and last append the fan-out event. A retry with the same key
     /// re-appends the event for the first tweet, so a crash between (2) and (3) is repaired by
     /// the client's retry; fan-out being idempotent makes the second event harmless.
     ///
@@ -199,15 +213,15 @@ impl Store {
             _ => return Err(Error::Internal(format!("post_tweet answered {outcome:?}"))),
         };
         if posted_id != id {
-            let mut pipe = publish_pipeline(
+            let pipe = publish_pipeline(
                 &self.limits,
                 self.events_stream(author),
                 author,
                 posted_id,
                 false,
+                thread.as_ref().map(|t| t.parent),
             );
-            list_reply(&mut pipe, thread.as_ref(), posted_id);
-            scripts::run_pipeline::<_, ()>(&mut conn, &pipe).await?;
+            scripts::run_pipeline::<_, ()>(&mut conn.in_order(), &pipe).await?;
             let first = hydrate_tweets(
                 &mut conn,
                 &self.caches,
@@ -224,10 +238,16 @@ impl Store {
         }
         // A new tweet: everything in the answer was just written but the author's names, read
         // in the same pipeline rather than re-reading the tweet afterwards.
-        let mut pipe = publish_pipeline(&self.limits, self.events_stream(author), author, id, true);
-        list_reply(&mut pipe, thread.as_ref(), id);
+        let pipe = publish_pipeline(
+            &self.limits,
+            self.events_stream(author),
+            author,
+            id,
+            true,
+            thread.as_ref().map(|t| t.parent),
+        );
         let ((username, display_name),): ((Option<String>, Option<String>),) =
-            scripts::run_pipeline(&mut conn, &pipe).await?;
+            scripts::run_pipeline(&mut conn.in_order(), &pipe).await?;
         self.replicated(&mut conn, start).await?;
         let tweet = Tweet {
             id,
@@ -355,15 +375,32 @@ fn record_extras(
     extra
 }
 
-/// Adds the listing of a reply under its parent to a post's last pipeline.
-fn list_reply(pipe: &mut redis::Pipeline, thread: Option<&Thread>, reply: TweetId) {
-    if let Some(t) = thread {
-        pipe.invoke_script(
-            scripts::ADD_REPLY
-                .key(keys::tweet(t.parent))
-                .key(keys::tweet_replies(t.parent))
-                .arg(reply.get()),
-        )
-        .ignore();
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The command names of `pipe`, in order (`EVALSHA` for a script).
+    fn names(pipe: &redis::Pipeline) -> Vec<String> {
+        pipe.cmd_iter()
+            .map(|cmd| match cmd.args_iter().next() {
+                Some(redis::Arg::Simple(name)) => String::from_utf8_lossy(name).into_owned(),
+                _ => String::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_posts_event_is_appended_after_everything_it_stands_for() {
+        // The worker repairs nothing, so the event must come last: an event that exists then
+        // says the global timeline, the names read and the reply's listing were sent before it.
+        let pipe = publish_pipeline(
+            &Limits::default(),
+            "chirp:{fanout:0}:events",
+            UserId::new(7),
+            TweetId::new(9),
+            true,
+            Some(TweetId::new(3)),
+        );
+        assert_eq!(names(&pipe), ["EVALSHA", "HMGET", "EVALSHA", "XADD"]);
     }
 }
