@@ -45,7 +45,7 @@ impl Part {
 }
 
 /// Scratch keys of the post's parts (one slot), deleted after; and the home copies
-/// ([`scratch_home`]).
+/// ([`scratch`] `home`).
 pub const SCRATCH: [&str; 4] = [
     "chirp:{bench}:seq",
     "chirp:{bench}:tweet",
@@ -57,25 +57,34 @@ pub const SCRATCH: [&str; 4] = [
 /// about ten entries to each, so they stay the size of the homes copied.
 pub const SCRATCH_HOMES: usize = 20_000;
 
-/// The scratch copy `i` of a home, named as redis-benchmark spells `__rand_int__` (12 digits).
-pub fn scratch_home(i: usize) -> String {
-    format!("chirp:{{bench}}:home:{i:012}")
+/// The scratch copy `i` of a kind of key (`home`, `page`, `record`), named as redis-benchmark
+/// spells `__rand_int__` (12 digits), so that a part over `-r n` spreads over copies `0..n`.
+pub fn scratch(kind: &str, i: usize) -> String {
+    format!("chirp:{{bench}}:{kind}:{i:012}")
 }
 
-/// Fills the [`SCRATCH_HOMES`] copies, copy `i` from `homes[i % len]` (an absent home leaves
-/// its copy absent, as the fan-out finds it).
-pub async fn copy_homes(conn: &mut crate::backend::Conn, homes: &[u64]) -> Result<()> {
-    if homes.is_empty() {
+/// The name redis-benchmark turns into one of the copies of `kind`.
+fn any_copy(kind: &str) -> String {
+    format!("chirp:{{bench}}:{kind}:__rand_int__")
+}
+
+/// Fills `copies` scratch copies of `kind`, copy `i` from `sources[i % len]` (an absent
+/// source leaves its copy absent, as the API finds it).
+pub async fn copy_keys(
+    conn: &mut crate::backend::Conn,
+    kind: &str,
+    sources: &[String],
+    copies: usize,
+) -> Result<()> {
+    if sources.is_empty() {
         return Ok(());
     }
-    for start in (0..SCRATCH_HOMES).step_by(1000) {
+    for start in (0..copies).step_by(1000) {
         let mut pipe = redis::pipe();
-        for i in start..(start + 1000).min(SCRATCH_HOMES) {
-            let home =
-                chirp_domain::keys::home(chirp_domain::model::UserId::new(homes[i % homes.len()]));
+        for i in start..(start + 1000).min(copies) {
             pipe.cmd("COPY")
-                .arg(home)
-                .arg(scratch_home(i))
+                .arg(&sources[i % sources.len()])
+                .arg(scratch(kind, i))
                 .arg("REPLACE")
                 .ignore();
         }
@@ -84,42 +93,53 @@ pub async fn copy_homes(conn: &mut crate::backend::Conn, homes: &[u64]) -> Resul
     Ok(())
 }
 
-/// Deletes the scratch keys and home copies.
-pub async fn delete_scratch(conn: &mut crate::backend::Conn) -> Result<()> {
-    redis::cmd("DEL")
-        .arg(&SCRATCH[..])
-        .query_async::<()>(conn)
-        .await?;
-    for start in (0..SCRATCH_HOMES).step_by(1000) {
-        let copies: Vec<String> = (start..(start + 1000).min(SCRATCH_HOMES))
-            .map(scratch_home)
+/// Deletes `copies` scratch copies of `kind`.
+pub async fn delete_copies(
+    conn: &mut crate::backend::Conn,
+    kind: &str,
+    copies: usize,
+) -> Result<()> {
+    for start in (0..copies).step_by(1000) {
+        let names: Vec<String> = (start..(start + 1000).min(copies))
+            .map(|i| scratch(kind, i))
             .collect();
         redis::cmd("UNLINK")
-            .arg(copies)
+            .arg(names)
             .query_async::<()>(conn)
             .await?;
     }
     Ok(())
 }
 
-/// A home page: the session `HGET`, `ZREVRANGE` of 20 ids, 20 `HGETALL`s of a tweet record
-/// (real keys: a logged-in user's session and home, a seeded tweet).
-pub fn home_parts(sessions_key: &str, sid: &str, home: &str, tweet: &str) -> Vec<Part> {
+/// Deletes the post's scratch keys and its home copies.
+pub async fn delete_post_scratch(conn: &mut crate::backend::Conn) -> Result<()> {
+    redis::cmd("DEL")
+        .arg(&SCRATCH[..])
+        .query_async::<()>(conn)
+        .await?;
+    delete_copies(conn, "home", SCRATCH_HOMES).await
+}
+
+/// A home page: the session `HGET`, `ZREVRANGE` of 20 ids, 20 `HGETALL`s of a tweet record.
+/// The session is a logged-in user's; the page and the records are read from copies of the
+/// logged-in users' `homes` and of the `records` on their first pages (each part over its
+/// copies), so that the reads spread over the same keys the API's do rather than one hot key.
+pub fn home_parts(sessions_key: &str, sid: &str, homes: usize, records: usize) -> Vec<Part> {
     vec![
         Part::new(1, &["HGET", sessions_key, sid]),
-        Part::new(1, &["ZREVRANGE", home, "0", "19"]),
-        Part::new(20, &["HGETALL", tweet]),
+        Part::over(1, &["ZREVRANGE", &any_copy("page"), "0", "19"], homes),
+        Part::over(20, &["HGETALL", &any_copy("record")], records),
     ]
 }
 
 /// A post: the session `HGET`, `INCR`, the record's `HSET`, the author's timeline, the global
 /// timeline and its trim, and `followers` homes' `ZADD` + trim (800). The inserts go to the
-/// home copies ([`copy_homes`]), with the highest score, so each lands where a new tweet does:
+/// home copies ([`copy_keys`] `home`), with the highest score, so each lands where a new tweet does:
 /// after every entry.
 pub fn post_parts(sessions_key: &str, sid: &str, followers: usize) -> Vec<Part> {
     let [seq, tweet, tweets, global] = SCRATCH;
     let text = "a post of the usual length, some sixty characters of text..";
-    let home = scratch_home(0).replace("000000000000", "__rand_int__");
+    let home = any_copy("home");
     // 2^53 - 1: above every tweet id.
     let newest = "9007199254740991";
     vec![

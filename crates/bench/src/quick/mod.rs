@@ -58,7 +58,7 @@ use clap::{Args, ValueEnum};
 use serde_json::{Value as Json, json};
 
 use chirp_domain::keys;
-use chirp_domain::model::TweetId;
+use chirp_domain::model::{TweetId, UserId};
 
 use crate::{Result, ceiling, rbench, workspace_root};
 use procs::Binaries;
@@ -229,19 +229,41 @@ pub async fn run(args: QuickArgs) -> Result<()> {
     Ok(())
 }
 
-/// The fixed ceiling of `parts` (for the first logged-in user) from redis-benchmark, on one
-/// server when it is installed; `None` on a cluster or without it.
-fn redis_benchmark(
-    bench: &windows::Bench,
-    cluster: bool,
-    parts: impl Fn(&ceiling::Session) -> Vec<rbench::Part>,
-) -> Result<Option<f64>> {
-    if cluster || !rbench::available() {
-        return Ok(None);
-    }
+/// Whether the fixed ceilings are also measured with redis-benchmark: on one server, when it
+/// is installed.
+fn with_redis_benchmark(cluster: bool) -> bool {
+    !cluster && rbench::available()
+}
+
+/// The fixed ceiling of `parts` from redis-benchmark.
+fn redis_benchmark(bench: &windows::Bench, parts: &[rbench::Part]) -> Result<f64> {
     eprintln!("  and the same fixed ceiling from redis-benchmark -P 64 -c 50");
-    let (rate, _) = rbench::ceiling(&bench.redis.url(), &parts(&bench.sessions[0]))?;
-    Ok(Some(rate))
+    Ok(rbench::ceiling(&bench.redis.url(), parts)?.0)
+}
+
+/// Copies the logged-in users' homes and the records of their first pages for the
+/// redis-benchmark home ceiling; returns how many of each.
+async fn copy_pages(bench: &mut windows::Bench) -> Result<(usize, usize)> {
+    let homes: Vec<String> = bench.sessions.iter().map(|s| keys::home(s.user)).collect();
+    let mut pipe = redis::pipe();
+    for home in &homes {
+        pipe.zrevrange(home, 0, ceiling::PAGE_LIMIT as isize - 1);
+    }
+    let pages: Vec<Vec<u64>> = pipe.query_async(&mut bench.conn).await?;
+    let mut ids: Vec<u64> = pages
+        .into_iter()
+        .flatten()
+        .filter(|&id| id != keys::HOME_BUILT)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let records: Vec<String> = ids
+        .iter()
+        .map(|&id| keys::tweet(TweetId::new(id)))
+        .collect();
+    rbench::copy_keys(&mut bench.conn, "page", &homes, homes.len()).await?;
+    rbench::copy_keys(&mut bench.conn, "record", &records, records.len()).await?;
+    Ok((homes.len(), records.len()))
 }
 
 /// One whole run on a private Redis (a cluster if `cluster`): its summary, its plot written.
@@ -275,15 +297,16 @@ async fn measure(args: &QuickArgs, bins: &Binaries, cluster: bool) -> Result<Jso
         let (api, red, fixed) = bench.home().await?;
         let mut j = pair_json(&api, &red, healthz);
         add_fixed(&mut j, api.rps(), &fixed, healthz);
-        if let Some(ceiling) = redis_benchmark(&bench, cluster, |who| {
-            rbench::home_parts(
-                &keys::sessions(who.user),
-                &who.sid,
-                &keys::home(who.user),
-                &keys::tweet(TweetId::new(bench.recent[0])),
-            )
-        })? {
-            report::add_redis_benchmark(&mut j, api.rps(), ceiling, healthz);
+        // Its reads go to copies of the logged-in users' homes and first pages (see `rbench`).
+        if with_redis_benchmark(cluster) {
+            let (homes, records) = copy_pages(&mut bench).await?;
+            let who = &bench.sessions[0];
+            let parts = rbench::home_parts(&keys::sessions(who.user), &who.sid, homes, records);
+            let ceiling = redis_benchmark(&bench, &parts);
+            let mut conn = bench.conn.clone();
+            rbench::delete_copies(&mut conn, "page", homes).await?;
+            rbench::delete_copies(&mut conn, "record", records).await?;
+            report::add_redis_benchmark(&mut j, api.rps(), ceiling?, healthz);
         }
         summary.insert("home_timeline".into(), j);
     }
@@ -302,20 +325,21 @@ async fn measure(args: &QuickArgs, bins: &Binaries, cluster: bool) -> Result<Jso
         j["followers_per_post"] = json!(p.followers_per_post);
         j["fixed_ceiling_padded_authors"] = json!(p.padded);
         j["logged_in_mean_followers"] = json!(round(p.logged_in_mean_followers));
-        let parts = |who: &ceiling::Session| {
-            rbench::post_parts(&keys::sessions(who.user), &who.sid, p.followers_per_post)
-        };
         // Its inserts go to copies of the homes the fixed ceiling wrote (see `rbench`).
-        let scratch = !cluster && rbench::available();
-        if scratch {
-            rbench::copy_homes(&mut bench.conn.clone(), &p.fixed_homes).await?;
-        }
-        let ceiling = redis_benchmark(&bench, cluster, parts);
-        if scratch {
-            rbench::delete_scratch(&mut bench.conn.clone()).await?;
-        }
-        if let Some(ceiling) = ceiling? {
-            report::add_redis_benchmark(&mut j, drained, ceiling, healthz);
+        if with_redis_benchmark(cluster) {
+            let homes: Vec<String> = p
+                .fixed_homes
+                .iter()
+                .map(|&h| keys::home(UserId::new(h)))
+                .collect();
+            let mut conn = bench.conn.clone();
+            rbench::copy_keys(&mut conn, "home", &homes, rbench::SCRATCH_HOMES).await?;
+            let who = &bench.sessions[0];
+            let parts =
+                rbench::post_parts(&keys::sessions(who.user), &who.sid, p.followers_per_post);
+            let ceiling = redis_benchmark(&bench, &parts);
+            rbench::delete_post_scratch(&mut conn).await?;
+            report::add_redis_benchmark(&mut j, drained, ceiling?, healthz);
         }
         summary.insert("post_tweet".into(), j);
     }

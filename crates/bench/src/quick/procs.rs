@@ -182,6 +182,9 @@ impl Binaries {
             .env("CHIRP_BIND", format!("127.0.0.1:{port}"))
             .env("CHIRP_JWT_SECRET", jwt_secret())
             .env("CHIRP_RATE_LIMITS", "off")
+            // The 64 tokens are issued once, at the start: a whole run outlasts the default
+            // 15 minutes on this machine, and a token must not expire half-way.
+            .env("CHIRP_ACCESS_TOKEN_TTL_SECS", "86400")
             .env("CHIRP_MAX_CONNECTIONS", API_MAX_CONNECTIONS.to_string())
             .env("CHIRP_HTTP_WORKERS", http_workers.to_string())
             .env("RUST_LOG", "warn");
