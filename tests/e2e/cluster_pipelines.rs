@@ -143,3 +143,30 @@ async fn repeatable_scripts_go_per_node_and_others_per_slot() {
         .unwrap();
     assert_eq!(shared.per_node_counts().sent, before.sent);
 }
+
+#[tokio::test]
+async fn a_last_after_rest_pipeline_answers_in_order_with_its_last_command_last() {
+    let cluster = RedisCluster::start();
+    let shared = RenewingCluster::connect(&node_list(&cluster.urls()), RESPONSE_TIMEOUT)
+        .await
+        .unwrap();
+    let mut conn = Connection::from(&shared).last_after_rest();
+    // 300 counters over every master, then the first one's again: sent alone, after the rest
+    // were answered, it finds the first increment made.
+    let mut pipe = redis::pipe();
+    for i in 0..KEYS {
+        pipe.incr(format!("{}:c", tag(i)), 1);
+    }
+    pipe.incr(format!("{}:c", tag(0)), 10);
+    let replies: Vec<u64> = pipe.query_async(&mut conn).await.unwrap();
+    let mut expected = vec![1; KEYS as usize];
+    expected.push(11);
+    assert_eq!(replies, expected);
+    // Ignored replies are left out as in any pipeline.
+    let mut pipe = redis::pipe();
+    pipe.incr(format!("{}:c", tag(1)), 1)
+        .ignore()
+        .incr(format!("{}:c", tag(2)), 1);
+    let (last,): (u64,) = pipe.query_async(&mut conn).await.unwrap();
+    assert_eq!(last, 2);
+}

@@ -127,7 +127,7 @@ pub async fn post(conn: &mut Conn, shards: &FanoutShards, who: &Session, text: &
     let events = &shards.for_user(author).events;
     let pipe = tweets::publish_pipeline(&limits, events, author, id, true, None);
     let ((_username, _display_name),): ((Option<String>, Option<String>),) =
-        scripts::run_pipeline(&mut conn.in_order(), &pipe).await?;
+        scripts::run_pipeline(&mut conn.last_after_rest(), &pipe).await?;
     Ok(())
 }
 

@@ -109,8 +109,8 @@ pub type PoolError = managed::PoolError<RedisError>;
 pub struct Connection {
     inner: Inner,
     failed: Arc<AtomicBool>,
-    /// Whether a pipeline's commands must run in their order also on a cluster.
-    in_order: bool,
+    /// How a pipeline's commands are ordered on a cluster.
+    order: Order,
 }
 
 /// One Redis, or a Redis Cluster (see [`cluster`]).
@@ -136,7 +136,7 @@ impl From<&renewing::RenewingCluster> for Connection {
         Self {
             inner: Inner::Cluster(conn, shared.slot_owners()),
             failed,
-            in_order: false,
+            order: Order::Any,
         }
     }
 }
@@ -152,7 +152,7 @@ impl Connection {
         Self {
             inner,
             failed: Arc::new(AtomicBool::new(false)),
-            in_order: false,
+            order: Order::Any,
         }
     }
 
@@ -163,7 +163,18 @@ impl Connection {
     /// missing).
     pub fn in_order(&self) -> Self {
         Self {
-            in_order: true,
+            order: Order::Sequential,
+            ..self.clone()
+        }
+    }
+
+    /// This connection, sending each pipeline's last command only once all the others are
+    /// answered: as one Redis always runs them; on a cluster, the others at once (per node or
+    /// per slot), then the last. For a last write that says the others were made (a post's
+    /// fan-out event), at two round trips where [`Self::in_order`] takes one per run.
+    pub fn last_after_rest(&self) -> Self {
+        Self {
+            order: Order::LastAfterRest,
             ..self.clone()
         }
     }
@@ -240,12 +251,13 @@ impl ConnectionLike for Connection {
                 }
                 // A plain pipeline (a transaction is sent as one command at `len + 1`).
                 Inner::Cluster(c, owners) if offset == 0 && count == pipeline.len() => {
-                    let in_order = self.in_order;
+                    let order = self.order;
                     within_budget(async move {
-                        if !in_order && let Some(sent) = by_node::send(c, owners, pipeline).await {
-                            return sent;
+                        match order {
+                            Order::Any => any_order(c, owners, pipeline).await,
+                            Order::Sequential => cluster::pipeline_by_slot(c, pipeline, true).await,
+                            Order::LastAfterRest => last_after_rest(c, owners, pipeline).await,
                         }
-                        cluster::pipeline_by_slot(c, pipeline, in_order).await
                     })
                     .await
                 }
@@ -264,6 +276,53 @@ impl ConnectionLike for Connection {
             Inner::Cluster(c, _) => c.get_db(),
         }
     }
+}
+
+/// How a [`Connection`] sends a pipeline's commands on a cluster (one Redis runs them in order).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// Per node where every command may run twice, else per slot, all at once.
+    Any,
+    /// Run after run of one slot's commands ([`Connection::in_order`]).
+    Sequential,
+    /// All but the last at once, then the last ([`Connection::last_after_rest`]).
+    LastAfterRest,
+}
+
+/// A cluster pipeline in no fixed order: per node where it can go so, else per slot.
+async fn any_order(
+    c: &mut ClusterConnection,
+    owners: &Arc<by_node::SlotOwners>,
+    pipeline: &Pipeline,
+) -> RedisResult<Vec<Value>> {
+    if let Some(sent) = by_node::send(c, owners, pipeline).await {
+        return sent;
+    }
+    cluster::pipeline_by_slot(c, pipeline, false).await
+}
+
+/// A cluster pipeline's commands but the last in no fixed order, then the last once they are
+/// answered.
+async fn last_after_rest(
+    c: &mut ClusterConnection,
+    owners: &Arc<by_node::SlotOwners>,
+    pipeline: &Pipeline,
+) -> RedisResult<Vec<Value>> {
+    let commands: Vec<&Cmd> = pipeline.cmd_iter().collect();
+    let Some((last, rest)) = commands.split_last() else {
+        return Ok(Vec::new());
+    };
+    let mut replies = if rest.is_empty() {
+        Vec::new()
+    } else {
+        let mut head = Pipeline::new();
+        for &cmd in rest {
+            head.add_command(cmd.clone());
+        }
+        any_order(c, owners, &head).await?
+    };
+    replies.push(c.req_packed_command(last).await?);
+    Ok(replies)
 }
 
 /// A connection checked out again within this long of its last checkout skips the PING.

@@ -90,7 +90,7 @@ async fn apply_posted(fanout: &Fanout, tweet: TweetId, author: UserId) -> Result
         return Ok(Applied::Skipped);
     };
     // The author's own lists and the global timeline were written before the event was
-    // appended (in order: `tweets::publish_pipeline`, `Store::repost`), so nothing here repeats
+    // appended (`tweets::publish_pipeline`, `Store::repost`), so nothing here repeats
     // them; that repair cost Redis two listpack inserts and two scripts a post (BENCHMARKS.md,
     // issue 17). The author's own live stream learns of the tweet here.
     let own = LiveRecord::tweets(author, LiveKind::Tweet, &[tweet]);

@@ -94,9 +94,9 @@ impl Store {
                 .to_fields(),
             )
             .ignore();
-        // In order, the event last: an event that exists says the lists above were written, so
-        // the worker repairs nothing (as `tweets::publish_pipeline`).
-        pipe.query_async::<()>(&mut conn.in_order()).await?;
+        // The event once the rest is answered: an event that exists says the lists above were
+        // written, so the worker repairs nothing (as `tweets::publish_pipeline`).
+        pipe.query_async::<()>(&mut conn.last_after_rest()).await?;
         // The original deleted meanwhile: its worker deletes this repost's record, then takes it
         // out of our lists, and may have done so before the writes above. The record is gone
         // before those removals start, so reading it now tells: if it is gone, undo them here.

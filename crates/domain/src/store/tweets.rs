@@ -69,11 +69,12 @@ pub fn record_pipeline(
 
 /// Round trip (3) of a post: the global timeline, for a new tweet the author's names for the
 /// answer (the pipeline's one reply), for a reply its place in the parent's replies, and last
-/// the fan-out event. Sent in order (on a cluster, run after run: [`Connection::in_order`]), so
-/// that an event that exists says everything before it was written: the worker repairs
-/// nothing. Public for chirp-bench, as [`record_pipeline`].
+/// the fan-out event. The event is sent once the rest is answered (one round trip on one Redis,
+/// two on a cluster: [`Connection::last_after_rest`]), so that an event that exists says
+/// everything before it was written: the worker repairs nothing. Public for chirp-bench, as
+/// [`record_pipeline`].
 ///
-/// [`Connection::in_order`]: crate::redis_pool::Connection::in_order
+/// [`Connection::last_after_rest`]: crate::redis_pool::Connection::last_after_rest
 pub fn publish_pipeline(
     limits: &Limits,
     events_stream: &str,
@@ -221,7 +222,7 @@ impl Store {
                 false,
                 thread.as_ref().map(|t| t.parent),
             );
-            scripts::run_pipeline::<_, ()>(&mut conn.in_order(), &pipe).await?;
+            scripts::run_pipeline::<_, ()>(&mut conn.last_after_rest(), &pipe).await?;
             let first = hydrate_tweets(
                 &mut conn,
                 &self.caches,
@@ -247,7 +248,7 @@ impl Store {
             thread.as_ref().map(|t| t.parent),
         );
         let ((username, display_name),): ((Option<String>, Option<String>),) =
-            scripts::run_pipeline(&mut conn.in_order(), &pipe).await?;
+            scripts::run_pipeline(&mut conn.last_after_rest(), &pipe).await?;
         self.replicated(&mut conn, start).await?;
         let tweet = Tweet {
             id,
