@@ -150,16 +150,19 @@ impl Fixed {
     }
 
     /// Its rate in `s` and the lower of its fixed ceiling and the HTTP ceiling (when
-    /// measured), if `s` holds them.
-    fn pair(self, s: &Json) -> Option<(f64, f64)> {
+    /// measured), if `s` holds them: the higher of the bench's own and redis-benchmark's
+    /// fixed ceilings when `stricter`, else the bench's own (the one a cluster run has too).
+    fn pair(self, s: &Json, stricter: bool) -> Option<(f64, f64)> {
         let (figure, rate) = match self {
             Fixed::Home => (&s["home_timeline"], &s["home_timeline"]["api_rps"]),
             Fixed::Post => (&s["post_tweet"], &s["post_tweet"]["whole"]["drained_rps"]),
         };
         let positive = |j: &Json| j.as_f64().filter(|x| *x > 0.0);
-        // The higher of the bench's own and redis-benchmark's: the stricter yardstick.
-        let fixed = positive(&figure["fixed_ceiling_rps"])?
-            .max(positive(&figure["redis_benchmark_ceiling_rps"]).unwrap_or(0.0));
+        let own = positive(&figure["fixed_ceiling_rps"])?;
+        let fixed = match positive(&figure["redis_benchmark_ceiling_rps"]) {
+            Some(rb) if stricter => own.max(rb),
+            _ => own,
+        };
         Some((
             rate.as_f64()?,
             lower_ceiling(fixed, positive(&s["http_ceiling_rps"])),
@@ -171,7 +174,7 @@ impl Fixed {
 /// out), in a fixed order.
 pub(super) fn targets(s: &Json) -> Json {
     let mut out = Vec::new();
-    if let Some((rate, lower)) = Fixed::Home.pair(s) {
+    if let Some((rate, lower)) = Fixed::Home.pair(s, true) {
         out.push(target(
             "home timeline: API req/s over the lower of its fixed Redis ceiling and the HTTP \
              ceiling"
@@ -182,7 +185,7 @@ pub(super) fn targets(s: &Json) -> Json {
             true,
         ));
     }
-    if let Some((rate, lower)) = Fixed::Post.pair(s) {
+    if let Some((rate, lower)) = Fixed::Post.pair(s, true) {
         out.push(target(
             "posts whole: drained posts/s over the lower of their fixed Redis ceiling and the \
              HTTP ceiling"
@@ -649,9 +652,10 @@ fn shares(s: &Json) -> Vec<(String, f64, f64)> {
         out.push((key.to_owned(), api, lower));
     }
     // The fixed ceilings: home reads, and posts whole (drained), over the lower of each and the
-    // HTTP ceiling.
+    // HTTP ceiling. The bench's own on both sides: redis-benchmark measures one server only,
+    // and a share of one yardstick over a share of another would compare the yardsticks.
     for fixed in [Fixed::Home, Fixed::Post] {
-        if let Some((rate, lower)) = fixed.pair(s).filter(|(rate, _)| *rate > 0.0) {
+        if let Some((rate, lower)) = fixed.pair(s, false).filter(|(rate, _)| *rate > 0.0) {
             out.push((fixed.key().to_owned(), rate, lower));
         }
     }
@@ -943,5 +947,23 @@ mod tests {
         );
         let post = by_name(&c["targets"], "posts whole");
         assert_eq!((&post["value"], &post["met"]), (&json!(1.0), &json!(true)));
+    }
+
+    #[test]
+    fn the_cluster_comparison_uses_the_bench_s_own_ceiling_on_both_sides() {
+        // redis-benchmark runs on one server only: a standalone share of its (higher) ceiling
+        // over a cluster share of the bench's own would compare the two yardsticks.
+        let mut standalone = summary();
+        standalone["home_timeline"]["redis_benchmark_ceiling_rps"] = json!(1_000_000.0);
+        let mut cluster = summary();
+        cluster["home_timeline"]["api_rps"] = json!(4500.0);
+        let c = compare(&standalone, &cluster);
+        let home = by_name(&c["targets"], "home timeline");
+        assert_eq!(home["value"], json!(0.75));
+        // The standalone target itself takes the stricter one (here capped by the HTTP
+        // ceiling, 40,000): 6,000 / 40,000.
+        let t = targets(&standalone);
+        let home = by_name(&t, "home timeline");
+        assert_eq!(home["value"], json!(0.15));
     }
 }
