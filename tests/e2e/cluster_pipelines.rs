@@ -14,6 +14,15 @@ fn tag(i: u64) -> String {
     format!("chirp:{{probe:{i}}}")
 }
 
+/// A private cluster and the domain's renewing connection to it.
+async fn start() -> (RedisCluster, RenewingCluster) {
+    let cluster = RedisCluster::start();
+    let shared = RenewingCluster::connect(&node_list(&cluster.urls()), RESPONSE_TIMEOUT)
+        .await
+        .unwrap();
+    (cluster, shared)
+}
+
 /// Sets each probe's hash field and sorted-set member to `value + i`.
 async fn write(conn: &mut Connection, value: u64) {
     let mut pipe = redis::pipe();
@@ -46,10 +55,7 @@ async fn increment(conn: &mut Connection) -> Vec<u64> {
 
 #[tokio::test]
 async fn pipelines_across_slots_answer_in_order_through_a_reshard() {
-    let cluster = RedisCluster::start();
-    let shared = RenewingCluster::connect(&node_list(&cluster.urls()), RESPONSE_TIMEOUT)
-        .await
-        .unwrap();
+    let (cluster, shared) = start().await;
     let mut conn = Connection::from(&shared);
     let expect = |value: u64| {
         (0..KEYS)
@@ -88,10 +94,7 @@ async fn repeatable_scripts_go_per_node_and_others_per_slot() {
     use chirp_domain::model::UserId;
     use chirp_domain::scripts;
 
-    let cluster = RedisCluster::start();
-    let shared = RenewingCluster::connect(&node_list(&cluster.urls()), RESPONSE_TIMEOUT)
-        .await
-        .unwrap();
+    let (_cluster, shared) = start().await;
     let mut conn = Connection::from(&shared);
     scripts::load_all(&mut conn).await.unwrap();
     let owners: Vec<UserId> = (1..=KEYS).map(UserId::new).collect();
@@ -146,10 +149,7 @@ async fn repeatable_scripts_go_per_node_and_others_per_slot() {
 
 #[tokio::test]
 async fn a_last_after_rest_pipeline_answers_in_order_with_its_last_command_last() {
-    let cluster = RedisCluster::start();
-    let shared = RenewingCluster::connect(&node_list(&cluster.urls()), RESPONSE_TIMEOUT)
-        .await
-        .unwrap();
+    let (_cluster, shared) = start().await;
     let mut conn = Connection::from(&shared).last_after_rest();
     // 300 counters over every master, then the first one's again: sent alone, after the rest
     // were answered, it finds the first increment made.
